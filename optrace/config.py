@@ -1,0 +1,331 @@
+"""The race config: a YAML file read into frozen pydantic models.
+
+``load_config`` never constructs Python objects from YAML tags and reports the
+first problem as a :class:`ConfigError` naming the key path and the fix.
+Whether an optimizer or a hyperparameter exists is checked later, against
+torch, by :func:`optrace.race.prepare`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from optrace.errors import ConfigError
+
+Number = Annotated[float, Strict()]
+Count = Annotated[int, Strict()]
+
+RESERVED_RACER_KEYS = ("optimizer", "label", "style")
+
+
+class FunctionConfig(BaseModel):
+    """``function: NAME`` or ``function: {name: NAME, param: value, ...}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The function's parameters as written (e.g. ``y`` for peaks-slice)."""
+        return dict(self.model_extra or {})
+
+
+class RacerConfig(BaseModel):
+    """One racer: an optimizer and its hyperparameters, plus how it is shown."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    optimizer: str = Field(min_length=1)
+    label: str | None = Field(default=None, min_length=1)
+    style: str | None = Field(default=None, min_length=1)
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """Every key that is not reserved, as written, in file order."""
+        return dict(self.model_extra or {})
+
+
+class AnimationConfig(BaseModel):
+    """How the race is animated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: Count = Field(default=200, ge=1, le=60_000)
+    size: tuple[Count, Count] = (640, 480)
+    loop: bool = True
+
+    @field_validator("size")
+    @classmethod
+    def _size_in_range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not all(16 <= side <= 4096 for side in v):
+            raise ValueError("width and height must each be between 16 and 4096 pixels")
+        return v
+
+
+class RaceConfig(BaseModel):
+    """A whole race: the function, the start, the racers and the animation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = "optimizer analysis"
+    function: FunctionConfig
+    domain: tuple[Number, Number] | None = None
+    start: Number | Literal["random"] = "random"
+    seed: Count = Field(default=0, ge=0, le=2**63 - 1)
+    epochs: Count = Field(ge=1, le=10_000_000)
+    racers: list[RacerConfig] = Field(min_length=1)
+    animation: AnimationConfig = AnimationConfig()
+
+    @field_validator("function", mode="before")
+    @classmethod
+    def _function_shorthand(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start_form(cls, v: Any) -> Any:
+        if v == "random" or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+            return float(v) if isinstance(v, int) else v
+        raise ValueError(f"expected a number or 'random', got {_show(v)}")
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_order(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None:
+            if not all(math.isfinite(b) for b in v):
+                raise ValueError("both bounds must be finite numbers")
+            if v[0] >= v[1]:
+                raise ValueError(f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
+        return v
+
+    @model_validator(mode="after")
+    def _labels_unique(self) -> RaceConfig:
+        seen: dict[str, int] = {}
+        for i, racer in enumerate(self.racers):
+            if racer.label is None:
+                continue
+            if racer.label in seen:
+                raise _AtPath(
+                    f"racers[{i}].label",
+                    f"'{racer.label}' is already the label of racers[{seen[racer.label]}]; "
+                    "give each racer its own label",
+                )
+            seen[racer.label] = i
+        return self
+
+
+class _AtPath(ValueError):
+    """A model-level problem that belongs to one key path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+# --- YAML --------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and reads 1e-3 as a float (YAML 1.2)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _read_yaml(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = exc.problem or exc.context or "cannot be read"
+        if "constructor for the tag" in problem:
+            tag = problem.split("tag", 1)[1].strip(" '")
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise ConfigError(
+                where,
+                f"the tag '{tag}' is not allowed; a config holds plain values "
+                "(numbers, strings, lists, mappings) only",
+            ) from None
+        raise ConfigError(where, f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("YAML", f"YAML syntax error: {exc}") from None
+
+
+# --- errors --------------------------------------------------------------------
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """``('racers', 2, 'lr')`` -> ``racers[2].lr``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:
+        lower = {c.lower(): c for c in choices}
+        if word.lower() in lower:
+            close = [lower[word.lower()]]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+_MODELS: dict[tuple[str, ...], type[BaseModel]] = {
+    (): RaceConfig,
+    ("animation",): AnimationConfig,
+}
+
+_MISSING_HINTS = {
+    "function": "add e.g. 'function: peaks-slice'",
+    "epochs": "add e.g. 'epochs: 100'",
+    "racers": "add a list such as 'racers: [{optimizer: Adam, lr: 0.1}]'",
+    "optimizer": "name a torch.optim class (e.g. 'optimizer: Adam') or a dotted path",
+    "name": "add e.g. 'name: peaks-slice'",
+}
+
+
+def _message(err: ErrorDetails) -> tuple[str, str]:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    # Drop the union branch names pydantic adds (e.g. 'float', "literal['random']").
+    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"float", "int"})))
+    path = key_path(loc)
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx", {})
+    if kind == "extra_forbidden":
+        parent = tuple(str(p) for p in loc[:-1] if isinstance(p, str))
+        model = _MODELS.get(parent)
+        keys = list(model.model_fields) if model else []
+        hint = did_you_mean(str(loc[-1]), keys)
+        return path, f"unknown key{hint}; valid keys are {', '.join(keys)}"
+    if kind == "missing" and loc and isinstance(loc[-1], int):
+        path = key_path(loc[:-1])
+        kind = "too_short"
+    if kind == "missing":
+        name = str(loc[-1]) if loc else ""
+        return path, f"required key is missing; {_MISSING_HINTS.get(name, 'add it')}"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return path, f"expected a whole number, got {_show(value)}"
+    if kind in {"float_type", "float_parsing"}:
+        return path, f"expected a number, got {_show(value)}"
+    if kind in {"bool_type", "bool_parsing"}:
+        return path, f"expected true or false, got {_show(value)}"
+    if kind in {"string_type"}:
+        return path, f"expected text, got {_show(value)}"
+    if kind == "string_too_short":
+        return path, "must not be empty"
+    if kind in {"greater_than_equal", "greater_than"}:
+        bound = ctx.get("ge", ctx.get("gt"))
+        return path, f"must be at least {bound}, got {_show(value)}"
+    if kind in {"less_than_equal", "less_than"}:
+        bound = ctx.get("le", ctx.get("lt"))
+        return path, f"must be at most {bound}, got {_show(value)}"
+    if kind in {"tuple_type", "too_short", "too_long"} and path in {"domain", "animation.size"}:
+        what = "[low, high]" if path == "domain" else "[width, height]"
+        return path, f"expected a list of two numbers {what}, got {_show(value)}"
+    if kind == "too_short" and path == "racers":
+        return path, "needs at least one racer, e.g. '- optimizer: Adam'"
+    if kind in {"list_type", "tuple_type"}:
+        return path, f"expected a list, got {_show(value)}"
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return path, f"expected a mapping of keys, got {_show(value)}"
+    if kind == "value_error":
+        exc = ctx.get("error")
+        if isinstance(exc, _AtPath):
+            return exc.path, exc.message
+        return path, str(exc) if exc is not None else err["msg"]
+    return path, err["msg"]
+
+
+def parse_config(data: Any) -> RaceConfig:
+    """Validate an already-read document (a mapping) into a :class:`RaceConfig`."""
+    if data is None:
+        raise ConfigError(
+            "", "the config is empty; it needs at least 'function', 'epochs' and 'racers'"
+        )
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        raise ConfigError(
+            "",
+            f"the top level must be a mapping of keys (function, epochs, racers, ...), got {kind}",
+        )
+    for key in data:
+        if not isinstance(key, str):
+            raise ConfigError(key_path((str(key),)), "keys must be text")
+    racers = data.get("racers")
+    if isinstance(racers, list):
+        for i, racer in enumerate(racers):
+            if isinstance(racer, dict):
+                for key in racer:
+                    if not isinstance(key, str):
+                        raise ConfigError(f"racers[{i}].{key}", "keys must be text")
+    try:
+        return RaceConfig.model_validate(data)
+    except ValidationError as exc:
+        path, message = _message(exc.errors()[0])
+        raise ConfigError(path, message) from None
+
+
+def load_config(path: Path) -> RaceConfig:
+    """Read and validate a config file; errors name the file and the key path."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("", "no such file", source=source) from None
+    except IsADirectoryError:
+        raise ConfigError("", "is a folder, not a config file", source=source) from None
+    except UnicodeDecodeError:
+        raise ConfigError("", "is not UTF-8 text", source=source) from None
+    except OSError as exc:
+        raise ConfigError("", f"cannot be read ({exc.strerror})", source=source) from None
+    try:
+        return parse_config(_read_yaml(text))
+    except ConfigError as exc:
+        raise exc.in_file(source) from None

@@ -1,0 +1,41 @@
+"""The errors optrace reports as one line: ``Error: ...`` and an exit code."""
+
+from __future__ import annotations
+
+
+class OptraceError(Exception):
+    """An expected failure, reported without a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(OptraceError):
+    """The config is invalid: names the key path and the fix."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, message: str, *, source: str | None = None) -> None:
+        self.path = path
+        self.message = message
+        self.source = source
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ": ".join(p for p in (self.source, self.path) if p)
+        return f"{where}: {self.message}" if where else self.message
+
+    def in_file(self, source: str) -> ConfigError:
+        """The same error, naming the file it came from."""
+        return ConfigError(self.path, self.message, source=source)
+
+
+class UsageError(OptraceError):
+    """The command line asks for something that cannot be done."""
+
+    exit_code = 2
+
+
+class OutputError(OptraceError):
+    """An output could not be written (I/O or encoder failure)."""
+
+    exit_code = 1

@@ -1,0 +1,352 @@
+"""Optimizers: a name or dotted path -> a torch.optim.Optimizer subclass, checked.
+
+Hyperparameters are checked against the constructor's signature, then the
+optimizer is built and stepped once on a throwaway parameter, so that a value
+it rejects, or an optimizer that cannot step a dense parameter at all, is
+reported before the race starts, at the key that caused it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+from optrace.config import did_you_mean
+from optrace.errors import ConfigError
+
+Fn = Callable[[torch.Tensor], torch.Tensor]
+
+#: torch.optim optimizers whose update of each element depends only on that
+#: element's own value, gradient and state (plus the step count), so that N
+#: starts can race as one N-element tensor with exactly the traces of N runs.
+#: Not Adafactor (step size uses the tensor's RMS), LBFGS (the line search
+#: couples all elements), Muon (orthogonalises a matrix), SparseAdam.
+ELEMENTWISE_NAMES = frozenset(
+    {
+        "ASGD",
+        "Adadelta",
+        "Adagrad",
+        "Adam",
+        "AdamW",
+        "Adamax",
+        "NAdam",
+        "RAdam",
+        "RMSprop",
+        "Rprop",
+        "SGD",
+    }
+)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A resolved optimizer with checked hyperparameters.
+
+    Attributes:
+        name: As written in the config (``SGD``, ``mypkg.MyAdam``).
+        cls: The Optimizer subclass.
+        hyperparameters: Keyword arguments for the constructor, lists made tuples.
+        needs_closure: Whether ``step`` requires a closure (LBFGS).
+        elementwise: Whether many starts may share one tensor exactly.
+    """
+
+    name: str
+    cls: type[Optimizer]
+    hyperparameters: Mapping[str, Any]
+    needs_closure: bool
+    elementwise: bool
+
+    def build(self, param: torch.Tensor) -> Optimizer:
+        """The optimizer over ``param``."""
+        return self.cls([param], **self.hyperparameters)
+
+
+def torch_optimizers() -> dict[str, type[Optimizer]]:
+    """Every public Optimizer subclass in torch.optim, by name."""
+    found = {}
+    for name in sorted(dir(torch.optim)):
+        obj = getattr(torch.optim, name)
+        if (
+            not name.startswith("_")
+            and inspect.isclass(obj)
+            and issubclass(obj, Optimizer)
+            and obj is not Optimizer
+        ):
+            found[name] = obj
+    return found
+
+
+@contextmanager
+def _importable(folder: Path | None) -> Iterator[None]:
+    if folder is None:
+        yield
+        return
+    entry = str(folder.resolve())
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with suppress(ValueError):
+            sys.path.remove(entry)
+
+
+def resolve_class(name: str, path: str, folder: Path | None = None) -> type[Optimizer]:
+    """``SGD`` -> ``torch.optim.SGD``; ``pkg.mod.Cls`` is imported (``folder`` first)."""
+    if "." not in name:
+        known = torch_optimizers()
+        if name in known:
+            return known[name]
+        hint = did_you_mean(name, list(known))
+        raise ConfigError(
+            path,
+            f"unknown optimizer '{name}'{hint}; see 'optrace list-optimizers', "
+            "or give a dotted path such as 'mymodule.MyOptimizer'",
+        )
+    module_name, _, attr = name.rpartition(".")
+    with _importable(folder):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or module_name
+            if module_name == missing or module_name.startswith(missing + "."):
+                raise ConfigError(
+                    path,
+                    f"cannot import '{module_name}': no module named '{missing}'; "
+                    "put the file next to the config or install the package",
+                ) from None
+            raise ConfigError(path, f"importing '{module_name}' failed: {exc}") from None
+        except Exception as exc:
+            raise ConfigError(
+                path, f"importing '{module_name}' failed: {type(exc).__name__}: {exc}"
+            ) from None
+    obj = getattr(module, attr, None)
+    if obj is None:
+        names = [n for n in dir(module) if not n.startswith("_")]
+        hint = did_you_mean(attr, names)
+        raise ConfigError(path, f"module '{module_name}' has no attribute '{attr}'{hint}")
+    if not (inspect.isclass(obj) and issubclass(obj, Optimizer)) or obj is Optimizer:
+        raise ConfigError(
+            path,
+            f"'{name}' is not a torch.optim.Optimizer subclass; name an optimizer class",
+        )
+    return obj
+
+
+def constructor_parameters(cls: type[Optimizer]) -> tuple[list[inspect.Parameter], bool]:
+    """The hyperparameters of ``cls`` (all but the first, ``params``) and whether
+    it takes ``**kwargs``."""
+    sig = inspect.signature(cls)
+    params = list(sig.parameters.values())
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
+    named = [p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    return named[1:], var_kw
+
+
+def defaults(cls: type[Optimizer]) -> dict[str, Any]:
+    """Constructor defaults of ``cls`` (``inspect.Parameter.empty`` where none)."""
+    params, _ = constructor_parameters(cls)
+    return {p.name: p.default for p in params}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (tuple, list)):
+        return "list"
+    if isinstance(value, str):
+        return "text"
+    if value is None:
+        return "none"
+    return "other"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+_EXPECT = {"bool": "true or false", "number": "a number", "list": "a list", "text": "text"}
+
+
+def _check_value(value: Any, default: Any, where: str) -> Any:
+    """``value`` shaped like ``default``; YAML lists become tuples."""
+    want, got = _kind(default), _kind(value)
+    if want in _EXPECT and got != want and not (want == "number" and got == "none"):
+        if want == "list" and got == "number" and isinstance(default, tuple):
+            raise ConfigError(
+                where,
+                f"expected a list of {len(default)} values like {list(default)}, got {value!r}",
+            )
+        extra = " (write numbers without quotes)" if got == "text" and _is_number(value) else ""
+        raise ConfigError(where, f"expected {_EXPECT[want]}, got {value!r}{extra}")
+    if got == "number" and not math.isfinite(value):
+        raise ConfigError(where, f"expected a finite number, got {value!r}")
+    if isinstance(value, list):
+        if isinstance(default, tuple) and len(default) != len(value):
+            raise ConfigError(
+                where, f"expected {len(default)} values like {list(default)}, got {len(value)}"
+            )
+        items = []
+        for i, item in enumerate(value):
+            sub = default[i] if isinstance(default, tuple) and i < len(default) else None
+            items.append(_check_value(item, sub, f"{where}[{i}]"))
+        return tuple(items)
+    return value
+
+
+def check_hyperparameters(
+    cls: type[Optimizer], name: str, given: Mapping[str, Any], path: str
+) -> dict[str, Any]:
+    """Check names and value kinds of ``given`` against ``cls``'s constructor."""
+    params, var_kw = constructor_parameters(cls)
+    by_name = {p.name: p for p in params}
+    first = next(iter(inspect.signature(cls).parameters))
+    checked: dict[str, Any] = {}
+    for key, value in given.items():
+        where = f"{path}.{key}"
+        if key == first:
+            raise ConfigError(where, f"optrace makes the parameter itself; remove '{key}'")
+        if key not in by_name:
+            if var_kw:
+                checked[key] = _check_value(value, None, where)
+                continue
+            hint = did_you_mean(key, list(by_name))
+            takes = ", ".join(by_name) or "none"
+            raise ConfigError(
+                where, f"{name} has no hyperparameter '{key}'{hint}; it takes: {takes}"
+            )
+        default = by_name[key].default
+        checked[key] = _check_value(
+            value, None if default is inspect.Parameter.empty else default, where
+        )
+    for p in params:
+        if p.default is inspect.Parameter.empty and p.name not in checked:
+            raise ConfigError(f"{path}.{p.name}", f"{name} needs '{p.name}'; add it to the racer")
+    return checked
+
+
+def needs_closure(cls: type[Optimizer]) -> bool:
+    """Whether ``cls.step`` has a ``closure`` parameter without a default."""
+    closure = inspect.signature(cls.step).parameters.get("closure")
+    return closure is not None and closure.default is inspect.Parameter.empty
+
+
+def step(optimizer: Optimizer, param: torch.Tensor, fn: Fn, with_closure: bool) -> None:
+    """One epoch: zero_grad, loss.backward(), step (with a closure where required)."""
+    if with_closure:
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = fn(param).sum()
+            loss.backward()  # type: ignore[no-untyped-call]
+            return loss
+
+        optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; LBFGS takes a tensor
+        return
+    optimizer.zero_grad()
+    fn(param).sum().backward()  # type: ignore[no-untyped-call]
+    optimizer.step()
+
+
+def _try_step(
+    cls: type[Optimizer], hyper: Mapping[str, Any], fn: Fn, start: torch.Tensor
+) -> Exception | None:
+    param = start.detach().clone().requires_grad_(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optimizer = cls([param], **hyper)
+            step(optimizer, param, fn, needs_closure(cls))
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.rstrip(".")
+
+
+def resolve(
+    name: str,
+    given: Mapping[str, Any],
+    path: str,
+    fn: Fn,
+    start: torch.Tensor,
+    folder: Path | None = None,
+) -> OptimizerSpec:
+    """Resolve, check and probe one racer's optimizer.
+
+    Args:
+        name: ``optimizer`` as written.
+        given: The racer's hyperparameters as written.
+        path: The racer's key path, e.g. ``racers[2]``.
+        fn: The objective, for the probe step.
+        start: The start point, for the probe step.
+        folder: Where dotted paths are looked for first (the config's folder).
+    """
+    cls = resolve_class(name, f"{path}.optimizer", folder)
+    hyper = check_hyperparameters(cls, name, given, path)
+    failure = _try_step(cls, hyper, fn, start)
+    if failure is not None:
+        plain = _try_step(cls, {}, fn, start) if hyper else failure
+        if plain is not None:
+            raise ConfigError(f"{path}.optimizer", f"{name} cannot race here: {_reason(plain)}")
+        for key, value in hyper.items():
+            alone = _try_step(cls, {key: value}, fn, start)
+            if alone is not None:
+                raise ConfigError(
+                    f"{path}.{key}", f"{name} rejects {key}={value!r}: {_reason(alone)}"
+                )
+        raise ConfigError(path, f"{name} rejects these hyperparameters: {_reason(failure)}")
+    elementwise = cls.__module__.startswith("torch.optim") and cls.__name__ in ELEMENTWISE_NAMES
+    return OptimizerSpec(
+        name=name,
+        cls=cls,
+        hyperparameters=hyper,
+        needs_closure=needs_closure(cls),
+        elementwise=elementwise,
+    )
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One torch.optim optimizer as ``list-optimizers`` shows it."""
+
+    name: str
+    defaults: dict[str, Any]
+    cannot_race: str | None
+
+
+def catalog() -> list[CatalogEntry]:
+    """Every torch.optim optimizer with its defaults, and why it cannot race, if so."""
+    start = torch.tensor([0.5], dtype=torch.float64)
+    entries = []
+    for name, cls in torch_optimizers().items():
+        failure = _try_step(cls, {}, lambda x: x * x, start)
+        entries.append(
+            CatalogEntry(
+                name=name,
+                defaults={
+                    k: v for k, v in defaults(cls).items() if v is not inspect.Parameter.empty
+                },
+                cannot_race=None if failure is None else _reason(failure),
+            )
+        )
+    return entries

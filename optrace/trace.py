@@ -1,0 +1,158 @@
+"""Race results as numpy arrays, and their export to CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optrace.atomic import AtomicFile
+from optrace.errors import OutputError, UsageError
+
+TRACE_FORMATS = (".csv", ".json")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One racer's path.
+
+    Attributes:
+        label: Unique within the race.
+        optimizer: The optimizer as named in the config.
+        hyperparameters: The keywords it was built with.
+        style: Its matplotlib format string.
+        x: ``(starts, epochs + 1)`` positions; epoch 0 is the start. NaN from
+            the epoch its x or loss became non-finite.
+        loss: Values at ``x``, shaped likewise.
+    """
+
+    label: str
+    optimizer: str
+    hyperparameters: Mapping[str, Any]
+    style: str
+    x: np.ndarray
+    loss: np.ndarray
+
+    @property
+    def last_epoch(self) -> np.ndarray:
+        """Per start, the last epoch with a finite position and loss."""
+        finite = np.isfinite(self.x) & np.isfinite(self.loss)
+        last: np.ndarray = finite.sum(axis=1) - 1
+        return last
+
+    @property
+    def diverged_at(self) -> list[int | None]:
+        """Per start, the epoch whose x or loss was non-finite, or None."""
+        epochs = self.x.shape[1] - 1
+        return [int(e) + 1 if e < epochs else None for e in self.last_epoch]
+
+
+@dataclass(frozen=True)
+class RaceResult:
+    """Everything a scene needs to draw the race, as plain numpy data."""
+
+    title: str
+    function: str
+    domain: tuple[float, float]
+    curve_x: np.ndarray
+    curve_y: np.ndarray
+    epochs: int
+    traces: tuple[Trace, ...]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How one racer finished."""
+
+    label: str
+    final_x: float
+    final_loss: float
+    best_loss: float
+    best_epoch: int
+    diverged_at: int | None
+
+
+def summarize(trace: Trace) -> Summary:
+    """Final and best values of a single-start trace."""
+    last = int(trace.last_epoch[0])
+    losses = trace.loss[0, : last + 1]
+    best = int(np.argmin(losses))
+    return Summary(
+        label=trace.label,
+        final_x=float(trace.x[0, last]),
+        final_loss=float(losses[last]),
+        best_loss=float(losses[best]),
+        best_epoch=best,
+        diverged_at=trace.diverged_at[0],
+    )
+
+
+def _rows(result: RaceResult) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for trace in result.traces:
+        for s, last in enumerate(trace.last_epoch):
+            xs = trace.x[s, : last + 1].tolist()
+            ls = trace.loss[s, : last + 1].tolist()
+            rows.extend([trace.label, e, xs[e], ls[e]] for e in range(last + 1))
+    return rows
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def traces_json(result: RaceResult) -> dict[str, Any]:
+    """The traces as a JSON-ready mapping (floats round-trip exactly)."""
+    racers = []
+    for trace in result.traces:
+        last = int(trace.last_epoch[0])
+        racers.append(
+            {
+                "label": trace.label,
+                "optimizer": trace.optimizer,
+                "hyperparameters": {k: _jsonable(v) for k, v in trace.hyperparameters.items()},
+                "diverged_at": trace.diverged_at[0],
+                "x": trace.x[0, : last + 1].tolist(),
+                "loss": trace.loss[0, : last + 1].tolist(),
+            }
+        )
+    return {"function": result.function, "epochs": result.epochs, "racers": racers}
+
+
+def check_traces_path(path: Path) -> None:
+    """Refuse a traces path whose suffix names no format."""
+    if path.suffix.lower() not in TRACE_FORMATS:
+        raise UsageError(f"--traces: '{path}' must end in .csv or .json")
+
+
+def open_traces(path: Path) -> AtomicFile:
+    """Check the traces path (by suffix) and open it for an atomic write."""
+    check_traces_path(path)
+    return AtomicFile(path)
+
+
+def write_traces(result: RaceResult, out: AtomicFile) -> None:
+    """Write CSV (``racer,epoch,x,loss``; floats as repr) or JSON, by suffix."""
+    try:
+        with open(out.path, "w", encoding="utf-8", newline="") as fh:
+            if out.target.suffix.lower() == ".json":
+                json.dump(traces_json(result), fh, indent=1)
+                fh.write("\n")
+            else:
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(["racer", "epoch", "x", "loss"])
+                writer.writerows(_rows(result))
+    except OSError as exc:
+        raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None
