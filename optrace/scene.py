@@ -1,0 +1,127 @@
+"""The race drawn on a matplotlib Figure: static artists once, moving ones per frame.
+
+One :class:`RaceScene` serves both the live window (FuncAnimation with blitting)
+and the file export (blitting on the Agg canvas). It does no file I/O and never
+imports pyplot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.figure import Figure
+
+from optrace.trace import RaceResult
+
+#: Moving artists sit above everything static (the legend is at 5), so drawing
+#: them over a cached background gives the same pixels as a full redraw.
+_GHOST_Z, _MARKER_Z, _TEXT_Z = 6.0, 6.5, 7.0
+
+
+class RaceScene:
+    """Static and moving artists of a race; :meth:`update` moves the racers.
+
+    Args:
+        figure: The figure to draw on (Agg for files, QtAgg for the window).
+        result: The race.
+        frame_epochs: The epoch shown in each frame; default one frame per epoch.
+    """
+
+    def __init__(
+        self, figure: Figure, result: RaceResult, frame_epochs: Sequence[int] | None = None
+    ) -> None:
+        self.result = result
+        self.frame_epochs = (
+            np.arange(result.epochs + 1) if frame_epochs is None else np.asarray(frame_epochs)
+        )
+        self._last = [trace.last_epoch for trace in result.traces]
+        ax = figure.add_subplot()
+        self.axes = ax
+        ax.plot(result.curve_x, result.curve_y, color="0.3", linewidth=1.5, zorder=1)
+        ax.set_xlim(*result.domain)
+        lo, hi = float(np.nanmin(result.curve_y)), float(np.nanmax(result.curve_y))
+        pad = 0.08 * (hi - lo) if hi > lo else 1.0
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_title(result.title)
+        ax.set_xlabel("x")
+        ax.set_ylabel("f(x)")
+        ax.grid(alpha=0.25)
+
+        self.markers = []
+        self.ghosts = []
+        for trace in result.traces:
+            (marker,) = ax.plot(
+                [],
+                [],
+                trace.style,
+                markersize=10,
+                linestyle="none",
+                label=trace.label,
+                zorder=_MARKER_Z,
+            )
+            (ghost,) = ax.plot(
+                [],
+                [],
+                linestyle="none",
+                marker="x",
+                markersize=10,
+                markeredgewidth=2,
+                color=marker.get_color(),
+                alpha=0.7,
+                zorder=_GHOST_Z,
+            )
+            self.markers.append(marker)
+            self.ghosts.append(ghost)
+        self.counter = ax.text(
+            0.02, 0.97, "", transform=ax.transAxes, va="top", family="monospace", zorder=_TEXT_Z
+        )
+        self.notes = ax.text(
+            0.02,
+            0.90,
+            "",
+            transform=ax.transAxes,
+            va="top",
+            fontsize="small",
+            color="0.25",
+            zorder=_TEXT_Z,
+        )
+        self.update(0)
+        ax.legend(handles=self.markers, loc="best", numpoints=1)
+        figure.tight_layout()
+
+    @property
+    def n_frames(self) -> int:
+        """How many frames the animation has."""
+        return len(self.frame_epochs)
+
+    @property
+    def moving(self) -> list[Artist]:
+        """The artists :meth:`update` changes, in drawing order."""
+        return [*self.ghosts, *self.markers, self.counter, self.notes]
+
+    def set_animated(self, animated: bool) -> None:
+        """Mark the moving artists so that a full draw leaves them out (for blitting)."""
+        for artist in self.moving:
+            artist.set_animated(animated)
+
+    def update(self, frame: int) -> list[Artist]:
+        """Move every racer to its place at ``frame``; return the moving artists."""
+        epoch = int(self.frame_epochs[frame])
+        stopped = []
+        for trace, last, marker, ghost in zip(
+            self.result.traces, self._last, self.markers, self.ghosts, strict=True
+        ):
+            at = np.minimum(epoch, last)
+            rows = np.arange(len(last))
+            xs, ys = trace.x[rows, at], trace.loss[rows, at]
+            alive = last >= epoch
+            marker.set_data(xs[alive], ys[alive])
+            ghost.set_data(xs[~alive], ys[~alive])
+            if not alive.all():
+                stopped.append(f"{trace.label} diverged at epoch {int(last.min()) + 1}")
+        width = len(str(self.result.epochs))
+        self.counter.set_text(f"epoch {epoch:>{width}d} / {self.result.epochs}")
+        self.notes.set_text("\n".join(f"x {s}" for s in stopped))
+        return self.moving
