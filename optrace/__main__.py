@@ -1,0 +1,5 @@
+"""``python -m optrace``."""
+
+from optrace.cli import main
+
+main()

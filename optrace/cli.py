@@ -1,0 +1,281 @@
+"""The optrace command line: parse, call the core, report.
+
+Expected failures print one line, ``Error: ...``, and exit 2 (bad usage or
+config) or 1 (anything else). torch and matplotlib load only inside the
+commands that need them, so ``--help`` and ``--version`` answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from optrace import __version__
+from optrace.errors import OptraceError
+
+if TYPE_CHECKING:
+    from optrace.race import RacePlan
+    from optrace.trace import RaceResult
+
+app = typer.Typer(
+    name="optrace",
+    help="Race PyTorch optimizers on a test function and animate the race.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _reporting() -> Iterator[None]:
+    """Turn expected failures into one ``Error:`` line and their exit code."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except OptraceError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; no output was written", 130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"optrace {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Race PyTorch optimizers on a test function and animate the race."""
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty() or total < 1:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _load(config: Path) -> RacePlan:
+    from optrace.config import load_config
+    from optrace.errors import ConfigError
+    from optrace.race import prepare
+
+    loaded = load_config(config)
+    try:
+        return prepare(loaded, config.parent)
+    except ConfigError as exc:
+        raise exc.in_file(str(config)) from None
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _summary(result: RaceResult) -> str:
+    from optrace.trace import summarize
+
+    header = ["racer", "final x", "final loss", "best loss", "best epoch", ""]
+    rows = [header]
+    for trace in result.traces:
+        s = summarize(trace)
+        note = f"diverged at epoch {s.diverged_at}" if s.diverged_at is not None else ""
+        rows.append(
+            [
+                s.label,
+                _number(s.final_x),
+                _number(s.final_loss),
+                _number(s.best_loss),
+                str(s.best_epoch),
+                note,
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:5], widths[1:5], strict=True)
+        ]
+        lines.append("  ".join([*cells, row[5]]).rstrip())
+    return "\n".join(lines)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
+    gif: Annotated[Path | None, typer.Option(help="Write the animation as a GIF.")] = None,
+    mp4: Annotated[Path | None, typer.Option(help="Write the animation as an MP4 (H.264).")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Play the race in a Qt window.")] = False,
+    traces: Annotated[
+        Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
+    ] = None,
+) -> None:
+    """Run a race; write a GIF, an MP4 or the traces, or show it in a window."""
+    with _reporting():
+        from optrace.atomic import AtomicFile
+        from optrace.config import load_config
+        from optrace.trace import check_traces_path, open_traces
+
+        loaded = load_config(config)
+        animation = loaded.animation
+        outputs = {fmt: p for fmt, p in (("gif", gif), ("mp4", mp4)) if p is not None}
+        if traces is not None:
+            check_traces_path(traces)
+        if outputs:
+            from optrace.writers import check_outputs
+
+            check_outputs(outputs, animation.size, traces)
+        if show:
+            from optrace.writers import check_display
+
+            check_display()
+        plan = _load(config)
+
+        files: dict[str, AtomicFile] = {}
+        try:
+            for fmt, path in outputs.items():
+                files[fmt] = AtomicFile(path)
+            trace_file = open_traces(traces) if traces is not None else None
+            if trace_file is not None:
+                files["traces"] = trace_file
+            result = _race(plan)
+            if trace_file is not None:
+                from optrace.trace import write_traces
+
+                write_traces(result, trace_file)
+            if outputs:
+                from optrace.writers import export
+
+                with _progress("rendering", result.epochs + 1) as progress:
+                    export(
+                        result,
+                        {fmt: files[fmt] for fmt in outputs},
+                        animation.interval,
+                        animation.size,
+                        loop=animation.loop,
+                        progress=progress,
+                    )
+            for out in files.values():
+                out.commit()
+        finally:
+            for out in files.values():
+                out.discard()
+
+        for trace in result.traces:
+            for epoch in trace.diverged_at:
+                if epoch is not None:
+                    typer.echo(
+                        f"warning: racer '{trace.label}' diverged at epoch {epoch} "
+                        f"(x or loss not finite); it stops at epoch {epoch - 1}",
+                        err=True,
+                    )
+        typer.echo(_summary(result))
+        for out in files.values():
+            typer.echo(f"wrote {out.target}", err=True)
+        if show:
+            from optrace.writers import show as show_window
+
+            show_window(result, animation.interval, animation.size)
+
+
+def _race(plan: RacePlan) -> RaceResult:
+    from optrace.race import run as run_race
+
+    with _progress("racing", len(plan.racers) * plan.epochs) as progress:
+        return run_race(plan, progress)
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="The race config (YAML).")]) -> None:
+    """Check a config without running it."""
+    with _reporting():
+        plan = _load(config)
+        labels = ", ".join(r.label for r in plan.racers)
+        typer.echo(
+            f"ok: {config}: {len(plan.racers)} racers ({labels}) on "
+            f"{plan.objective.name}, {plan.epochs} epochs from x = {plan.start!r}"
+        )
+
+
+_FLAGS = ("foreach", "fused", "capturable", "differentiable")
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_shown(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+@app.command("list-optimizers")
+def list_optimizers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """List torch.optim's optimizers with their defaults, and which cannot race."""
+    with _reporting():
+        from optrace.optimizers import catalog
+
+        entries = catalog()
+        if as_json:
+            doc = [
+                {
+                    "name": e.name,
+                    "defaults": {k: _shown(v) for k, v in e.defaults.items()},
+                    "can_race": e.cannot_race is None,
+                    "reason": e.cannot_race,
+                }
+                for e in entries
+            ]
+            typer.echo(json.dumps(doc, indent=1))
+            return
+        width = max(len(e.name) for e in entries)
+        for e in entries:
+            if e.cannot_race is not None:
+                text = f"cannot race: {e.cannot_race}"
+            else:
+                text = " ".join(
+                    f"{k}={json.dumps(_shown(v))}" for k, v in e.defaults.items() if k not in _FLAGS
+                )
+            typer.echo(f"{e.name.ljust(width)}  {text}")
+        typer.echo(
+            f"\n(not shown: {', '.join(_FLAGS)}, which choose torch's implementation; "
+            "--json lists every default)"
+        )
+
+
+def main() -> None:
+    """Entry point of the ``optrace`` console script."""
+    app()
