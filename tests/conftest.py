@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny configs in tmp_path and a CLI runner that keeps stderr apart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from optrace.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def peaks_slice(x: Any, y: float = -0.5) -> Any:
+    """The published peaks formula, written out here independently of optrace."""
+    import torch
+
+    return (
+        3 * (1 - x) ** 2 * torch.exp(-(x**2) - (y + 1) ** 2)
+        - 10 * (x / 5 - x**3 - y**5) * torch.exp(-(x**2) - y**2)
+        - 1 / 3 * torch.exp(-((x + 1) ** 2) - y**2)
+    )
+
+
+@pytest.fixture
+def small_config() -> dict[str, Any]:
+    return {
+        "function": "peaks-slice",
+        "start": -0.3,
+        "epochs": 6,
+        "racers": [{"optimizer": "SGD", "lr": 0.05}, {"optimizer": "Adam", "lr": 0.1}],
+        "animation": {"interval": 150, "size": [160, 120]},
+    }
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config (a mapping, dumped as YAML, or raw text) and return its path."""
+
+    def write(content: dict[str, Any] | str, name: str = "race.yaml") -> Path:
+        path = tmp_path / name
+        text = content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def invoke() -> Callable[..., Result]:
+    runner = CliRunner()
+
+    def call(*args: str | Path) -> Result:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return call

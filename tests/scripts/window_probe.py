@@ -1,0 +1,36 @@
+"""Run in a subprocess under Xvfb: play a race in the Qt window, grab the screen
+at one frame, and report what was drawn as JSON on stdout."""
+
+import json
+import sys
+from pathlib import Path
+
+from optrace.config import load_config
+from optrace.race import prepare, run
+from optrace.writers import show
+
+config, shot_path, grab_at = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+result = run(prepare(load_config(config), config.parent))
+drawn: list[int] = []
+seen: dict[str, object] = {}
+
+
+def on_frame(frame: int) -> None:
+    drawn.append(frame)
+    if frame == grab_at and "backend" not in seen:
+        import matplotlib
+        import matplotlib.pyplot as plt  # noqa: TID251 - the window's own figure
+        from PySide6.QtGui import QGuiApplication
+
+        canvas = plt.gcf().canvas
+        # What the X server shows: the frame before this one, already blitted.
+        QGuiApplication.primaryScreen().grabWindow(canvas.winId()).save(shot_path)
+        seen.update(
+            backend=matplotlib.get_backend(),
+            visible=canvas.isVisible(),
+            title=canvas.window().windowTitle(),
+        )
+
+
+show(result, 30, (320, 240), close_when_done=True, on_frame=on_frame)
+print(json.dumps({"drawn": drawn, **seen}))

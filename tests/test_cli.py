@@ -1,0 +1,182 @@
+"""The command line: help, version, listing, validation, the run summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from optrace import __version__
+from optrace.config import parse_config
+from optrace.race import prepare, run
+from optrace.trace import summarize
+from tests.conftest import ROOT
+
+
+def imported_after(*argv: str) -> list[str]:
+    """Which heavy modules a CLI call imports, from a fresh interpreter."""
+    code = (
+        "import json, sys\n"
+        f"sys.argv = ['optrace', *{list(argv)!r}]\n"
+        "from optrace.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'matplotlib', 'matplotlib.pyplot', 'PIL', 'imageio')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_help_and_version_import_neither_torch_nor_matplotlib() -> None:
+    assert imported_after("--help") == []
+    assert imported_after("--version") == []
+    assert imported_after("run", "--help") == []
+
+
+def test_version(invoke: Any) -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout == f"optrace {__version__}\n"
+
+
+def test_python_dash_m_lists_the_commands() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "optrace", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("run", "validate", "list-optimizers"):
+        assert f"  {command} " in done.stdout
+
+
+def test_list_optimizers_json_has_every_torch_optimizer_with_defaults(invoke: Any) -> None:
+    result = invoke("list-optimizers", "--json")
+    assert result.exit_code == 0
+    entries = {e["name"]: e for e in json.loads(result.stdout)}
+    from optrace.optimizers import torch_optimizers
+
+    assert set(entries) == set(torch_optimizers())
+    assert entries["Adam"]["defaults"]["lr"] == 0.001
+    assert entries["Adam"]["defaults"]["betas"] == [0.9, 0.999]
+    assert entries["SGD"]["can_race"] is True and entries["SGD"]["reason"] is None
+    assert entries["SparseAdam"]["can_race"] is False
+    assert "dense gradients" in entries["SparseAdam"]["reason"]
+
+
+def test_list_optimizers_text(invoke: Any) -> None:
+    result = invoke("list-optimizers")
+    assert result.exit_code == 0
+    lines = {
+        line.split()[0]: line for line in result.stdout.splitlines() if line and line[0] != "("
+    }
+    assert "lr=0.001 momentum=0 dampening=0 weight_decay=0 nesterov=false" in lines["SGD"]
+    assert "foreach" not in lines["SGD"]
+    assert "cannot race: Muon only supports 2D parameters" in lines["Muon"]
+
+
+def test_validate_says_ok_and_runs_nothing(
+    invoke: Any, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    config = write_config(small_config)
+    result = invoke("validate", config)
+    assert result.exit_code == 0
+    assert result.stdout == (
+        f"ok: {config}: 2 racers (SGD, Adam) on peaks-slice, 6 epochs from x = -0.3\n"
+    )
+
+
+def test_run_without_outputs_prints_the_summary_and_writes_nothing(
+    invoke: Any, tmp_path: Path, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    config = write_config(small_config)
+    result = invoke("run", config)
+    assert result.exit_code == 0
+    assert result.stderr == ""  # no progress bar off a terminal
+    traces = run(prepare(parse_config(small_config))).traces
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "racer",
+        "final",
+        "x",
+        "final",
+        "loss",
+        "best",
+        "loss",
+        "best",
+        "epoch",
+    ]
+    for line, trace in zip(lines[1:], traces, strict=True):
+        s = summarize(trace)
+        assert line.split() == [
+            s.label,
+            f"{s.final_x:.6g}",
+            f"{s.final_loss:.6g}",
+            f"{s.best_loss:.6g}",
+            str(s.best_epoch),
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]
+
+
+def test_summary_best_epoch_is_where_the_loss_was_lowest() -> None:
+    trace = run(
+        prepare(
+            parse_config(
+                {
+                    "function": "peaks-slice",
+                    "start": 1.2,
+                    "epochs": 150,
+                    "racers": [{"optimizer": "SGD", "lr": 0.01, "momentum": 0.99}],
+                }
+            )
+        )
+    ).traces[0]
+    s = summarize(trace)
+    assert s.best_loss == trace.loss[0].min() < s.final_loss
+    assert trace.loss[0, s.best_epoch] == s.best_loss and s.final_x == trace.x[0, -1]
+
+
+def test_divergence_is_reported_and_the_run_succeeds(
+    invoke: Any, tmp_path: Path, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    small_config["racers"].append({"optimizer": "SGD", "lr": 1e300, "label": "wild"})
+    gif = tmp_path / "a.gif"
+    result = invoke(
+        "run", write_config(small_config), "--gif", gif, "--traces", tmp_path / "t.json"
+    )
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0] == (
+        "warning: racer 'wild' diverged at epoch 1 (x or loss not finite); it stops at epoch 0"
+    )
+    assert result.stdout.splitlines()[-1].endswith("0  diverged at epoch 1")
+    doc = json.loads((tmp_path / "t.json").read_text())
+    wild = doc["racers"][-1]
+    assert (
+        wild["diverged_at"] == 1
+        and wild["x"] == [-0.3]
+        and wild["hyperparameters"] == {"lr": 1e300}
+    )
+    assert gif.exists()
+
+
+def test_traces_json_round_trips_exactly(
+    invoke: Any, tmp_path: Path, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    out = tmp_path / "t.json"
+    assert invoke("run", write_config(small_config), "--traces", out).exit_code == 0
+    doc = json.loads(out.read_text())
+    traces = run(prepare(parse_config(small_config))).traces
+    assert [r["label"] for r in doc["racers"]] == ["SGD", "Adam"]
+    for racer, trace in zip(doc["racers"], traces, strict=True):
+        assert racer["x"] == trace.x[0].tolist() and racer["loss"] == trace.loss[0].tolist()
+        assert racer["diverged_at"] is None
+    assert doc["epochs"] == 6
+    assert torch.get_default_dtype() == torch.float32
+
+
+def test_relative_dotted_path_is_found_next_to_the_config(invoke: Any, tmp_path: Path) -> None:
+    result = invoke("validate", ROOT / "configs" / "own-optimizer.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert "SignSGD (ours)" in result.stdout

@@ -1,0 +1,165 @@
+"""The live window, for real: Qt on a virtual X server (Xvfb)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import ROOT
+from tests.test_writers import RecordingSink, make_result
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("Xvfb") is None and not os.environ.get("CI"),
+    reason="Xvfb is not installed (make test installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """A fresh virtual X server; its DISPLAY."""
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=[write],
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as fh:
+        number = fh.readline().strip()
+    assert number, "Xvfb did not start"
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def window_env(display: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "MPLBACKEND")}
+    env["DISPLAY"] = display
+    return env
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, small_config: dict[str, Any]) -> Path:
+    small_config["epochs"] = 30
+    path = tmp_path / "race.yaml"
+    path.write_text(yaml.safe_dump(small_config))
+    return path
+
+
+def test_window_plays_every_frame_and_shows_the_exported_pixels(
+    display: str, config_file: Path, tmp_path: Path, small_config: dict[str, Any]
+) -> None:
+    shot = tmp_path / "shot.png"
+    grab_at = 20
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "scripts" / "window_probe.py"),
+            str(config_file),
+            str(shot),
+            str(grab_at),
+        ],
+        env=window_env(display),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["backend"].lower() == "qtagg"
+    assert report["visible"] is True
+    assert report["title"].startswith("optrace: ")
+    assert set(report["drawn"]) == set(range(31))
+
+    small_config["epochs"] = 30
+    sink = RecordingSink()
+    from optrace.writers import render
+
+    render(make_result(small_config), (320, 240), [sink])
+    screen = np.asarray(Image.open(shot).convert("RGB"))
+    assert screen.shape == (240, 320, 3)
+    # The window shows exactly a frame the file export draws (one of the last few,
+    # as the grab may trail the newest blit).
+    matches = [
+        k
+        for k in range(grab_at - 3, grab_at + 1)
+        if np.array_equal(screen, sink.frames[k][..., :3])
+    ]
+    assert matches, "the window shows none of the exported frames"
+    assert not np.array_equal(sink.frames[0], sink.frames[grab_at])
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_cli_show_opens_a_window_that_closes_on_q(display: str, config_file: Path) -> None:
+    env = window_env(display)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optrace", "run", str(config_file), "--show"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        window = ""
+        deadline = time.monotonic() + 60
+        while not window and time.monotonic() < deadline and proc.poll() is None:
+            found = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", "--name", "^optrace: "],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            window = found.stdout.split()[-1] if found.stdout.split() else ""
+            time.sleep(0.2)
+        assert window, "no optrace window appeared"
+        assert proc.poll() is None  # the window stays until closed
+        # matplotlib's keymap closes the figure on 'q'.
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
+        subprocess.run(["xdotool", "key", "q"], env=env, check=True)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, err
+    assert out.splitlines()[0].split() == [
+        "racer",
+        "final",
+        "x",
+        "final",
+        "loss",
+        "best",
+        "loss",
+        "best",
+        "epoch",
+    ]
+
+
+def test_show_without_a_display_is_one_line_and_writes_nothing(
+    config_file: Path, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    gif = tmp_path / "a.gif"
+    done = subprocess.run(
+        [sys.executable, "-m", "optrace", "run", str(config_file), "--show", "--gif", str(gif)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "Error: --show needs a display and DISPLAY is not set; write a file with --gif or "
+        "--mp4, or run under xvfb-run\n"
+    )
+    assert not gif.exists()
