@@ -8,10 +8,13 @@ imports pyplot.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.transforms import offset_copy
 
 from optrace.trace import RaceResult
 
@@ -30,12 +33,17 @@ class RaceScene:
     """
 
     def __init__(
-        self, figure: Figure, result: RaceResult, frame_epochs: Sequence[int] | None = None
+        self,
+        figure: Figure,
+        result: RaceResult,
+        frame_epochs: Sequence[int] | np.ndarray | None = None,
     ) -> None:
         self.result = result
         self.frame_epochs = (
             np.arange(result.epochs + 1) if frame_epochs is None else np.asarray(frame_epochs)
         )
+        swarm = max(t.x.shape[0] for t in result.traces) > 1
+        size, alpha = (5.0, 0.6) if swarm else (10.0, 1.0)
         self._last = [trace.last_epoch for trace in result.traces]
         ax = figure.add_subplot()
         self.axes = ax
@@ -56,7 +64,8 @@ class RaceScene:
                 [],
                 [],
                 trace.style,
-                markersize=10,
+                markersize=size,
+                alpha=alpha,
                 linestyle="none",
                 label=trace.label,
                 zorder=_MARKER_Z,
@@ -66,7 +75,7 @@ class RaceScene:
                 [],
                 linestyle="none",
                 marker="x",
-                markersize=10,
+                markersize=size,
                 markeredgewidth=2,
                 color=marker.get_color(),
                 alpha=0.7,
@@ -74,9 +83,17 @@ class RaceScene:
             )
             self.markers.append(marker)
             self.ghosts.append(ghost)
-        self.counter = ax.text(
-            0.02, 0.97, "", transform=ax.transAxes, va="top", family="monospace", zorder=_TEXT_Z
+        # Only the number is redrawn per frame; "epoch" and "/ N" are static. In
+        # a monospace font each character advances 0.6 em, so the number ends
+        # where the blanks for it end.
+        width = len(str(result.epochs))
+        mono: dict[str, Any] = {"va": "top", "family": "monospace"}
+        ax.text(
+            0.02, 0.97, f"epoch {' ' * width} / {result.epochs}", transform=ax.transAxes, **mono
         )
+        em = FontProperties(family="monospace").get_size_in_points()
+        end = offset_copy(ax.transAxes, figure, x=(6 + width) * 0.6 * em, units="points")
+        self.counter = ax.text(0.02, 0.97, "", transform=end, ha="right", zorder=_TEXT_Z, **mono)
         self.notes = ax.text(
             0.02,
             0.90,
@@ -119,9 +136,12 @@ class RaceScene:
             alive = last >= epoch
             marker.set_data(xs[alive], ys[alive])
             ghost.set_data(xs[~alive], ys[~alive])
-            if not alive.all():
-                stopped.append(f"{trace.label} diverged at epoch {int(last.min()) + 1}")
-        width = len(str(self.result.epochs))
-        self.counter.set_text(f"epoch {epoch:>{width}d} / {self.result.epochs}")
+            ghost.set_visible(not alive.all())
+            if len(alive) == 1 and not alive[0]:
+                stopped.append(f"{trace.label} diverged at epoch {int(last[0]) + 1}")
+            elif not alive.all():
+                stopped.append(f"{int((~alive).sum())} of {trace.label} diverged")
+        self.counter.set_text(str(epoch))
         self.notes.set_text("\n".join(f"x {s}" for s in stopped))
+        self.notes.set_visible(bool(stopped))
         return self.moving

@@ -55,11 +55,10 @@ class GifSink:
         self._file: IO[bytes] | None = None
         self._palette: _Palette | None = None
         self._keys: np.ndarray | None = None
-        self._indices: np.ndarray | None = None
 
     def append(self, frame: np.ndarray) -> None:
         keys = _colour_keys(frame)
-        if self._palette is None or self._keys is None or self._indices is None:
+        if self._palette is None or self._keys is None:
             self._start(keys)
             return
         changed = keys != self._keys
@@ -69,9 +68,10 @@ class GifSink:
             return
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         box = changed[y0:y1, x0:x1]
-        new = self._palette.indices(keys[y0:y1, x0:x1])
-        self._write(np.where(box, new, self.TRANSPARENT).astype(np.uint8), (x0, y0))
-        self._indices[y0:y1, x0:x1] = new
+        new = self._palette.indices(keys[y0:y1, x0:x1][box])
+        stored = np.full(box.shape, self.TRANSPARENT, np.uint8)
+        stored[box] = new
+        self._write(stored, (x0, y0))
         self._keys[y0:y1, x0:x1] = keys[y0:y1, x0:x1]
 
     def _start(self, keys: np.ndarray) -> None:
@@ -87,8 +87,7 @@ class GifSink:
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         self._file.write(b"".join(header))
         self._keys = keys.copy()
-        self._indices = self._palette.indices(keys)
-        self._write(self._indices, (0, 0), transparent=False)
+        self._write(self._palette.indices(keys), (0, 0), transparent=False)
 
     def _write(
         self, indices: np.ndarray, offset: tuple[int, int], transparent: bool = True
@@ -170,7 +169,7 @@ def render(
     result: RaceResult,
     size: tuple[int, int],
     sinks: Sequence[FrameSink],
-    frame_epochs: Sequence[int] | None = None,
+    frame_epochs: Sequence[int] | np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Draw every frame once and hand it to each sink; return the number of frames."""
@@ -195,16 +194,10 @@ def render(
     return scene.n_frames
 
 
-FORMATS = ("gif", "mp4")
-
-
 def check_outputs(
     outputs: dict[str, Path], size: tuple[int, int], traces: Path | None = None
 ) -> None:
-    """Refuse output requests that cannot be met, before any work."""
-    for fmt in outputs:
-        if fmt not in FORMATS:
-            raise UsageError(f"unknown output format '{fmt}'; choose from {', '.join(FORMATS)}")
+    """Refuse output requests (``{"gif": path, "mp4": path}``) that cannot be met."""
     if "mp4" in outputs and (size[0] % 2 or size[1] % 2):
         raise UsageError(
             f"animation.size: MP4 (H.264) needs an even width and height, got "
@@ -221,7 +214,7 @@ def export(
     interval: int,
     size: tuple[int, int],
     loop: bool = True,
-    frame_epochs: Sequence[int] | None = None,
+    frame_epochs: Sequence[int] | np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Render once into every requested file (``{"gif": ..., "mp4": ...}``).
@@ -269,7 +262,7 @@ def show(
     result: RaceResult,
     interval: int,
     size: tuple[int, int],
-    frame_epochs: Sequence[int] | None = None,
+    frame_epochs: Sequence[int] | np.ndarray | None = None,
     close_when_done: bool = False,
     on_frame: Callable[[int], None] | None = None,
 ) -> None:
