@@ -111,7 +111,13 @@ def _summary(result: RaceResult) -> str:
     rows = [header]
     for trace in result.traces:
         s = summarize(trace)
-        note = f"diverged at epoch {s.diverged_at}" if s.diverged_at is not None else ""
+        note = ""
+        if s.diverged_at is not None:
+            note = f"diverged at epoch {s.diverged_at}"
+            if trace.x.shape[0] > 1:
+                note = (
+                    f"{s.diverged} of {trace.x.shape[0]} starts diverged, first at {s.diverged_at}"
+                )
         rows.append(
             [
                 s.label,
@@ -129,6 +135,9 @@ def _summary(result: RaceResult) -> str:
             c.rjust(w) for c, w in zip(row[1:5], widths[1:5], strict=True)
         ]
         lines.append("  ".join([*cells, row[5]]).rstrip())
+    starts = result.traces[0].x.shape[0]
+    if starts > 1:
+        lines.append(f"({starts} starts: each row shows the start with the lowest final loss)")
     return "\n".join(lines)
 
 
@@ -140,6 +149,12 @@ def run(
     show: Annotated[bool, typer.Option("--show", help="Play the race in a Qt window.")] = False,
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
+    ] = None,
+    frames: Annotated[
+        int | None,
+        typer.Option(
+            min=2, help="Show N evenly spaced epochs (default: animation.frames, else every epoch)."
+        ),
     ] = None,
 ) -> None:
     """Run a race; write a GIF, an MP4 or the traces, or show it in a window."""
@@ -175,16 +190,20 @@ def run(
                 from optrace.trace import write_traces
 
                 write_traces(result, trace_file)
+            from optrace.trace import frame_epochs
+
+            shown = frame_epochs(result.epochs, frames or animation.frame_count(result.epochs))
             if outputs:
                 from optrace.writers import export
 
-                with _progress("rendering", result.epochs + 1) as progress:
+                with _progress("rendering", len(shown)) as progress:
                     export(
                         result,
                         {fmt: files[fmt] for fmt in outputs},
                         animation.interval,
                         animation.size,
                         loop=animation.loop,
+                        frame_epochs=shown,
                         progress=progress,
                     )
             for out in files.values():
@@ -193,27 +212,42 @@ def run(
             for out in files.values():
                 out.discard()
 
-        for trace in result.traces:
-            for epoch in trace.diverged_at:
-                if epoch is not None:
-                    typer.echo(
-                        f"warning: racer '{trace.label}' diverged at epoch {epoch} "
-                        f"(x or loss not finite); it stops at epoch {epoch - 1}",
-                        err=True,
-                    )
+        for line in _divergence_warnings(result):
+            typer.echo(line, err=True)
         typer.echo(_summary(result))
         for out in files.values():
             typer.echo(f"wrote {out.target}", err=True)
         if show:
             from optrace.writers import show as show_window
 
-            show_window(result, animation.interval, animation.size)
+            show_window(result, animation.interval, animation.size, frame_epochs=shown)
+
+
+def _divergence_warnings(result: RaceResult) -> list[str]:
+    lines = []
+    for trace in result.traces:
+        stopped = [e for e in trace.diverged_at if e is not None]
+        if not stopped:
+            continue
+        if len(trace.diverged_at) == 1:
+            lines.append(
+                f"warning: racer '{trace.label}' diverged at epoch {stopped[0]} "
+                f"(x or loss not finite); it stops at epoch {stopped[0] - 1}"
+            )
+        else:
+            lines.append(
+                f"warning: racer '{trace.label}': {len(stopped)} of {len(trace.diverged_at)} "
+                f"starts diverged (x or loss not finite), the first at epoch {min(stopped)}; "
+                "each stops there"
+            )
+    return lines
 
 
 def _race(plan: RacePlan) -> RaceResult:
     from optrace.race import run as run_race
 
-    with _progress("racing", len(plan.racers) * plan.epochs) as progress:
+    total = len(plan.racers) * len(plan.starts) * plan.epochs
+    with _progress("racing", total) as progress:
         return run_race(plan, progress)
 
 
@@ -223,9 +257,10 @@ def validate(config: Annotated[Path, typer.Argument(help="The race config (YAML)
     with _reporting():
         plan = _load(config)
         labels = ", ".join(r.label for r in plan.racers)
+        where = f"x = {plan.starts[0]!r}" if len(plan.starts) == 1 else f"{len(plan.starts)} starts"
         typer.echo(
             f"ok: {config}: {len(plan.racers)} racers ({labels}) on "
-            f"{plan.objective.name}, {plan.epochs} epochs from x = {plan.start!r}"
+            f"{plan.objective.name}, {plan.epochs} epochs from {where}"
         )
 
 

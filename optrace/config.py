@@ -32,6 +32,7 @@ Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict()]
 
 RESERVED_RACER_KEYS = ("optimizer", "label", "style")
+MAX_STARTS = 100_000
 
 
 class FunctionConfig(BaseModel):
@@ -70,6 +71,21 @@ class AnimationConfig(BaseModel):
     interval: Count = Field(default=200, ge=1, le=60_000)
     size: tuple[Count, Count] = (640, 480)
     loop: bool = True
+    frames: Count | None = Field(default=None, ge=2, le=1_000_000)
+    duration: Number | None = Field(default=None, gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _one_length(self) -> AnimationConfig:
+        if self.frames is not None and self.duration is not None:
+            raise _AtPath("animation.duration", "give either 'frames' or 'duration', not both")
+        return self
+
+    def frame_count(self, epochs: int) -> int:
+        """Frames to show: every epoch unless ``frames`` or ``duration`` asks for fewer."""
+        wanted = self.frames
+        if self.duration is not None:
+            wanted = max(2, round(self.duration * 1000 / self.interval))
+        return epochs + 1 if wanted is None else min(wanted, epochs + 1)
 
     @field_validator("size")
     @classmethod
@@ -88,6 +104,7 @@ class RaceConfig(BaseModel):
     function: FunctionConfig
     domain: tuple[Number, Number] | None = None
     start: Number | Literal["random"] = "random"
+    starts: list[Number] | dict[str, Count] | None = None
     seed: Count = Field(default=0, ge=0, le=2**63 - 1)
     epochs: Count = Field(ge=1, le=10_000_000)
     racers: list[RacerConfig] = Field(min_length=1)
@@ -105,6 +122,40 @@ class RaceConfig(BaseModel):
             return float(v) if isinstance(v, int) else v
         raise ValueError(f"expected a number or 'random', got {_show(v)}")
 
+    @field_validator("starts", mode="before")
+    @classmethod
+    def _starts_form(cls, v: Any) -> Any:
+        form = "a list of numbers, {grid: N} or {random: N}"
+        if v is None:
+            return v
+        if isinstance(v, list):
+            if not v:
+                raise ValueError(f"expected {form}, got an empty list")
+            for i, item in enumerate(v):
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    raise _AtPath(f"starts[{i}]", f"expected a number, got {_show(item)}")
+            if len(v) > MAX_STARTS:
+                raise ValueError(f"at most {MAX_STARTS} starts, got {len(v)}")
+            return v
+        if isinstance(v, dict) and len(v) == 1:
+            ((key, count),) = v.items()
+            if key not in ("grid", "random"):
+                raise _AtPath(
+                    f"starts.{key}",
+                    f"unknown key{did_you_mean(str(key), ['grid', 'random'])}; expected {form}",
+                )
+            if (
+                isinstance(count, bool)
+                or not isinstance(count, int)
+                or not 1 <= count <= MAX_STARTS
+            ):
+                raise _AtPath(
+                    f"starts.{key}",
+                    f"expected a whole number from 1 to {MAX_STARTS}, got {_show(count)}",
+                )
+            return v
+        raise ValueError(f"expected {form}, got {_show(v)}")
+
     @field_validator("domain")
     @classmethod
     def _domain_order(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
@@ -114,6 +165,14 @@ class RaceConfig(BaseModel):
             if v[0] >= v[1]:
                 raise ValueError(f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
         return v
+
+    @model_validator(mode="after")
+    def _start_or_starts(self) -> RaceConfig:
+        if self.starts is not None and "start" in self.model_fields_set:
+            raise _AtPath(
+                "starts", "give either 'start' (one point) or 'starts' (a swarm), not both"
+            )
+        return self
 
     @model_validator(mode="after")
     def _labels_unique(self) -> RaceConfig:

@@ -37,10 +37,22 @@ class RacePlan:
     title: str
     objective: Objective
     domain: tuple[float, float]
-    start: float
+    starts: tuple[float, ...]
     epochs: int
     racers: tuple[Racer, ...]
     animation: AnimationConfig
+
+
+def draw_starts(spec: dict[str, int], domain: tuple[float, float], seed: int) -> list[float]:
+    """``{grid: N}``: the centres of N equal cells of the domain; ``{random: N}``: N
+    uniform float64 draws over the domain from ``seed``."""
+    ((kind, count),) = spec.items()
+    lo, hi = domain
+    if kind == "grid":
+        return [lo + (i + 0.5) * (hi - lo) / count for i in range(count)]
+    generator = torch.Generator().manual_seed(seed)
+    unit = torch.rand(count, generator=generator, dtype=DTYPE)
+    return (lo + unit * (hi - lo)).tolist()
 
 
 def draw_start(seed: int) -> float:
@@ -105,22 +117,20 @@ def prepare(config: RaceConfig, folder: Path | None = None) -> RacePlan:
     """
     objective = build_function(config.function.name, config.function.params)
     domain = config.domain or objective.domain
-    if config.start == "random":
-        start = draw_start(config.seed)
-        where = f"the random start {start!r} (seed {config.seed})"
-    else:
-        start = float(config.start)
-        where = f"{start!r}"
-    if not math.isfinite(start) or not domain[0] <= start <= domain[1]:
-        raise ConfigError(
-            "start",
-            f"{where} lies outside the domain [{domain[0]}, {domain[1]}]; "
-            "choose a start inside it or widen 'domain'",
-        )
-    start_tensor = torch.tensor([start], dtype=DTYPE)
+    starts = _starts(config, domain)
+    for key, start in starts:
+        if not math.isfinite(start) or not domain[0] <= start <= domain[1]:
+            raise ConfigError(
+                key,
+                f"{_described(config, start)} lies outside the domain [{domain[0]}, {domain[1]}]; "
+                "choose a start inside it or widen 'domain'",
+            )
     with torch.no_grad():
-        if not math.isfinite(float(objective.fn(start_tensor).item())):
-            raise ConfigError("start", f"{objective.name} is not finite at {start!r}")
+        values = objective.fn(torch.tensor([s for _, s in starts], dtype=DTYPE))
+    for (key, start), value in zip(starts, values.tolist(), strict=True):
+        if not math.isfinite(value):
+            raise ConfigError(key, f"{objective.name} is not finite at {start!r}")
+    start_tensor = torch.tensor([starts[0][1]], dtype=DTYPE)
     specs = [
         resolve(r.optimizer, r.hyperparameters, f"racers[{i}]", objective.fn, start_tensor, folder)
         for i, r in enumerate(config.racers)
@@ -135,7 +145,7 @@ def prepare(config: RaceConfig, folder: Path | None = None) -> RacePlan:
         title=config.title,
         objective=objective,
         domain=domain,
-        start=start,
+        starts=tuple(s for _, s in starts),
         epochs=config.epochs,
         racers=tuple(
             Racer(label=label, style=style, optimizer=spec)
@@ -145,22 +155,45 @@ def prepare(config: RaceConfig, folder: Path | None = None) -> RacePlan:
     )
 
 
+def _starts(config: RaceConfig, domain: tuple[float, float]) -> list[tuple[str, float]]:
+    """Each start with the key path that names it."""
+    if isinstance(config.starts, list):
+        return [(f"starts[{i}]", float(s)) for i, s in enumerate(config.starts)]
+    if isinstance(config.starts, dict):
+        return [("starts", s) for s in draw_starts(config.starts, domain, config.seed)]
+    if config.start == "random":
+        return [("start", draw_start(config.seed))]
+    return [("start", float(config.start))]
+
+
+def _described(config: RaceConfig, start: float) -> str:
+    if config.starts is None and config.start == "random":
+        return f"the random start {start!r} (seed {config.seed})"
+    return repr(start)
+
+
 def race_one(
     spec: OptimizerSpec,
     fn: Callable[[torch.Tensor], torch.Tensor],
-    start: float,
+    starts: Sequence[float],
     epochs: int,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Race one optimizer from ``start``: ``(x, loss)`` of shape ``(epochs + 1,)``.
+    """Race one optimizer from every start: ``(x, loss)``, each ``(starts, epochs + 1)``.
 
     Each epoch is zero_grad, loss.backward(), step(), exactly as a plain torch
-    loop; the values after the step are recorded. From the first non-finite x
-    or loss on, both are NaN and the racer stops.
+    loop; the values after the step are recorded. From a start's first
+    non-finite x or loss on, both are NaN. An element-wise optimizer races all
+    starts as one tensor, which gives the same bits as separate runs; any other
+    races each start on its own.
     """
-    xs = np.full(epochs + 1, np.nan)
-    losses = np.full(epochs + 1, np.nan)
-    param = torch.tensor([start], dtype=DTYPE, requires_grad=True)
+    if len(starts) > 1 and not spec.elementwise:
+        rows = [race_one(spec, fn, [s], epochs, progress) for s in starts]
+        return np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
+    count = len(starts)
+    xs = np.full((count, epochs + 1), np.nan)
+    losses = np.full((count, epochs + 1), np.nan)
+    param = torch.tensor(list(starts), dtype=DTYPE, requires_grad=True)
     optimizer = spec.build(param)
 
     def closure() -> torch.Tensor:
@@ -169,24 +202,26 @@ def race_one(
         value.backward()  # type: ignore[no-untyped-call]
         return value
 
-    loss = fn(param).sum()
-    xs[0], losses[0] = start, loss.item()
+    loss = fn(param)
+    xs[:, 0], losses[:, 0] = starts, loss.detach().numpy()
+    alive = np.ones(count, dtype=bool)
     for epoch in range(1, epochs + 1):
         if spec.needs_closure:
             optimizer.step(closure)  # type: ignore[arg-type]
         else:
             optimizer.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.sum().backward()  # type: ignore[no-untyped-call]
             optimizer.step()
-        loss = fn(param).sum()
-        x, value = param.item(), loss.item()
+        loss = fn(param)
+        x, value = param.detach().numpy(), loss.detach().numpy()
+        alive &= np.isfinite(x) & np.isfinite(value)
+        xs[alive, epoch], losses[alive, epoch] = x[alive], value[alive]
         if progress is not None:
-            progress(1)
-        if not (math.isfinite(x) and math.isfinite(value)):
+            progress(count)
+        if not alive.any():
             if progress is not None:
-                progress(epochs - epoch)
+                progress(count * (epochs - epoch))
             break
-        xs[epoch], losses[epoch] = x, value
     return xs, losses
 
 
@@ -194,15 +229,17 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
     """Run every racer from the plan's start; ``progress`` hears of each racer-epoch."""
     traces = []
     for racer in plan.racers:
-        xs, losses = race_one(racer.optimizer, plan.objective.fn, plan.start, plan.epochs, progress)
+        xs, losses = race_one(
+            racer.optimizer, plan.objective.fn, plan.starts, plan.epochs, progress
+        )
         traces.append(
             Trace(
                 label=racer.label,
                 optimizer=racer.optimizer.name,
                 hyperparameters=dict(racer.optimizer.hyperparameters),
                 style=racer.style,
-                x=xs[np.newaxis, :],
-                loss=losses[np.newaxis, :],
+                x=xs,
+                loss=losses,
             )
         )
     curve_x, curve_y = plan.objective.curve(plan.domain)

@@ -66,40 +66,67 @@ class RaceResult:
     traces: tuple[Trace, ...]
 
 
+def frame_epochs(epochs: int, frames: int) -> np.ndarray:
+    """``frames`` evenly spaced epochs from 0 to ``epochs``, both ends included."""
+    if frames >= epochs + 1:
+        return np.arange(epochs + 1)
+    return np.unique(np.round(np.linspace(0, epochs, frames)).astype(int))
+
+
 @dataclass(frozen=True)
 class Summary:
-    """How one racer finished."""
+    """How one racer finished; for a swarm, its start with the lowest final loss.
+
+    Attributes:
+        start: Index of the start summarised.
+        diverged: How many starts diverged, and ``diverged_at`` the epoch of the first.
+    """
 
     label: str
+    start: int
     final_x: float
     final_loss: float
     best_loss: float
     best_epoch: int
+    diverged: int
     diverged_at: int | None
 
 
 def summarize(trace: Trace) -> Summary:
-    """Final and best values of a single-start trace."""
-    last = int(trace.last_epoch[0])
-    losses = trace.loss[0, : last + 1]
+    """Final and best values of a trace (of its best start, for a swarm)."""
+    last = trace.last_epoch
+    rows = np.arange(len(last))
+    finals = trace.loss[rows, last]
+    start = int(np.nanargmin(finals)) if np.isfinite(finals).any() else 0
+    losses = trace.loss[start, : last[start] + 1]
     best = int(np.argmin(losses))
+    stopped = [e for e in trace.diverged_at if e is not None]
     return Summary(
         label=trace.label,
-        final_x=float(trace.x[0, last]),
-        final_loss=float(losses[last]),
+        start=start,
+        final_x=float(trace.x[start, last[start]]),
+        final_loss=float(losses[-1]),
         best_loss=float(losses[best]),
         best_epoch=best,
-        diverged_at=trace.diverged_at[0],
+        diverged=len(stopped),
+        diverged_at=min(stopped) if stopped else None,
     )
 
 
+def is_swarm(result: RaceResult) -> bool:
+    """Whether the racers start from more than one point."""
+    return any(t.x.shape[0] > 1 for t in result.traces)
+
+
 def _rows(result: RaceResult) -> list[list[Any]]:
+    swarm = is_swarm(result)
     rows: list[list[Any]] = []
     for trace in result.traces:
         for s, last in enumerate(trace.last_epoch):
             xs = trace.x[s, : last + 1].tolist()
             ls = trace.loss[s, : last + 1].tolist()
-            rows.extend([trace.label, e, xs[e], ls[e]] for e in range(last + 1))
+            head = [trace.label, s] if swarm else [trace.label]
+            rows.extend([*head, e, xs[e], ls[e]] for e in range(last + 1))
     return rows
 
 
@@ -117,15 +144,23 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
     """The traces as a JSON-ready mapping (floats round-trip exactly)."""
     racers = []
     for trace in result.traces:
-        last = int(trace.last_epoch[0])
+        runs = [
+            {
+                "start": s,
+                "diverged_at": diverged,
+                "x": trace.x[s, : last + 1].tolist(),
+                "loss": trace.loss[s, : last + 1].tolist(),
+            }
+            for s, (last, diverged) in enumerate(
+                zip(trace.last_epoch, trace.diverged_at, strict=True)
+            )
+        ]
         racers.append(
             {
                 "label": trace.label,
                 "optimizer": trace.optimizer,
                 "hyperparameters": {k: _jsonable(v) for k, v in trace.hyperparameters.items()},
-                "diverged_at": trace.diverged_at[0],
-                "x": trace.x[0, : last + 1].tolist(),
-                "loss": trace.loss[0, : last + 1].tolist(),
+                "starts": runs,
             }
         )
     return {"function": result.function, "epochs": result.epochs, "racers": racers}
@@ -144,7 +179,8 @@ def open_traces(path: Path) -> AtomicFile:
 
 
 def write_traces(result: RaceResult, out: AtomicFile) -> None:
-    """Write CSV (``racer,epoch,x,loss``; floats as repr) or JSON, by suffix."""
+    """Write CSV (``racer,epoch,x,loss``, with ``start`` after ``racer`` for a swarm;
+    floats as repr) or JSON, by suffix."""
     try:
         with open(out.path, "w", encoding="utf-8", newline="") as fh:
             if out.target.suffix.lower() == ".json":
@@ -152,7 +188,8 @@ def write_traces(result: RaceResult, out: AtomicFile) -> None:
                 fh.write("\n")
             else:
                 writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(["racer", "epoch", "x", "loss"])
+                head = ["racer", "start"] if is_swarm(result) else ["racer"]
+                writer.writerow([*head, "epoch", "x", "loss"])
                 writer.writerows(_rows(result))
     except OSError as exc:
         raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None
