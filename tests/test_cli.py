@@ -143,6 +143,7 @@ def test_divergence_is_reported_and_the_run_succeeds(
 ) -> None:
     small_config["racers"].append({"optimizer": "SGD", "lr": 1e300, "label": "wild"})
     gif = tmp_path / "a.gif"
+    wild_loss = run(prepare(parse_config(small_config))).traces[-1].loss[0, 0]
     result = invoke(
         "run", write_config(small_config), "--gif", gif, "--traces", tmp_path / "t.json"
     )
@@ -153,11 +154,8 @@ def test_divergence_is_reported_and_the_run_succeeds(
     assert result.stdout.splitlines()[-1].endswith("0  diverged at epoch 1")
     doc = json.loads((tmp_path / "t.json").read_text())
     wild = doc["racers"][-1]
-    assert (
-        wild["diverged_at"] == 1
-        and wild["x"] == [-0.3]
-        and wild["hyperparameters"] == {"lr": 1e300}
-    )
+    assert wild["hyperparameters"] == {"lr": 1e300}
+    assert wild["starts"] == [{"start": 0, "diverged_at": 1, "x": [-0.3], "loss": [wild_loss]}]
     assert gif.exists()
 
 
@@ -170,8 +168,9 @@ def test_traces_json_round_trips_exactly(
     traces = run(prepare(parse_config(small_config))).traces
     assert [r["label"] for r in doc["racers"]] == ["SGD", "Adam"]
     for racer, trace in zip(doc["racers"], traces, strict=True):
-        assert racer["x"] == trace.x[0].tolist() and racer["loss"] == trace.loss[0].tolist()
-        assert racer["diverged_at"] is None
+        (only,) = racer["starts"]
+        assert only["x"] == trace.x[0].tolist() and only["loss"] == trace.loss[0].tolist()
+        assert only["diverged_at"] is None and only["start"] == 0
     assert doc["epochs"] == 6
     assert torch.get_default_dtype() == torch.float32
 
@@ -180,3 +179,23 @@ def test_relative_dotted_path_is_found_next_to_the_config(invoke: Any, tmp_path:
     result = invoke("validate", ROOT / "configs" / "own-optimizer.yaml")
     assert result.exit_code == 0, result.stderr
     assert "SignSGD (ours)" in result.stdout
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: Any) -> None:
+    import io
+
+    from optrace import cli
+
+    with cli._progress("racing", 10) as quiet:
+        assert quiet is None
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with cli._progress("racing", 10) as bar:
+        assert bar is not None
+        bar(10)
+    assert "racing" in screen.getvalue()

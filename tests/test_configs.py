@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from optrace.config import load_config
+from optrace.race import prepare
 from tests.conftest import CONFIGS, ROOT
 
 
@@ -22,12 +23,13 @@ def test_example_config_renders_to_gif_and_traces(
     result = invoke("run", config, "--gif", gif, "--traces", csv)
     assert result.exit_code == 0, result.stderr
     loaded = load_config(config)
+    starts = len(prepare(loaded, config.parent).starts)
     with Image.open(gif) as im:
-        assert im.n_frames == loaded.epochs + 1
+        assert im.n_frames == loaded.animation.frame_count(loaded.epochs)
         assert im.size == loaded.animation.size
         assert im.info["duration"] == loaded.animation.interval
     rows = csv.read_text().splitlines()
-    assert len(rows) == 1 + len(loaded.racers) * (loaded.epochs + 1)
+    assert len(rows) == 1 + len(loaded.racers) * starts * (loaded.epochs + 1)
 
 
 def test_seed_config_is_the_seed_race() -> None:

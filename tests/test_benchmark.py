@@ -1,0 +1,34 @@
+"""The benchmark in the README runs (its quick mode) and reports every section."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_benchmark_quick_mode_reports_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_export.py"),
+            "--quick",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    report = json.loads(out.read_text())
+    assert set(report) == {"render", "whole", "memory", "swarm", "startup"}
+    assert report["render"]["frames"] == 101
+    assert report["render"]["optrace_gif_bytes"] < report["render"]["seed_gif_bytes"]
+    assert all(s["identical"] for s in report["swarm"])
+    assert [s["one_tensor"] for s in report["swarm"]] == [True, False]
+    assert "speed-up" in done.stdout and "start-up" in done.stdout
