@@ -88,18 +88,6 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
         yield lambda n: bar.advance(task, n)
 
 
-def _load(config: Path) -> RacePlan:
-    from optrace.config import load_config
-    from optrace.errors import ConfigError
-    from optrace.race import prepare
-
-    loaded = load_config(config)
-    try:
-        return prepare(loaded, config.parent)
-    except ConfigError as exc:
-        raise exc.in_file(str(config)) from None
-
-
 def _number(value: float) -> str:
     return f"{value:.6g}"
 
@@ -161,6 +149,7 @@ def run(
     with _reporting():
         from optrace.atomic import AtomicFile
         from optrace.config import load_config
+        from optrace.race import load as load_plan
         from optrace.trace import check_traces_path, open_traces
 
         loaded = load_config(config)
@@ -176,7 +165,7 @@ def run(
             from optrace.writers import check_display
 
             check_display()
-        plan = _load(config)
+        plan = load_plan(config, loaded)
 
         files: dict[str, AtomicFile] = {}
         try:
@@ -255,7 +244,9 @@ def _race(plan: RacePlan) -> RaceResult:
 def validate(config: Annotated[Path, typer.Argument(help="The race config (YAML).")]) -> None:
     """Check a config without running it."""
     with _reporting():
-        plan = _load(config)
+        from optrace.race import load as load_plan
+
+        plan = load_plan(config)
         labels = ", ".join(r.label for r in plan.racers)
         where = f"x = {plan.starts[0]!r}" if len(plan.starts) == 1 else f"{len(plan.starts)} starts"
         typer.echo(

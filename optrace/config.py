@@ -141,7 +141,7 @@ class RaceConfig(BaseModel):
             ((key, count),) = v.items()
             if key not in ("grid", "random"):
                 raise _AtPath(
-                    f"starts.{key}",
+                    child("starts", key),
                     f"unknown key{did_you_mean(str(key), ['grid', 'random'])}; expected {form}",
                 )
             if (
@@ -150,7 +150,7 @@ class RaceConfig(BaseModel):
                 or not 1 <= count <= MAX_STARTS
             ):
                 raise _AtPath(
-                    f"starts.{key}",
+                    child("starts", key),
                     f"expected a whole number from 1 to {MAX_STARTS}, got {_show(count)}",
                 )
             return v
@@ -208,6 +208,8 @@ class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<: *base' merges; its keys may be overridden here
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -231,9 +233,41 @@ _Loader.add_implicit_resolver(
 )
 
 
+MAX_VALUES = 200_000
+MAX_BYTES = 4 * 2**20
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for once aliases are expanded (memoised, so a
+    few anchors that would expand to billions are counted, not expanded)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = total
+    return total
+
+
 def _read_yaml(text: str) -> Any:
+    if len(text) > MAX_BYTES:
+        raise ConfigError("", f"the file is over {MAX_BYTES // 2**20} MiB; a config is a few lines")
+    loader: _Loader | None = None
     try:
-        return yaml.load(text, Loader=_Loader)
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_VALUES:
+            raise ConfigError(
+                "YAML",
+                f"the document stands for more than {MAX_VALUES} values (aliases that "
+                "repeat aliases?); write a smaller config",
+            )
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
@@ -247,18 +281,42 @@ def _read_yaml(text: str) -> Any:
                 "(numbers, strings, lists, mappings) only",
             ) from None
         raise ConfigError(where, f"YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise ConfigError(
+            f"character {exc.position + 1}",
+            f"the character {char!r} is not allowed in YAML; remove it",
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError("YAML", f"YAML syntax error: {exc}") from None
+    except RecursionError:
+        raise ConfigError("YAML", "the document is nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 # --- errors --------------------------------------------------------------------
 
 
-def key_path(loc: tuple[int | str, ...]) -> str:
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def child(path: str, key: object) -> str:
+    """The path of ``key`` under ``path``: ``racers[2]``, ``racers[2].lr``, or
+    ``racers[2]['odd key']`` for a key that is not a plain name."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"{path}[{key}]"
+    if not isinstance(key, str) or not _PLAIN_KEY.fullmatch(key):
+        return f"{path}[{key!r}]"
+    return f"{path}.{key}" if path else key
+
+
+def key_path(loc: tuple[object, ...]) -> str:
     """``('racers', 2, 'lr')`` -> ``racers[2].lr``."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out = child(out, part)
     return out
 
 
@@ -363,7 +421,7 @@ def parse_config(data: Any) -> RaceConfig:
             if isinstance(racer, dict):
                 for key in racer:
                     if not isinstance(key, str):
-                        raise ConfigError(f"racers[{i}].{key}", "keys must be text")
+                        raise ConfigError(f"racers[{i}][{key!r}]", "keys must be text")
     try:
         return RaceConfig.model_validate(data)
     except ValidationError as exc:

@@ -16,7 +16,7 @@ class ConfigError(OptraceError):
 
     def __init__(self, path: str, message: str, *, source: str | None = None) -> None:
         self.path = path
-        self.message = message
+        self.message = " ".join(message.split())  # always one line
         self.source = source
         super().__init__(str(self))
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from optrace.config import did_you_mean
+from optrace.config import child, did_you_mean
 from optrace.errors import ConfigError
 
 
@@ -98,12 +98,12 @@ def build_function(name: str, params: Mapping[str, Any], path: str = "function")
             hint = did_you_mean(key, list(spec.defaults))
             takes = ", ".join(spec.defaults) or "no parameters"
             raise ConfigError(
-                f"{path}.{key}", f"{name} has no parameter '{key}'{hint}; it takes {takes}"
+                child(path, key), f"{name} has no parameter '{key}'{hint}; it takes {takes}"
             )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}.{key}", f"expected a number, got {value!r}")
+            raise ConfigError(child(path, key), f"expected a number, got {value!r}")
         if not math.isfinite(value):
-            raise ConfigError(f"{path}.{key}", f"expected a finite number, got {value!r}")
+            raise ConfigError(child(path, key), f"expected a finite number, got {value!r}")
         values[key] = float(value)
     return Objective(
         name=name, fn=spec.build(values), domain=spec.domain, formula=spec.formula, params=values

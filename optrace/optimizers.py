@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from optrace.config import did_you_mean
+from optrace.config import child, did_you_mean
 from optrace.errors import ConfigError
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
@@ -113,6 +113,10 @@ def resolve_class(name: str, path: str, folder: Path | None = None) -> type[Opti
             f"unknown optimizer '{name}'{hint}; see 'optrace list-optimizers', "
             "or give a dotted path such as 'mymodule.MyOptimizer'",
         )
+    if not all(part.isidentifier() for part in name.split(".")):
+        raise ConfigError(
+            path, f"'{name}' is not a dotted path; write it as module.Class, e.g. mymodule.MyAdam"
+        )
     module_name, _, attr = name.rpartition(".")
     with _importable(folder):
         try:
@@ -187,7 +191,7 @@ _EXPECT = {"bool": "true or false", "number": "a number", "list": "a list", "tex
 def _check_value(value: Any, default: Any, where: str) -> Any:
     """``value`` shaped like ``default``; YAML lists become tuples."""
     want, got = _kind(default), _kind(value)
-    if want in _EXPECT and got != want and not (want == "number" and got == "none"):
+    if want in _EXPECT and got != want:
         if want == "list" and got == "number" and isinstance(default, tuple):
             raise ConfigError(
                 where,
@@ -219,7 +223,7 @@ def check_hyperparameters(
     first = next(iter(inspect.signature(cls).parameters))
     checked: dict[str, Any] = {}
     for key, value in given.items():
-        where = f"{path}.{key}"
+        where = child(path, key)
         if key == first:
             raise ConfigError(where, f"optrace makes the parameter itself; remove '{key}'")
         if key not in by_name:
@@ -312,7 +316,7 @@ def resolve(
             alone = _try_step(cls, {key: value}, fn, start)
             if alone is not None:
                 raise ConfigError(
-                    f"{path}.{key}", f"{name} rejects {key}={value!r}: {_reason(alone)}"
+                    child(path, key), f"{name} rejects {key}={value!r}: {_reason(alone)}"
                 )
         raise ConfigError(path, f"{name} rejects these hyperparameters: {_reason(failure)}")
     elementwise = cls.__module__.startswith("torch.optim") and cls.__name__ in ELEMENTWISE_NAMES

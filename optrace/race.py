@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from optrace.config import AnimationConfig, RaceConfig
+from optrace.config import AnimationConfig, RaceConfig, load_config
 from optrace.errors import ConfigError
 from optrace.functions import Objective, build_function
 from optrace.optimizers import OptimizerSpec, constructor_parameters, resolve
@@ -153,6 +153,16 @@ def prepare(config: RaceConfig, folder: Path | None = None) -> RacePlan:
         ),
         animation=config.animation,
     )
+
+
+def load(path: Path, config: RaceConfig | None = None) -> RacePlan:
+    """Prepare the config file at ``path`` (read here unless ``config`` is given);
+    every error names the file."""
+    config = load_config(path) if config is None else config
+    try:
+        return prepare(config, path.parent)
+    except ConfigError as exc:
+        raise exc.in_file(str(path)) from None
 
 
 def _starts(config: RaceConfig, domain: tuple[float, float]) -> list[tuple[str, float]]:

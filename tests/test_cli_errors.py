@@ -202,3 +202,39 @@ def test_encoder_failure_mid_export_keeps_the_old_file_and_leaves_no_part(
     assert gif.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["race.gif", "race.yaml"]
     assert OutputError.exit_code == 1
+
+
+def test_yaml_alias_bomb_is_refused_before_it_expands(
+    invoke: Any, write_config: Callable[..., Path]
+) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    config = write_config(
+        "\n".join(lines)
+        + "\nfunction: peaks-slice\nepochs: 1\nracers: [{optimizer: SGD, lr: *a8}]\n"
+    )
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {config}: YAML: the document stands for more than 200000 values (aliases "
+        "that repeat aliases?); write a smaller config\n"
+    )
+
+
+def test_deeply_nested_yaml_is_refused(invoke: Any, write_config: Callable[..., Path]) -> None:
+    config = write_config("title: " + "[" * 20000 + "]" * 20000 + "\n")
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {config}: YAML: the document is nested too deeply\n"
+
+
+def test_anchors_and_aliases_that_stay_small_are_fine(
+    invoke: Any, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(
+        "function: peaks-slice\nepochs: 2\nstart: 0.5\n"
+        "racers:\n  - &adam {optimizer: Adam, lr: 0.1}\n  - {<<: *adam, lr: 0.2, label: again}\n"
+    )
+    result = invoke("validate", config)
+    assert result.exit_code == 0, result.stderr
+    assert "(Adam, again)" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -39,9 +40,24 @@ def display() -> Iterator[str]:
     with os.fdopen(read) as fh:
         number = fh.readline().strip()
     assert number, "Xvfb did not start"
+    wait_for_x_socket(f"/tmp/.X11-unix/X{number}")
     yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
+
+
+def wait_for_x_socket(path: str, seconds: float = 20) -> None:
+    """Return once the X server accepts connections on its socket."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(path)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+        time.sleep(0.1)
 
 
 def window_env(display: str) -> dict[str, str]:
