@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from optrace import __version__
-from optrace.errors import OptraceError
+from optrace.errors import OptraceError, StrictFailure
 
 if TYPE_CHECKING:
     from optrace.race import RacePlan
@@ -40,12 +40,16 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so that temporary files are removed."""
+
+
 @contextmanager
 def _reporting() -> Iterator[None]:
     """Turn expected failures into one ``Error:`` line and their exit code."""
 
     def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        raise _Terminated
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
@@ -54,6 +58,10 @@ def _reporting() -> Iterator[None]:
         raise _fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; no output was written", 130) from None
+    except _Terminated:
+        raise _fail("terminated; no output was written", 143) from None
+    except MemoryError:
+        raise _fail("out of memory; make the race smaller (epochs, starts, size)", 1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -88,47 +96,6 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
         yield lambda n: bar.advance(task, n)
 
 
-def _number(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def _summary(result: RaceResult) -> str:
-    from optrace.trace import summarize
-
-    header = ["racer", "final x", "final loss", "best loss", "best epoch", ""]
-    rows = [header]
-    for trace in result.traces:
-        s = summarize(trace)
-        note = ""
-        if s.diverged_at is not None:
-            note = f"diverged at epoch {s.diverged_at}"
-            if trace.x.shape[0] > 1:
-                note = (
-                    f"{s.diverged} of {trace.x.shape[0]} starts diverged, first at {s.diverged_at}"
-                )
-        rows.append(
-            [
-                s.label,
-                _number(s.final_x),
-                _number(s.final_loss),
-                _number(s.best_loss),
-                str(s.best_epoch),
-                note,
-            ]
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:5], widths[1:5], strict=True)
-        ]
-        lines.append("  ".join([*cells, row[5]]).rstrip())
-    starts = result.traces[0].x.shape[0]
-    if starts > 1:
-        lines.append(f"({starts} starts: each row shows the start with the lowest final loss)")
-    return "\n".join(lines)
-
-
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
@@ -138,6 +105,12 @@ def run(
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Exit with code 3 if a racer diverged or left the domain (for CI)."
+        ),
+    ] = False,
     frames: Annotated[
         int | None,
         typer.Option(
@@ -201,35 +174,20 @@ def run(
             for out in files.values():
                 out.discard()
 
-        for line in _divergence_warnings(result):
+        from optrace import report
+
+        for line in report.warnings(result):
             typer.echo(line, err=True)
-        typer.echo(_summary(result))
+        typer.echo(report.summary_table(result))
         for out in files.values():
             typer.echo(f"wrote {out.target}", err=True)
+        failed = report.strict_failures(result) if strict else []
         if show:
             from optrace.writers import show as show_window
 
             show_window(result, animation.interval, animation.size, frame_epochs=shown)
-
-
-def _divergence_warnings(result: RaceResult) -> list[str]:
-    lines = []
-    for trace in result.traces:
-        stopped = [e for e in trace.diverged_at if e is not None]
-        if not stopped:
-            continue
-        if len(trace.diverged_at) == 1:
-            lines.append(
-                f"warning: racer '{trace.label}' diverged at epoch {stopped[0]} "
-                f"(x or loss not finite); it stops at epoch {stopped[0] - 1}"
-            )
-        else:
-            lines.append(
-                f"warning: racer '{trace.label}': {len(stopped)} of {len(trace.diverged_at)} "
-                f"starts diverged (x or loss not finite), the first at epoch {min(stopped)}; "
-                "each stops there"
-            )
-    return lines
+        if failed:
+            raise StrictFailure(f"--strict: {'; '.join(failed)}")
 
 
 def _race(plan: RacePlan) -> RaceResult:

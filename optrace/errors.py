@@ -39,3 +39,9 @@ class OutputError(OptraceError):
     """An output could not be written (I/O or encoder failure)."""
 
     exit_code = 1
+
+
+class StrictFailure(OptraceError):
+    """``--strict`` and a racer diverged or left the domain (the outputs are written)."""
+
+    exit_code = 3

@@ -57,8 +57,10 @@ class RaceScene:
         ax.set_ylabel("f(x)")
         ax.grid(alpha=0.25)
 
+        self._ylim = (lo - pad, hi + pad)
         self.markers = []
         self.ghosts = []
+        self.edges = []
         for trace in result.traces:
             (marker,) = ax.plot(
                 [],
@@ -81,8 +83,22 @@ class RaceScene:
                 alpha=0.7,
                 zorder=_GHOST_Z,
             )
+            # A racer outside the domain: hollow, at the edge it crossed.
+            (edge,) = ax.plot(
+                [],
+                [],
+                linestyle="none",
+                marker=marker.get_marker(),
+                markersize=size,
+                markeredgewidth=2,
+                markerfacecolor="none",
+                markeredgecolor=marker.get_color(),
+                clip_on=False,
+                zorder=_MARKER_Z,
+            )
             self.markers.append(marker)
             self.ghosts.append(ghost)
+            self.edges.append(edge)
         # Only the number is redrawn per frame; "epoch" and "/ N" are static. In
         # a monospace font each character advances 0.6 em, so the number ends
         # where the blanks for it end.
@@ -116,7 +132,7 @@ class RaceScene:
     @property
     def moving(self) -> list[Artist]:
         """The artists :meth:`update` changes, in drawing order."""
-        return [*self.ghosts, *self.markers, self.counter, self.notes]
+        return [*self.ghosts, *self.edges, *self.markers, self.counter, self.notes]
 
     def set_animated(self, animated: bool) -> None:
         """Mark the moving artists so that a full draw leaves them out (for blitting)."""
@@ -126,22 +142,33 @@ class RaceScene:
     def update(self, frame: int) -> list[Artist]:
         """Move every racer to its place at ``frame``; return the moving artists."""
         epoch = int(self.frame_epochs[frame])
-        stopped = []
-        for trace, last, marker, ghost in zip(
-            self.result.traces, self._last, self.markers, self.ghosts, strict=True
+        notes: list[str] = []
+        for trace, last, marker, ghost, edge in zip(
+            self.result.traces, self._last, self.markers, self.ghosts, self.edges, strict=True
         ):
             at = np.minimum(epoch, last)
             rows = np.arange(len(last))
             xs, ys = trace.x[rows, at], trace.loss[rows, at]
             alive = last >= epoch
-            marker.set_data(xs[alive], ys[alive])
+            lo, hi = self.result.domain
+            with np.errstate(invalid="ignore"):
+                out = alive & ((xs < lo) | (xs > hi))
+            inside = alive & ~out
+            marker.set_data(xs[inside], ys[inside])
             ghost.set_data(xs[~alive], ys[~alive])
             ghost.set_visible(not alive.all())
+            edge.set_data(np.clip(xs[out], lo, hi), np.clip(ys[out], *self._ylim))
+            edge.set_visible(bool(out.any()))
             if len(alive) == 1 and not alive[0]:
-                stopped.append(f"{trace.label} diverged at epoch {int(last[0]) + 1}")
+                notes.append(f"x {trace.label} diverged at epoch {int(last[0]) + 1}")
             elif not alive.all():
-                stopped.append(f"{int((~alive).sum())} of {trace.label} diverged")
+                notes.append(f"x {int((~alive).sum())} of {trace.label} diverged")
+            side = "<-" if (xs[out] < lo).all() else "->" if (xs[out] > hi).all() else "<->"
+            if len(alive) == 1 and out[0]:
+                notes.append(f"{side} {trace.label} is outside the domain")
+            elif out.any():
+                notes.append(f"{side} {int(out.sum())} of {trace.label} outside the domain")
         self.counter.set_text(str(epoch))
-        self.notes.set_text("\n".join(f"x {s}" for s in stopped))
-        self.notes.set_visible(bool(stopped))
+        self.notes.set_text("\n".join(notes))
+        self.notes.set_visible(bool(notes))
         return self.moving

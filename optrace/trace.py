@@ -46,6 +46,12 @@ class Trace:
         last: np.ndarray = finite.sum(axis=1) - 1
         return last
 
+    def left_domain_at(self, domain: tuple[float, float]) -> list[int | None]:
+        """Per start, the first epoch its x lay outside ``domain``, or None."""
+        with np.errstate(invalid="ignore"):
+            outside = (self.x < domain[0]) | (self.x > domain[1])
+        return [int(np.argmax(row)) if row.any() else None for row in outside]
+
     @property
     def diverged_at(self) -> list[int | None]:
         """Per start, the epoch whose x or loss was non-finite, or None."""
@@ -90,9 +96,11 @@ class Summary:
     best_epoch: int
     diverged: int
     diverged_at: int | None
+    left: int
+    left_at: int | None
 
 
-def summarize(trace: Trace) -> Summary:
+def summarize(trace: Trace, domain: tuple[float, float]) -> Summary:
     """Final and best values of a trace (of its best start, for a swarm)."""
     last = trace.last_epoch
     rows = np.arange(len(last))
@@ -101,6 +109,7 @@ def summarize(trace: Trace) -> Summary:
     losses = trace.loss[start, : last[start] + 1]
     best = int(np.argmin(losses))
     stopped = [e for e in trace.diverged_at if e is not None]
+    left = [e for e in trace.left_domain_at(domain) if e is not None]
     return Summary(
         label=trace.label,
         start=start,
@@ -110,6 +119,8 @@ def summarize(trace: Trace) -> Summary:
         best_epoch=best,
         diverged=len(stopped),
         diverged_at=min(stopped) if stopped else None,
+        left=len(left),
+        left_at=min(left) if left else None,
     )
 
 
@@ -144,16 +155,16 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
     """The traces as a JSON-ready mapping (floats round-trip exactly)."""
     racers = []
     for trace in result.traces:
+        left = trace.left_domain_at(result.domain)
         runs = [
             {
                 "start": s,
-                "diverged_at": diverged,
+                "diverged_at": trace.diverged_at[s],
+                "left_domain_at": left[s],
                 "x": trace.x[s, : last + 1].tolist(),
                 "loss": trace.loss[s, : last + 1].tolist(),
             }
-            for s, (last, diverged) in enumerate(
-                zip(trace.last_epoch, trace.diverged_at, strict=True)
-            )
+            for s, last in enumerate(trace.last_epoch)
         ]
         racers.append(
             {

@@ -109,7 +109,7 @@ def test_run_without_outputs_prints_the_summary_and_writes_nothing(
         "epoch",
     ]
     for line, trace in zip(lines[1:], traces, strict=True):
-        s = summarize(trace)
+        s = summarize(trace, (-5.0, 5.0))
         assert line.split() == [
             s.label,
             f"{s.final_x:.6g}",
@@ -133,7 +133,7 @@ def test_summary_best_epoch_is_where_the_loss_was_lowest() -> None:
             )
         )
     ).traces[0]
-    s = summarize(trace)
+    s = summarize(trace, (-5.0, 5.0))
     assert s.best_loss == trace.loss[0].min() < s.final_loss
     assert trace.loss[0, s.best_epoch] == s.best_loss and s.final_x == trace.x[0, -1]
 
@@ -155,7 +155,9 @@ def test_divergence_is_reported_and_the_run_succeeds(
     doc = json.loads((tmp_path / "t.json").read_text())
     wild = doc["racers"][-1]
     assert wild["hyperparameters"] == {"lr": 1e300}
-    assert wild["starts"] == [{"start": 0, "diverged_at": 1, "x": [-0.3], "loss": [wild_loss]}]
+    assert wild["starts"] == [
+        {"start": 0, "diverged_at": 1, "left_domain_at": None, "x": [-0.3], "loss": [wild_loss]}
+    ]
     assert gif.exists()
 
 
