@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from optrace import __version__
-from optrace.errors import OptraceError, StrictFailure
+from optrace.errors import ConfigError, OptraceError, StrictFailure, UsageError
 
 if TYPE_CHECKING:
     from optrace.race import RacePlan
@@ -105,6 +105,10 @@ def run(
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
     ] = None,
+    no_limits: Annotated[
+        bool,
+        typer.Option("--no-limits", help="Run a race larger than the usual safety limits."),
+    ] = False,
     strict: Annotated[
         bool,
         typer.Option(
@@ -138,7 +142,14 @@ def run(
             from optrace.writers import check_display
 
             check_display()
-        plan = load_plan(config, loaded)
+        plan = load_plan(config, loaded, limits=not no_limits)
+        if frames is not None and not no_limits:
+            from optrace import cost
+
+            try:
+                cost.check_animation(min(frames, plan.epochs + 1), animation.size)
+            except ConfigError as exc:
+                raise UsageError(f"--frames: {exc.message}") from None
 
         files: dict[str, AtomicFile] = {}
         try:
@@ -199,12 +210,17 @@ def _race(plan: RacePlan) -> RaceResult:
 
 
 @app.command()
-def validate(config: Annotated[Path, typer.Argument(help="The race config (YAML).")]) -> None:
+def validate(
+    config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
+    no_limits: Annotated[
+        bool, typer.Option("--no-limits", help="Skip the checks of the race's size.")
+    ] = False,
+) -> None:
     """Check a config without running it."""
     with _reporting():
         from optrace.race import load as load_plan
 
-        plan = load_plan(config)
+        plan = load_plan(config, limits=not no_limits)
         labels = ", ".join(r.label for r in plan.racers)
         where = f"x = {plan.starts[0]!r}" if len(plan.starts) == 1 else f"{len(plan.starts)} starts"
         typer.echo(

@@ -32,7 +32,8 @@ Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict()]
 
 RESERVED_RACER_KEYS = ("optimizer", "label", "style")
-MAX_STARTS = 100_000
+#: Matplotlib's Agg canvas takes at most 2**15 - 1 pixels a side.
+MAX_SIDE = 32_767
 
 
 class FunctionConfig(BaseModel):
@@ -71,7 +72,7 @@ class AnimationConfig(BaseModel):
     interval: Count = Field(default=200, ge=1, le=60_000)
     size: tuple[Count, Count] = (640, 480)
     loop: bool = True
-    frames: Count | None = Field(default=None, ge=2, le=1_000_000)
+    frames: Count | None = Field(default=None, ge=2)
     duration: Number | None = Field(default=None, gt=0, le=86_400)
 
     @model_validator(mode="after")
@@ -90,8 +91,8 @@ class AnimationConfig(BaseModel):
     @field_validator("size")
     @classmethod
     def _size_in_range(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if not all(16 <= side <= 4096 for side in v):
-            raise ValueError("width and height must each be between 16 and 4096 pixels")
+        if not all(16 <= side <= MAX_SIDE for side in v):
+            raise ValueError(f"width and height must each be between 16 and {MAX_SIDE} pixels")
         return v
 
 
@@ -106,7 +107,7 @@ class RaceConfig(BaseModel):
     start: Number | Literal["random"] = "random"
     starts: list[Number] | dict[str, Count] | None = None
     seed: Count = Field(default=0, ge=0, le=2**63 - 1)
-    epochs: Count = Field(ge=1, le=10_000_000)
+    epochs: Count = Field(ge=1)
     racers: list[RacerConfig] = Field(min_length=1)
     animation: AnimationConfig = AnimationConfig()
 
@@ -134,8 +135,6 @@ class RaceConfig(BaseModel):
             for i, item in enumerate(v):
                 if isinstance(item, bool) or not isinstance(item, (int, float)):
                     raise _AtPath(f"starts[{i}]", f"expected a number, got {_show(item)}")
-            if len(v) > MAX_STARTS:
-                raise ValueError(f"at most {MAX_STARTS} starts, got {len(v)}")
             return v
         if isinstance(v, dict) and len(v) == 1:
             ((key, count),) = v.items()
@@ -144,14 +143,9 @@ class RaceConfig(BaseModel):
                     child("starts", key),
                     f"unknown key{did_you_mean(str(key), ['grid', 'random'])}; expected {form}",
                 )
-            if (
-                isinstance(count, bool)
-                or not isinstance(count, int)
-                or not 1 <= count <= MAX_STARTS
-            ):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 raise _AtPath(
-                    child("starts", key),
-                    f"expected a whole number from 1 to {MAX_STARTS}, got {_show(count)}",
+                    child("starts", key), f"expected a whole number, at least 1, got {_show(count)}"
                 )
             return v
         raise ValueError(f"expected {form}, got {_show(v)}")

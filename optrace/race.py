@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from optrace import cost
 from optrace.config import AnimationConfig, RaceConfig, load_config
 from optrace.errors import ConfigError
 from optrace.functions import Objective, build_function
@@ -108,13 +109,18 @@ def _with_defaults(spec: OptimizerSpec) -> Mapping[str, Any]:
     return full
 
 
-def prepare(config: RaceConfig, folder: Path | None = None) -> RacePlan:
+def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True) -> RacePlan:
     """Resolve the function, the start and every racer; raise ConfigError on the first problem.
 
     Args:
         config: A validated config.
         folder: The config file's folder, where dotted optimizer paths are looked for first.
+        limits: Refuse a race or animation too large for this machine (see optrace.cost).
     """
+    count = _start_count(config)
+    if limits:
+        cost.check_traces(len(config.racers), count, config.epochs)
+        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.size)
     objective = build_function(config.function.name, config.function.params)
     domain = config.domain or objective.domain
     starts = _starts(config, domain)
@@ -135,6 +141,8 @@ def prepare(config: RaceConfig, folder: Path | None = None) -> RacePlan:
         resolve(r.optimizer, r.hyperparameters, f"racers[{i}]", objective.fn, start_tensor, folder)
         for i, r in enumerate(config.racers)
     ]
+    if limits:
+        cost.check_race([s.elementwise for s in specs], count, config.epochs)
     chosen_styles = [
         None if r.style is None else parse_style(r.style, f"racers[{i}].style")
         for i, r in enumerate(config.racers)
@@ -155,14 +163,22 @@ def prepare(config: RaceConfig, folder: Path | None = None) -> RacePlan:
     )
 
 
-def load(path: Path, config: RaceConfig | None = None) -> RacePlan:
+def load(path: Path, config: RaceConfig | None = None, limits: bool = True) -> RacePlan:
     """Prepare the config file at ``path`` (read here unless ``config`` is given);
     every error names the file."""
     config = load_config(path) if config is None else config
     try:
-        return prepare(config, path.parent)
+        return prepare(config, path.parent, limits)
     except ConfigError as exc:
         raise exc.in_file(str(path)) from None
+
+
+def _start_count(config: RaceConfig) -> int:
+    if isinstance(config.starts, list):
+        return len(config.starts)
+    if isinstance(config.starts, dict):
+        return next(iter(config.starts.values()))
+    return 1
 
 
 def _starts(config: RaceConfig, domain: tuple[float, float]) -> list[tuple[str, float]]:

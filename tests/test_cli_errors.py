@@ -97,6 +97,25 @@ BAD = {
         BASE + "racers: [{optimizer: Adam, betas: [0.9, 0.9, 0.9]}]\n",
         "racers[0].betas: expected 2 values like [0.9, 0.999], got 3",
     ),
+    "absurd race": (
+        "function: peaks-slice\nepochs: 1000000000\nstarts: {random: 10000}\n"
+        "racers: [{optimizer: Adam}]\n",
+        "epochs: this race (1 racer x 10000 starts x 1000000001 epochs of traces) would need "
+        "about 145.5 TiB and 63.1 days; the limits are 4.0 GiB and 2.0 hours: make it smaller, "
+        "or pass --no-limits",
+    ),
+    "absurd frame size": (
+        BASE + "racers: [{optimizer: SGD}]\nanimation: {size: [30000, 30000]}\n",
+        "animation.size: the animation (11 frames of 30000x30000) would need about 13.4 GiB",
+    ),
+    "impossible frame size": (
+        BASE + "racers: [{optimizer: SGD}]\nanimation: {size: [100000, 100000]}\n",
+        "animation.size: width and height must each be between 16 and 32767 pixels",
+    ),
+    "absurd grid of starts": (
+        BASE + "starts: {grid: 1000000000000}\nracers: [{optimizer: SGD}]\n",
+        "starts: this race (1 racer x 1000000000000 starts x 11 epochs of traces)",
+    ),
     "short size": (
         BASE + "racers: [{optimizer: SGD}]\nanimation: {size: [10]}\n",
         "animation.size: expected a list of two numbers [width, height]",
@@ -238,3 +257,25 @@ def test_anchors_and_aliases_that_stay_small_are_fine(
     result = invoke("validate", config)
     assert result.exit_code == 0, result.stderr
     assert "(Adam, again)" in result.stdout
+
+
+def test_no_limits_lets_a_race_past_the_limits(
+    invoke: Any,
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    small_config: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from optrace import cost
+
+    monkeypatch.setattr(cost, "MEMORY_LIMIT", 100)
+    config = write_config(small_config)
+    refused = invoke("run", config, "--traces", tmp_path / "t.csv")
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith(f"Error: {config}: epochs: this race (2 racers x 1 starts")
+    assert "pass --no-limits" in refused.stderr
+    assert not (tmp_path / "t.csv").exists()
+    allowed = invoke("run", config, "--traces", tmp_path / "t.csv", "--no-limits")
+    assert allowed.exit_code == 0
+    assert (tmp_path / "t.csv").exists()
+    assert invoke("validate", config, "--no-limits").exit_code == 0
