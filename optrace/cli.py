@@ -229,6 +229,14 @@ def validate(
         )
 
 
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the config (for editors: yaml-language-server)."""
+    from optrace.config import config_schema
+
+    typer.echo(json.dumps(config_schema(), indent=2))
+
+
 _FLAGS = ("foreach", "fused", "capturable", "differentiable")
 
 

@@ -54,9 +54,13 @@ class RacerConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    optimizer: str = Field(min_length=1)
-    label: str | None = Field(default=None, min_length=1)
-    style: str | None = Field(default=None, min_length=1)
+    optimizer: str = Field(
+        min_length=1, description="A torch.optim name (Adam) or a dotted path (mymodule.MyAdam)."
+    )
+    label: str | None = Field(default=None, min_length=1, description="The name in the legend.")
+    style: str | None = Field(
+        default=None, min_length=1, description="A matplotlib format string such as 'ro' or 'b<'."
+    )
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -69,11 +73,15 @@ class AnimationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    interval: Count = Field(default=200, ge=1, le=60_000)
-    size: tuple[Count, Count] = (640, 480)
-    loop: bool = True
-    frames: Count | None = Field(default=None, ge=2)
-    duration: Number | None = Field(default=None, gt=0, le=86_400)
+    interval: Count = Field(default=200, ge=1, le=60_000, description="Milliseconds per frame.")
+    size: tuple[Count, Count] = Field(default=(640, 480), description="[width, height] in pixels.")
+    loop: bool = Field(default=True, description="Whether the GIF plays in a loop.")
+    frames: Count | None = Field(
+        default=None, ge=2, description="Show this many evenly spaced epochs (default: all)."
+    )
+    duration: Number | None = Field(
+        default=None, gt=0, le=86_400, description="Or: as many frames as fit in these seconds."
+    )
 
     @model_validator(mode="after")
     def _one_length(self) -> AnimationConfig:
@@ -101,15 +109,28 @@ class RaceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    title: str = "optimizer analysis"
-    function: FunctionConfig
-    domain: tuple[Number, Number] | None = None
-    start: Number | Literal["random"] = "random"
-    starts: list[Number] | dict[str, Count] | None = None
-    seed: Count = Field(default=0, ge=0, le=2**63 - 1)
-    epochs: Count = Field(ge=1)
-    racers: list[RacerConfig] = Field(min_length=1)
-    animation: AnimationConfig = AnimationConfig()
+    title: str = Field(default="optimizer analysis", description="The animation's title.")
+    function: FunctionConfig = Field(
+        description="A test function by name (peaks-slice), or {name: ..., and its parameters}."
+    )
+    domain: tuple[Number, Number] | None = Field(
+        default=None, description="[low, high] drawn on the x axis; default: the function's own."
+    )
+    start: Number | Literal["random"] = Field(
+        default="random", description="The start point, or 'random': a seeded standard normal draw."
+    )
+    starts: list[Number] | dict[str, Count] | None = Field(
+        default=None,
+        description="A swarm instead of one start: a list, {grid: N} or {random: N}.",
+    )
+    seed: Count = Field(default=0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
+    epochs: Count = Field(ge=1, description="Optimizer steps per racer.")
+    racers: list[RacerConfig] = Field(
+        min_length=1,
+        description="The optimizers: 'optimizer', optional 'label' and 'style', and any "
+        "constructor keyword of the optimizer.",
+    )
+    animation: AnimationConfig = Field(default=AnimationConfig(), description="How it is drawn.")
 
     @field_validator("function", mode="before")
     @classmethod
@@ -440,3 +461,35 @@ def load_config(path: Path) -> RaceConfig:
         return parse_config(_read_yaml(text))
     except ConfigError as exc:
         raise exc.in_file(source) from None
+
+
+def config_schema() -> dict[str, Any]:
+    """A JSON Schema of the config, for editors (yaml-language-server) and tools."""
+    schema = RaceConfig.model_json_schema()
+    props = schema["properties"]
+    props["function"] = {
+        "description": props["function"]["description"],
+        "anyOf": [{"type": "string"}, {"$ref": "#/$defs/FunctionConfig"}],
+    }
+    count = {"type": "integer", "minimum": 1}
+    props["starts"]["anyOf"] = [
+        {"type": "array", "items": {"type": "number"}, "minItems": 1},
+        {
+            "type": "object",
+            "properties": {"grid": count},
+            "required": ["grid"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"random": count},
+            "required": ["random"],
+            "additionalProperties": False,
+        },
+        {"type": "null"},
+    ]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "optrace race config",
+    }
