@@ -78,11 +78,13 @@ def test_every_optrace_command_in_the_readme_runs(
     monkeypatch.chdir(ROOT)
     commands = [c for c in readme_commands() if c.startswith("optrace ")]
     assert len(commands) >= 4
-    for command in commands:
+    for line in commands:
+        command, _, comment = line.partition("#")
+        expected = int(m.group(1)) if (m := re.match(r"\s*exits (\d+)", comment)) else 0
         args = command.split()[1:]
         args = [
             str(tmp_path / Path(a).name) if re.search(r"\.(gif|mp4|csv|json)$", a) else a
             for a in args
         ]
         result = invoke(*args)
-        assert result.exit_code == 0, (command, result.stderr)
+        assert result.exit_code == expected, (command, result.stderr)
