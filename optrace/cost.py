@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 from optrace.errors import ConfigError
 
-#: Seconds per optimizer step on one parameter tensor, and per extra element of
-#: a shared tensor (measured by benchmarks/bench_export.py on the project's
-#: 2-core machines: about 450 us and 0.5 us).
+#: Seconds per optimizer step on one parameter tensor when nothing better is
+#: known, and per extra element of a shared tensor (measured by
+#: benchmarks/bench_export.py on the project's 2-core machines: about 450 us and
+#: 0.5 us). A race's own step time comes from its probe step.
 STEP_SECONDS = 450e-6
 ELEMENT_SECONDS = 0.5e-6
+#: Seconds the probe step of one racer may take before the config is refused.
+PROBE_SECONDS = 10.0
 #: Seconds to draw and encode one frame, per pixel (about 3 ms for 640x480).
 PIXEL_SECONDS = 1e-8
 #: Bytes per recorded epoch of one start (x and loss, float64), and per pixel of
@@ -69,19 +72,20 @@ def check_traces(racers: int, starts: int, epochs: int) -> None:
         raise _refuse(path, what, Cost(memory, seconds))
 
 
-def check_race(shared: list[bool], starts: int, epochs: int) -> None:
-    """Refuse a race that would run too long; ``shared`` says, per racer, whether its
-    starts race as one tensor."""
+def check_race(racers: list[tuple[bool, float]], starts: int, epochs: int) -> None:
+    """Refuse a race that would run too long. ``racers`` holds, per racer, whether
+    its starts race as one tensor and how long its probe step took."""
     seconds = 0.0
-    for one_tensor in shared:
+    for one_tensor, measured in racers:
+        step = max(measured, STEP_SECONDS)
         if one_tensor or starts == 1:
-            seconds += epochs * (STEP_SECONDS + starts * ELEMENT_SECONDS)
+            seconds += epochs * (step + starts * ELEMENT_SECONDS)
         else:
-            seconds += epochs * starts * STEP_SECONDS
+            seconds += epochs * starts * step
     if seconds > TIME_LIMIT:
-        memory = float(len(shared)) * starts * (epochs + 1) * TRACE_BYTES
+        memory = float(len(racers)) * starts * (epochs + 1) * TRACE_BYTES
         path = "starts" if starts > epochs else "epochs"
-        what = f"this race ({_racers(len(shared))} x {starts} starts x {epochs} epochs)"
+        what = f"this race ({_racers(len(racers))} x {starts} starts x {epochs} epochs)"
         raise _refuse(path, what, Cost(memory, seconds))
 
 

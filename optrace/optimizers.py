@@ -11,12 +11,16 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import signal
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import torch
@@ -59,6 +63,7 @@ class OptimizerSpec:
         hyperparameters: Keyword arguments for the constructor, lists made tuples.
         needs_closure: Whether ``step`` requires a closure (LBFGS).
         elementwise: Whether many starts may share one tensor exactly.
+        step_seconds: How long one step took in the probe (for cost estimates).
     """
 
     name: str
@@ -66,6 +71,7 @@ class OptimizerSpec:
     hyperparameters: Mapping[str, Any]
     needs_closure: bool
     elementwise: bool
+    step_seconds: float = 0.0
 
     def build(self, param: torch.Tensor) -> Optimizer:
         """The optimizer over ``param``."""
@@ -268,18 +274,58 @@ def step(optimizer: Optimizer, param: torch.Tensor, fn: Fn, with_closure: bool) 
     optimizer.step()
 
 
+class _TooSlow(BaseException):
+    """The probe step ran past its time limit (a BaseException, so the probe's own
+    ``except Exception`` lets it through)."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise _TooSlow after ``seconds`` of wall time (main thread only; else no limit)."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise _TooSlow
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _try_step(
-    cls: type[Optimizer], hyper: Mapping[str, Any], fn: Fn, start: torch.Tensor
-) -> Exception | None:
+    cls: type[Optimizer],
+    hyper: Mapping[str, Any],
+    fn: Fn,
+    start: torch.Tensor,
+    steps: int = 1,
+    time_limit: float | None = None,
+) -> tuple[Exception | None, float]:
+    """Build ``cls`` on a copy of ``start`` and step it: the exception it raised, if
+    any, and how long its last step took (the first also pays one-time set-up).
+
+    ``time_limit`` bounds the steps only: building the first optimizer imports
+    parts of torch, which must never be interrupted halfway.
+    """
     param = start.detach().clone().requires_grad_(True)
+    seconds = 0.0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             optimizer = cls([param], **hyper)
-            step(optimizer, param, fn, needs_closure(cls))
+            with _time_limit(time_limit):
+                for _ in range(steps):
+                    began = time.perf_counter()
+                    step(optimizer, param, fn, needs_closure(cls))
+                    seconds = time.perf_counter() - began
     except Exception as exc:
-        return exc
-    return None
+        return exc, seconds
+    return None, seconds
 
 
 def _reason(exc: Exception) -> str:
@@ -294,6 +340,7 @@ def resolve(
     fn: Fn,
     start: torch.Tensor,
     folder: Path | None = None,
+    time_limit: float | None = None,
 ) -> OptimizerSpec:
     """Resolve, check and probe one racer's optimizer.
 
@@ -304,16 +351,24 @@ def resolve(
         fn: The objective, for the probe step.
         start: The start point, for the probe step.
         folder: Where dotted paths are looked for first (the config's folder).
+        time_limit: Seconds the probe may take; a step slower than that is refused.
     """
     cls = resolve_class(name, f"{path}.optimizer", folder)
     hyper = check_hyperparameters(cls, name, given, path)
-    failure = _try_step(cls, hyper, fn, start)
+    try:
+        failure, seconds = _try_step(cls, hyper, fn, start, steps=2, time_limit=time_limit)
+    except _TooSlow:
+        raise ConfigError(
+            path,
+            f"one step of {name} took over {time_limit:g} s on a single number; check "
+            "hyperparameters such as max_iter, or pass --no-limits",
+        ) from None
     if failure is not None:
-        plain = _try_step(cls, {}, fn, start) if hyper else failure
+        plain = _try_step(cls, {}, fn, start)[0] if hyper else failure
         if plain is not None:
             raise ConfigError(f"{path}.optimizer", f"{name} cannot race here: {_reason(plain)}")
         for key, value in hyper.items():
-            alone = _try_step(cls, {key: value}, fn, start)
+            alone, _ = _try_step(cls, {key: value}, fn, start)
             if alone is not None:
                 raise ConfigError(
                     child(path, key), f"{name} rejects {key}={value!r}: {_reason(alone)}"
@@ -326,6 +381,7 @@ def resolve(
         hyperparameters=hyper,
         needs_closure=needs_closure(cls),
         elementwise=elementwise,
+        step_seconds=seconds,
     )
 
 
@@ -343,7 +399,7 @@ def catalog() -> list[CatalogEntry]:
     start = torch.tensor([0.5], dtype=torch.float64)
     entries = []
     for name, cls in torch_optimizers().items():
-        failure = _try_step(cls, {}, lambda x: x * x, start)
+        failure, _ = _try_step(cls, {}, lambda x: x * x, start)
         entries.append(
             CatalogEntry(
                 name=name,

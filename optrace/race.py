@@ -137,12 +137,21 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         if not math.isfinite(value):
             raise ConfigError(key, f"{objective.name} is not finite at {start!r}")
     start_tensor = torch.tensor([starts[0][1]], dtype=DTYPE)
+    probe_limit = cost.PROBE_SECONDS if limits else None
     specs = [
-        resolve(r.optimizer, r.hyperparameters, f"racers[{i}]", objective.fn, start_tensor, folder)
+        resolve(
+            r.optimizer,
+            r.hyperparameters,
+            f"racers[{i}]",
+            objective.fn,
+            start_tensor,
+            folder,
+            probe_limit,
+        )
         for i, r in enumerate(config.racers)
     ]
     if limits:
-        cost.check_race([s.elementwise for s in specs], count, config.epochs)
+        cost.check_race([(s.elementwise, s.step_seconds) for s in specs], count, config.epochs)
     chosen_styles = [
         None if r.style is None else parse_style(r.style, f"racers[{i}].style")
         for i, r in enumerate(config.racers)

@@ -279,3 +279,34 @@ def test_no_limits_lets_a_race_past_the_limits(
     assert allowed.exit_code == 0
     assert (tmp_path / "t.csv").exists()
     assert invoke("validate", config, "--no-limits").exit_code == 0
+
+
+def test_an_optimizer_step_that_would_not_end_is_refused(
+    invoke: Any, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optrace import cost
+
+    monkeypatch.setattr(cost, "PROBE_SECONDS", 0.5)
+    config = write_config(
+        BASE + "racers: [{optimizer: LBFGS, max_iter: 1000000000, tolerance_grad: 0.0, "
+        "tolerance_change: 0.0}]\nstart: 0.3\n"
+    )
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {config}: racers[0]: one step of LBFGS took over 0.5 s on a single number; "
+        "check hyperparameters such as max_iter, or pass --no-limits\n"
+    )
+
+
+def test_slow_steps_count_in_the_cost_estimate(
+    invoke: Any, write_config: Callable[..., Path]
+) -> None:
+    # LBFGS runs up to max_iter evaluations a step: far slower than one SGD step.
+    config = write_config(
+        "function: peaks-slice\nepochs: 200000\nstart: 0.3\nracers: [{optimizer: LBFGS, "
+        "max_iter: 400, tolerance_grad: 0.0, tolerance_change: 0.0, history_size: 2}]\n"
+    )
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert "epochs: this race (1 racer x 1 starts x 200000 epochs) would need" in result.stderr
