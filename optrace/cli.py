@@ -229,6 +229,82 @@ def validate(
         )
 
 
+@app.command("list-functions")
+def list_functions(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """List the built-in test functions with their domains and minima."""
+    with _reporting():
+        from optrace.functions import FUNCTIONS, build_function
+
+        built = [build_function(name, {}) for name in FUNCTIONS]
+        if as_json:
+            doc = [
+                {
+                    "name": f.name,
+                    "formula": f.formula,
+                    "domain": list(f.domain),
+                    "parameters": dict(f.params),
+                    "minima": [{"x": x, "f": v} for x, v in f.minima],
+                    "default_start": f.default_start,
+                }
+                for f in built
+            ]
+            typer.echo(json.dumps(doc, indent=1))
+            return
+        for f in built:
+            x, value = f.minima[0]
+            params = "".join(f", {k}={v:g}" for k, v in f.params.items())
+            typer.echo(
+                f"{f.name}: {f.formula}\n    domain [{f.domain[0]:g}, {f.domain[1]:g}]{params}; "
+                f"lowest minimum f({x:.6g}) = {value:.6g}; {len(f.minima)} local minima"
+            )
+        typer.echo('\nYour own: function: {expr: "x**4 - 3*x**2 + x", domain: [-2.5, 2.5]}')
+
+
+STARTER = """\
+# An optrace race. Run it:  optrace run {name} --gif race.gif
+# Check it without running: optrace validate {name}
+title: my first race
+# A built-in function (optrace list-functions), or your own:
+#   function: {{expr: "x**4 - 3*x**2 + x", domain: [-2.5, 2.5]}}
+function: quartic
+start: 2.0            # a number, or random; or a swarm: starts: {{grid: 20}}
+epochs: 60
+racers:               # any torch.optim optimizer (optrace list-optimizers)
+  - optimizer: SGD    # every other key is a constructor keyword
+    lr: 0.01
+    momentum: 0.9
+  - optimizer: Adam
+    lr: 0.1
+  - optimizer: RMSprop
+    lr: 0.01
+    label: RMSprop (slow)   # optional; so is style, e.g. style: gs
+animation:
+  interval: 100       # ms per frame
+  size: [640, 480]
+"""
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("race.yaml"),
+) -> None:
+    """Write a commented starter config that runs as written."""
+    with _reporting():
+        from optrace.atomic import AtomicFile
+
+        if path.exists():
+            raise UsageError(f"'{path}' exists; give another path, or remove it first")
+        out = AtomicFile(path)
+        try:
+            out.path.write_text(STARTER.format(name=path), encoding="utf-8")
+            out.commit()
+        finally:
+            out.discard()
+        typer.echo(f"wrote {path}; run it with: optrace run {path} --gif race.gif")
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the config (for editors: yaml-language-server)."""

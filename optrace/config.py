@@ -36,12 +36,41 @@ RESERVED_RACER_KEYS = ("optimizer", "label", "style")
 MAX_SIDE = 32_767
 
 
+def _check_domain(v: tuple[float, float] | None) -> tuple[float, float] | None:
+    if v is not None:
+        if not all(math.isfinite(b) for b in v):
+            raise ValueError("both bounds must be finite numbers")
+        if v[0] >= v[1]:
+            raise ValueError(f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
+    return v
+
+
 class FunctionConfig(BaseModel):
-    """``function: NAME`` or ``function: {name: NAME, param: value, ...}``."""
+    """``function: NAME``, ``{name: NAME, param: value, ...}`` or ``{expr: "...", domain: ...}``."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    name: str
+    name: str | None = Field(default=None, description="A built-in function (list-functions).")
+    expr: str | None = Field(default=None, description="Or your own: an expression in x.")
+    domain: tuple[Number, Number] | None = Field(
+        default=None, description="[low, high] of the function; the top-level domain wins."
+    )
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_order(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        return _check_domain(v)
+
+    @model_validator(mode="after")
+    def _name_or_expr(self) -> FunctionConfig:
+        if (self.name is None) == (self.expr is None):
+            raise ValueError(
+                "give either 'name' (e.g. peaks-slice) or 'expr' (e.g. \"x**4 - 3*x**2 + x\")"
+            )
+        if self.expr is not None and self.model_extra:
+            extra = next(iter(self.model_extra))
+            raise _AtPath(f"function.{extra}", "unknown key; an expression takes 'domain' only")
+        return self
 
     @property
     def params(self) -> dict[str, Any]:
@@ -174,12 +203,7 @@ class RaceConfig(BaseModel):
     @field_validator("domain")
     @classmethod
     def _domain_order(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
-        if v is not None:
-            if not all(math.isfinite(b) for b in v):
-                raise ValueError("both bounds must be finite numbers")
-            if v[0] >= v[1]:
-                raise ValueError(f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
-        return v
+        return _check_domain(v)
 
     @model_validator(mode="after")
     def _start_or_starts(self) -> RaceConfig:

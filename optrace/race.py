@@ -121,9 +121,12 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
     if limits:
         cost.check_traces(len(config.racers), count, config.epochs)
         cost.check_animation(config.animation.frame_count(config.epochs), config.animation.size)
-    objective = build_function(config.function.name, config.function.params)
-    domain = config.domain or objective.domain
-    starts = _starts(config, domain)
+    function = config.function
+    objective = build_function(
+        function.name, function.params, expr=function.expr, domain=config.domain or function.domain
+    )
+    domain = objective.domain
+    starts = _starts(config, domain, objective.default_start)
     for key, start in starts:
         if not math.isfinite(start) or not domain[0] <= start <= domain[1]:
             raise ConfigError(
@@ -190,12 +193,17 @@ def _start_count(config: RaceConfig) -> int:
     return 1
 
 
-def _starts(config: RaceConfig, domain: tuple[float, float]) -> list[tuple[str, float]]:
-    """Each start with the key path that names it."""
+def _starts(
+    config: RaceConfig, domain: tuple[float, float], default: float | None
+) -> list[tuple[str, float]]:
+    """Each start with the key path that names it; ``default`` is the function's own
+    start, used when the config names none."""
     if isinstance(config.starts, list):
         return [(f"starts[{i}]", float(s)) for i, s in enumerate(config.starts)]
     if isinstance(config.starts, dict):
         return [("starts", s) for s in draw_starts(config.starts, domain, config.seed)]
+    if "start" not in config.model_fields_set and default is not None:
+        return [("start", default)]
     if config.start == "random":
         return [("start", draw_start(config.seed))]
     return [("start", float(config.start))]
