@@ -31,7 +31,7 @@ from optrace.errors import ConfigError
 Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict()]
 
-RESERVED_RACER_KEYS = ("optimizer", "label", "style")
+RESERVED_RACER_KEYS = ("optimizer", "label", "style", "schedule")
 #: Matplotlib's Agg canvas takes at most 2**15 - 1 pixels a side.
 MAX_SIDE = 32_767
 
@@ -89,6 +89,10 @@ class RacerConfig(BaseModel):
     label: str | None = Field(default=None, min_length=1, description="The name in the legend.")
     style: str | None = Field(
         default=None, min_length=1, description="A matplotlib format string such as 'ro' or 'b<'."
+    )
+    schedule: dict[str, Any] | None = Field(
+        default=None,
+        description="A learning-rate schedule: {name: a torch.optim.lr_scheduler class, ...}.",
     )
 
     @property

@@ -109,16 +109,34 @@ def _importable(folder: Path | None) -> Iterator[None]:
 
 def resolve_class(name: str, path: str, folder: Path | None = None) -> type[Optimizer]:
     """``SGD`` -> ``torch.optim.SGD``; ``pkg.mod.Cls`` is imported (``folder`` first)."""
+    found: type[Optimizer] = find_class(
+        name,
+        path,
+        folder,
+        torch_optimizers(),
+        Optimizer,
+        "optimizer",
+        "see 'optrace list-optimizers', or give a dotted path such as 'mymodule.MyOptimizer'",
+    )
+    return found
+
+
+def find_class(
+    name: str,
+    path: str,
+    folder: Path | None,
+    known: dict[str, type],
+    base: type,
+    kind: str,
+    hint_unknown: str,
+) -> Any:
+    """A class by short name from ``known``, or by dotted path (``folder`` importable
+    first); it must subclass ``base``. Errors name ``kind`` (optimizer, scheduler)."""
     if "." not in name:
-        known = torch_optimizers()
         if name in known:
             return known[name]
         hint = did_you_mean(name, list(known))
-        raise ConfigError(
-            path,
-            f"unknown optimizer '{name}'{hint}; see 'optrace list-optimizers', "
-            "or give a dotted path such as 'mymodule.MyOptimizer'",
-        )
+        raise ConfigError(path, f"unknown {kind} '{name}'{hint}; {hint_unknown}")
     if not all(part.isidentifier() for part in name.split(".")):
         raise ConfigError(
             path, f"'{name}' is not a dotted path; write it as module.Class, e.g. mymodule.MyAdam"
@@ -145,15 +163,13 @@ def resolve_class(name: str, path: str, folder: Path | None = None) -> type[Opti
         names = [n for n in dir(module) if not n.startswith("_")]
         hint = did_you_mean(attr, names)
         raise ConfigError(path, f"module '{module_name}' has no attribute '{attr}'{hint}")
-    if not (inspect.isclass(obj) and issubclass(obj, Optimizer)) or obj is Optimizer:
-        raise ConfigError(
-            path,
-            f"'{name}' is not a torch.optim.Optimizer subclass; name an optimizer class",
-        )
+    if not (inspect.isclass(obj) and issubclass(obj, base)) or obj is base:
+        qualified = f"{base.__module__}.{base.__name__}".replace(".optimizer.", ".")
+        raise ConfigError(path, f"'{name}' is not a {qualified} subclass; name a {kind} class")
     return obj
 
 
-def constructor_parameters(cls: type[Optimizer]) -> tuple[list[inspect.Parameter], bool]:
+def constructor_parameters(cls: type) -> tuple[list[inspect.Parameter], bool]:
     """The hyperparameters of ``cls`` (all but the first, ``params``) and whether
     it takes ``**kwargs``."""
     sig = inspect.signature(cls)
@@ -220,10 +236,24 @@ def _check_value(value: Any, default: Any, where: str) -> Any:
     return value
 
 
+_ANNOTATED = {"float": 0.0, "int": 0, "bool": False}
+
+
+def _example(parameter: inspect.Parameter) -> Any:
+    """A value of the kind ``parameter`` takes: its default, or for a required
+    parameter one of its plain annotation (float, int, bool), else None."""
+    if parameter.default is not inspect.Parameter.empty:
+        return parameter.default
+    annotation = parameter.annotation
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return _ANNOTATED.get(name)
+
+
 def check_hyperparameters(
-    cls: type[Optimizer], name: str, given: Mapping[str, Any], path: str
+    cls: type, name: str, given: Mapping[str, Any], path: str, noun: str = "hyperparameter"
 ) -> dict[str, Any]:
-    """Check names and value kinds of ``given`` against ``cls``'s constructor."""
+    """Check names and value kinds of ``given`` against ``cls``'s constructor (whose
+    first parameter, the params or the optimizer, optrace supplies)."""
     params, var_kw = constructor_parameters(cls)
     by_name = {p.name: p for p in params}
     first = next(iter(inspect.signature(cls).parameters))
@@ -231,23 +261,18 @@ def check_hyperparameters(
     for key, value in given.items():
         where = child(path, key)
         if key == first:
-            raise ConfigError(where, f"optrace makes the parameter itself; remove '{key}'")
+            raise ConfigError(where, f"optrace supplies '{key}' itself; remove it")
         if key not in by_name:
             if var_kw:
                 checked[key] = _check_value(value, None, where)
                 continue
             hint = did_you_mean(key, list(by_name))
             takes = ", ".join(by_name) or "none"
-            raise ConfigError(
-                where, f"{name} has no hyperparameter '{key}'{hint}; it takes: {takes}"
-            )
-        default = by_name[key].default
-        checked[key] = _check_value(
-            value, None if default is inspect.Parameter.empty else default, where
-        )
+            raise ConfigError(where, f"{name} has no {noun} '{key}'{hint}; it takes: {takes}")
+        checked[key] = _check_value(value, _example(by_name[key]), where)
     for p in params:
         if p.default is inspect.Parameter.empty and p.name not in checked:
-            raise ConfigError(f"{path}.{p.name}", f"{name} needs '{p.name}'; add it to the racer")
+            raise ConfigError(child(path, p.name), f"{name} needs '{p.name}'; add it")
     return checked
 
 
@@ -328,7 +353,8 @@ def _try_step(
     return None, seconds
 
 
-def _reason(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
+    """The first line of an exception's message, for a one-line error."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text.rstrip(".")
 
@@ -366,14 +392,14 @@ def resolve(
     if failure is not None:
         plain = _try_step(cls, {}, fn, start)[0] if hyper else failure
         if plain is not None:
-            raise ConfigError(f"{path}.optimizer", f"{name} cannot race here: {_reason(plain)}")
+            raise ConfigError(f"{path}.optimizer", f"{name} cannot race here: {first_line(plain)}")
         for key, value in hyper.items():
             alone, _ = _try_step(cls, {key: value}, fn, start)
             if alone is not None:
                 raise ConfigError(
-                    child(path, key), f"{name} rejects {key}={value!r}: {_reason(alone)}"
+                    child(path, key), f"{name} rejects {key}={value!r}: {first_line(alone)}"
                 )
-        raise ConfigError(path, f"{name} rejects these hyperparameters: {_reason(failure)}")
+        raise ConfigError(path, f"{name} rejects these hyperparameters: {first_line(failure)}")
     elementwise = cls.__module__.startswith("torch.optim") and cls.__name__ in ELEMENTWISE_NAMES
     return OptimizerSpec(
         name=name,
@@ -406,7 +432,7 @@ def catalog() -> list[CatalogEntry]:
                 defaults={
                     k: v for k, v in defaults(cls).items() if v is not inspect.Parameter.empty
                 },
-                cannot_race=None if failure is None else _reason(failure),
+                cannot_race=None if failure is None else first_line(failure),
             )
         )
     return entries

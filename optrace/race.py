@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from optrace.config import AnimationConfig, RaceConfig, load_config
 from optrace.errors import ConfigError
 from optrace.functions import Objective, build_function
 from optrace.optimizers import OptimizerSpec, constructor_parameters, resolve
+from optrace.schedules import ScheduleSpec, resolve_schedule
 from optrace.styles import assign_styles, parse_style
 from optrace.trace import RaceResult, Trace
 
@@ -24,11 +25,12 @@ DTYPE = torch.float64
 
 @dataclass(frozen=True)
 class Racer:
-    """One racer, resolved: its label, style and optimizer."""
+    """One racer, resolved: its label, style, optimizer and schedule."""
 
     label: str
     style: str
     optimizer: OptimizerSpec
+    schedule: ScheduleSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,15 @@ def _format(value: Any) -> str:
     return repr(value) if isinstance(value, (float, str)) else str(value)
 
 
-def default_labels(specs: Sequence[OptimizerSpec], chosen: Sequence[str | None]) -> list[str]:
+def default_labels(
+    specs: Sequence[OptimizerSpec],
+    chosen: Sequence[str | None],
+    schedules: Sequence[ScheduleSpec | None] | None = None,
+) -> list[str]:
     """Labels for racers without one: the optimizer's name, plus the hyperparameters
-    that differ within a group of same-named racers; ``#n`` where still equal."""
+    (and schedule) that differ within a group of same-named racers; ``#n`` where
+    still equal."""
+    schedules = schedules or [None] * len(specs)
     labels: list[str | None] = list(chosen)
     groups: dict[str, list[int]] = {}
     for i, (spec, label) in enumerate(zip(specs, chosen, strict=True)):
@@ -80,14 +88,14 @@ def default_labels(specs: Sequence[OptimizerSpec], chosen: Sequence[str | None])
         if len(members) == 1 and name not in chosen:
             labels[members[0]] = name
             continue
-        full = [_with_defaults(specs[i]) for i in members]
+        full = [_with_defaults(specs[i], schedules[i]) for i in members]
         keys: list[str] = []
         for hp in full:
             for key in hp:
                 if key not in keys and len({_format(h.get(key)) for h in full}) > 1:
                     keys.append(key)
         for i, hp in zip(members, full, strict=True):
-            parts = [f"{k}={_format(hp.get(k))}" for k in keys]
+            parts = [f"{k}={hp[k] if k == 'schedule' else _format(hp.get(k))}" for k in keys]
             labels[i] = " ".join([name, *parts])
     taken: dict[str, int] = {}
     for i, label in enumerate(labels):
@@ -102,10 +110,11 @@ def default_labels(specs: Sequence[OptimizerSpec], chosen: Sequence[str | None])
     return [str(label) for label in labels]
 
 
-def _with_defaults(spec: OptimizerSpec) -> Mapping[str, Any]:
+def _with_defaults(spec: OptimizerSpec, schedule: ScheduleSpec | None) -> Mapping[str, Any]:
     params, _ = constructor_parameters(spec.cls)
     full = {p.name: p.default for p in params}
     full.update(spec.hyperparameters)
+    full["schedule"] = "none" if schedule is None else schedule.name
     return full
 
 
@@ -153,13 +162,27 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         )
         for i, r in enumerate(config.racers)
     ]
+    schedules = [
+        None
+        if r.schedule is None
+        else resolve_schedule(
+            r.schedule, f"racers[{i}].schedule", spec, objective.fn, start_tensor, folder
+        )
+        for i, (r, spec) in enumerate(zip(config.racers, specs, strict=True))
+    ]
+    # A schedule that reads the loss would see every start's loss summed: such a
+    # racer races start by start to stay exact.
+    specs = [
+        replace(spec, elementwise=False) if sched is not None and sched.on_loss else spec
+        for spec, sched in zip(specs, schedules, strict=True)
+    ]
     if limits:
         cost.check_race([(s.elementwise, s.step_seconds) for s in specs], count, config.epochs)
     chosen_styles = [
         None if r.style is None else parse_style(r.style, f"racers[{i}].style")
         for i, r in enumerate(config.racers)
     ]
-    labels = default_labels(specs, [r.label for r in config.racers])
+    labels = default_labels(specs, [r.label for r in config.racers], schedules)
     styles = assign_styles([s.name for s in specs], chosen_styles)
     return RacePlan(
         title=config.title,
@@ -168,8 +191,8 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         starts=tuple(s for _, s in starts),
         epochs=config.epochs,
         racers=tuple(
-            Racer(label=label, style=style, optimizer=spec)
-            for label, style, spec in zip(labels, styles, specs, strict=True)
+            Racer(label=label, style=style, optimizer=spec, schedule=sched)
+            for label, style, spec, sched in zip(labels, styles, specs, schedules, strict=True)
         ),
         animation=config.animation,
     )
@@ -221,23 +244,31 @@ def race_one(
     starts: Sequence[float],
     epochs: int,
     progress: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Race one optimizer from every start: ``(x, loss)``, each ``(starts, epochs + 1)``.
+    schedule: ScheduleSpec | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Race one optimizer from every start: ``(x, loss, lr)``, each ``(starts, epochs + 1)``.
 
-    Each epoch is zero_grad, loss.backward(), step(), exactly as a plain torch
-    loop; the values after the step are recorded. From a start's first
-    non-finite x or loss on, both are NaN. An element-wise optimizer races all
-    starts as one tensor, which gives the same bits as separate runs; any other
-    races each start on its own.
+    Each epoch is zero_grad, loss.backward(), step(), then the schedule's step,
+    exactly as a plain torch loop; the values after the step are recorded, and
+    ``lr`` is the learning rate that step used (at epoch 0, the first one). From
+    a start's first non-finite x or loss on, both are NaN. An element-wise
+    optimizer races all starts as one tensor, which gives the same bits as
+    separate runs; any other races each start on its own.
     """
     if len(starts) > 1 and not spec.elementwise:
-        rows = [race_one(spec, fn, [s], epochs, progress) for s in starts]
-        return np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
+        rows = [race_one(spec, fn, [s], epochs, progress, schedule) for s in starts]
+        return (
+            np.concatenate([r[0] for r in rows]),
+            np.concatenate([r[1] for r in rows]),
+            np.concatenate([r[2] for r in rows]),
+        )
     count = len(starts)
     xs = np.full((count, epochs + 1), np.nan)
     losses = np.full((count, epochs + 1), np.nan)
+    lrs = np.full((count, epochs + 1), np.nan)
     param = torch.tensor(list(starts), dtype=DTYPE, requires_grad=True)
     optimizer = spec.build(param)
+    scheduler = schedule.build(optimizer) if schedule is not None else None
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
@@ -247,8 +278,10 @@ def race_one(
 
     loss = fn(param)
     xs[:, 0], losses[:, 0] = starts, loss.detach().numpy()
+    lrs[:, 0] = optimizer.param_groups[0]["lr"]
     alive = np.ones(count, dtype=bool)
     for epoch in range(1, epochs + 1):
+        lrs[alive, epoch] = optimizer.param_groups[0]["lr"]
         if spec.needs_closure:
             optimizer.step(closure)  # type: ignore[arg-type]
         else:
@@ -256,6 +289,8 @@ def race_one(
             loss.sum().backward()  # type: ignore[no-untyped-call]
             optimizer.step()
         loss = fn(param)
+        if scheduler is not None and schedule is not None:
+            schedule.step(scheduler, loss.detach())
         x, value = param.detach().numpy(), loss.detach().numpy()
         alive &= np.isfinite(x) & np.isfinite(value)
         xs[alive, epoch], losses[alive, epoch] = x[alive], value[alive]
@@ -265,15 +300,15 @@ def race_one(
             if progress is not None:
                 progress(count * (epochs - epoch))
             break
-    return xs, losses
+    return xs, losses, lrs
 
 
 def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceResult:
     """Run every racer from the plan's start; ``progress`` hears of each racer-epoch."""
     traces = []
     for racer in plan.racers:
-        xs, losses = race_one(
-            racer.optimizer, plan.objective.fn, plan.starts, plan.epochs, progress
+        xs, losses, lrs = race_one(
+            racer.optimizer, plan.objective.fn, plan.starts, plan.epochs, progress, racer.schedule
         )
         traces.append(
             Trace(
@@ -283,6 +318,8 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
                 style=racer.style,
                 x=xs,
                 loss=losses,
+                lr=lrs if racer.schedule is not None else None,
+                schedule=racer.schedule.name if racer.schedule is not None else None,
             )
         )
     curve_x, curve_y = plan.objective.curve(plan.domain)

@@ -30,6 +30,8 @@ class Trace:
         x: ``(starts, epochs + 1)`` positions; epoch 0 is the start. NaN from
             the epoch its x or loss became non-finite.
         loss: Values at ``x``, shaped likewise.
+        lr: With a schedule, the learning rate each epoch's step used, shaped likewise.
+        schedule: The schedule's name, if any.
     """
 
     label: str
@@ -38,6 +40,8 @@ class Trace:
     style: str
     x: np.ndarray
     loss: np.ndarray
+    lr: np.ndarray | None = None
+    schedule: str | None = None
 
     @property
     def last_epoch(self) -> np.ndarray:
@@ -163,6 +167,7 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
                 "left_domain_at": left[s],
                 "x": trace.x[s, : last + 1].tolist(),
                 "loss": trace.loss[s, : last + 1].tolist(),
+                **({} if trace.lr is None else {"lr": trace.lr[s, : last + 1].tolist()}),
             }
             for s, last in enumerate(trace.last_epoch)
         ]
@@ -171,6 +176,7 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
                 "label": trace.label,
                 "optimizer": trace.optimizer,
                 "hyperparameters": {k: _jsonable(v) for k, v in trace.hyperparameters.items()},
+                "schedule": trace.schedule,
                 "starts": runs,
             }
         )
