@@ -56,6 +56,9 @@ def test_signal_mid_export_keeps_the_old_files(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell's background job ignores SIGINT, and Python keeps an inherited
+        # "ignore": give the run the default, as in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120
