@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from optrace.errors import OutputError
+from optrace.errors import OutputError, UsageError
 
 
 class AtomicFile:
@@ -50,3 +50,10 @@ class AtomicFile:
         if not self.done:
             self.path.unlink(missing_ok=True)
             self.done = True
+
+
+def check_distinct(paths: list[Path]) -> None:
+    """Refuse two outputs that name the same file."""
+    resolved = [p.resolve() for p in paths]
+    if len(set(resolved)) != len(resolved):
+        raise UsageError("two outputs name the same file; give each its own path")

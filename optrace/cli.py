@@ -105,6 +105,10 @@ def run(
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
     ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(help="Write the finish line per racer and start as JSON (.json)."),
+    ] = None,
     no_limits: Annotated[
         bool,
         typer.Option("--no-limits", help="Run a race larger than the usual safety limits."),
@@ -124,7 +128,7 @@ def run(
 ) -> None:
     """Run a race; write a GIF, an MP4 or the traces, or show it in a window."""
     with _reporting():
-        from optrace.atomic import AtomicFile
+        from optrace.atomic import AtomicFile, check_distinct
         from optrace.config import load_config
         from optrace.race import load as load_plan
         from optrace.trace import check_traces_path, open_traces
@@ -134,10 +138,13 @@ def run(
         outputs = {fmt: p for fmt, p in (("gif", gif), ("mp4", mp4)) if p is not None}
         if traces is not None:
             check_traces_path(traces)
-        if outputs:
-            from optrace.writers import check_outputs
+        if summary is not None and summary.suffix.lower() != ".json":
+            raise UsageError(f"--summary: '{summary}' must end in .json")
+        check_distinct([p for p in (gif, mp4, traces, summary) if p is not None])
+        if mp4 is not None:
+            from optrace.writers import check_mp4_size
 
-            check_outputs(outputs, animation.size, traces)
+            check_mp4_size(animation.size)
         if show:
             from optrace.writers import check_display
 
@@ -158,11 +165,17 @@ def run(
             trace_file = open_traces(traces) if traces is not None else None
             if trace_file is not None:
                 files["traces"] = trace_file
+            if summary is not None:
+                files["summary"] = AtomicFile(summary)
             result = _race(plan)
             if trace_file is not None:
                 from optrace.trace import write_traces
 
                 write_traces(result, trace_file)
+            if summary is not None:
+                from optrace.report import write_summary
+
+                write_summary(result, files["summary"])
             from optrace.trace import frame_epochs
 
             shown = frame_epochs(result.epochs, frames or animation.frame_count(result.epochs))

@@ -158,6 +158,11 @@ class RaceConfig(BaseModel):
     )
     seed: Count = Field(default=0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
     epochs: Count = Field(ge=1, description="Optimizer steps per racer.")
+    tolerance: Number = Field(
+        default=1e-3,
+        gt=0,
+        description="A racer has reached the minimum once its loss is within this of it.",
+    )
     racers: list[RacerConfig] = Field(
         min_length=1,
         description="The optimizers: 'optimizer', optional 'label' and 'style', and any "

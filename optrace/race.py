@@ -44,6 +44,7 @@ class RacePlan:
     epochs: int
     racers: tuple[Racer, ...]
     animation: AnimationConfig
+    tolerance: float = 1e-3
 
 
 def draw_starts(spec: dict[str, int], domain: tuple[float, float], seed: int) -> list[float]:
@@ -195,6 +196,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
             for label, style, spec, sched in zip(labels, styles, specs, schedules, strict=True)
         ),
         animation=config.animation,
+        tolerance=config.tolerance,
     )
 
 
@@ -331,4 +333,6 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
         curve_y=curve_y,
         epochs=plan.epochs,
         traces=tuple(traces),
+        minima=plan.objective.minima,
+        tolerance=plan.tolerance,
     )

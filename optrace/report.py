@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from optrace.atomic import AtomicFile
+from optrace.errors import OutputError
 from optrace.trace import RaceResult, Summary, summarize
 
 
@@ -29,11 +34,13 @@ def _note(summary: Summary, starts: int) -> str:
 
 
 def summary_table(result: RaceResult) -> str:
-    """Each racer's final x, final loss, best loss and the epoch of the best, aligned."""
-    header = ["racer", "final x", "final loss", "best loss", "best epoch", ""]
+    """Per racer: final x, final loss, best loss and its epoch, the epoch it came
+    within the tolerance of the lowest known minimum, and its distance to the
+    nearest known minimum; aligned, one line each."""
+    header = ["racer", "final x", "final loss", "best loss", "best epoch", "reached", "to min", ""]
     rows = [header]
     for trace in result.traces:
-        s = summarize(trace, result.domain)
+        s = summarize(trace, result)
         rows.append(
             [
                 s.label,
@@ -41,6 +48,8 @@ def summary_table(result: RaceResult) -> str:
                 _number(s.final_loss),
                 _number(s.best_loss),
                 str(s.best_epoch),
+                "never" if s.reached_at is None else str(s.reached_at),
+                "-" if s.distance is None else f"{s.distance:.3g}",
                 _note(s, trace.x.shape[0]),
             ]
         )
@@ -48,8 +57,8 @@ def summary_table(result: RaceResult) -> str:
     lines = []
     for row in rows:
         cells = [row[0].ljust(widths[0])]
-        cells += [c.rjust(w) for c, w in zip(row[1:5], widths[1:5], strict=True)]
-        lines.append("  ".join([*cells, row[5]]).rstrip())
+        cells += [c.rjust(w) for c, w in zip(row[1:7], widths[1:7], strict=True)]
+        lines.append("  ".join([*cells, row[7]]).rstrip())
     starts = result.traces[0].x.shape[0]
     if starts > 1:
         lines.append(f"({starts} starts: each row shows the start with the lowest final loss)")
@@ -91,7 +100,7 @@ def strict_failures(result: RaceResult) -> list[str]:
     """The racers that diverged or left the domain, for ``--strict``."""
     failed = []
     for trace in result.traces:
-        s = summarize(trace, result.domain)
+        s = summarize(trace, result)
         what = [
             f"diverged at epoch {s.diverged_at}" if s.diverged_at is not None else "",
             f"left the domain at epoch {s.left_at}" if s.left_at is not None else "",
@@ -99,3 +108,63 @@ def strict_failures(result: RaceResult) -> list[str]:
         if any(what):
             failed.append(f"'{trace.label}' " + " and ".join(w for w in what if w))
     return failed
+
+
+def _summary_fields(s: Summary) -> dict[str, Any]:
+    return {
+        "final_x": s.final_x,
+        "final_loss": s.final_loss,
+        "best_loss": s.best_loss,
+        "best_epoch": s.best_epoch,
+        "reached_at": s.reached_at,
+        "nearest_minimum": s.nearest_minimum,
+        "distance_to_minimum": s.distance,
+    }
+
+
+def summary_json(result: RaceResult) -> dict[str, Any]:
+    """The finish line as a JSON-ready mapping: per racer and per start."""
+    racers = []
+    for trace in result.traces:
+        best = summarize(trace, result)
+        left = trace.left_domain_at(result.domain)
+        starts = [
+            {
+                "start": i,
+                **_summary_fields(summarize(trace, result, i)),
+                "diverged_at": trace.diverged_at[i],
+                "left_domain_at": left[i],
+            }
+            for i in range(trace.x.shape[0])
+        ]
+        racers.append(
+            {
+                "label": trace.label,
+                "optimizer": trace.optimizer,
+                "schedule": trace.schedule,
+                "best_start": best.start,
+                **_summary_fields(best),
+                "diverged": best.diverged,
+                "left_domain": best.left,
+                "starts": starts,
+            }
+        )
+    lowest = result.minima[0] if result.minima else None
+    return {
+        "function": result.function,
+        "epochs": result.epochs,
+        "tolerance": result.tolerance,
+        "known_minima": [{"x": x, "f": f} for x, f in result.minima],
+        "lowest_minimum": None if lowest is None else {"x": lowest[0], "f": lowest[1]},
+        "racers": racers,
+    }
+
+
+def write_summary(result: RaceResult, out: AtomicFile) -> None:
+    """Write :func:`summary_json` to ``out`` (floats round-trip exactly)."""
+    try:
+        with open(out.path, "w", encoding="utf-8") as fh:
+            json.dump(summary_json(result), fh, indent=1)
+            fh.write("\n")
+    except OSError as exc:
+        raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None

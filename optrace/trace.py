@@ -74,6 +74,8 @@ class RaceResult:
     curve_y: np.ndarray
     epochs: int
     traces: tuple[Trace, ...]
+    minima: tuple[tuple[float, float], ...] = ()
+    tolerance: float = 1e-3
 
 
 def frame_epochs(epochs: int, frames: int) -> np.ndarray:
@@ -102,22 +104,37 @@ class Summary:
     diverged_at: int | None
     left: int
     left_at: int | None
+    reached_at: int | None = None
+    nearest_minimum: float | None = None
+    distance: float | None = None
 
 
-def summarize(trace: Trace, domain: tuple[float, float]) -> Summary:
-    """Final and best values of a trace (of its best start, for a swarm)."""
+def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Summary:
+    """How ``trace`` finished: of ``start``, or for a swarm by default of the start
+    with the lowest final loss. ``reached_at`` is the first epoch whose loss came
+    within ``result.tolerance`` of the lowest known minimum; ``distance`` is from
+    the final x to the nearest known minimum."""
     last = trace.last_epoch
     rows = np.arange(len(last))
     finals = trace.loss[rows, last]
-    start = int(np.nanargmin(finals)) if np.isfinite(finals).any() else 0
+    if start is None:
+        start = int(np.nanargmin(finals)) if np.isfinite(finals).any() else 0
     losses = trace.loss[start, : last[start] + 1]
     best = int(np.argmin(losses))
+    final_x = float(trace.x[start, last[start]])
     stopped = [e for e in trace.diverged_at if e is not None]
-    left = [e for e in trace.left_domain_at(domain) if e is not None]
+    left = [e for e in trace.left_domain_at(result.domain) if e is not None]
+    reached_at = nearest = distance = None
+    if result.minima:
+        target = result.minima[0][1] + result.tolerance
+        hits = np.flatnonzero(losses <= target)
+        reached_at = int(hits[0]) if hits.size else None
+        nearest = min((m[0] for m in result.minima), key=lambda m: abs(m - final_x))
+        distance = abs(final_x - nearest)
     return Summary(
         label=trace.label,
         start=start,
-        final_x=float(trace.x[start, last[start]]),
+        final_x=final_x,
         final_loss=float(losses[-1]),
         best_loss=float(losses[best]),
         best_epoch=best,
@@ -125,6 +142,9 @@ def summarize(trace: Trace, domain: tuple[float, float]) -> Summary:
         diverged_at=min(stopped) if stopped else None,
         left=len(left),
         left_at=min(left) if left else None,
+        reached_at=reached_at,
+        nearest_minimum=nearest,
+        distance=distance,
     )
 
 

@@ -194,18 +194,13 @@ def render(
     return scene.n_frames
 
 
-def check_outputs(
-    outputs: dict[str, Path], size: tuple[int, int], traces: Path | None = None
-) -> None:
-    """Refuse output requests (``{"gif": path, "mp4": path}``) that cannot be met."""
-    if "mp4" in outputs and (size[0] % 2 or size[1] % 2):
+def check_mp4_size(size: tuple[int, int]) -> None:
+    """Refuse an MP4 of odd width or height, which H.264 cannot encode."""
+    if size[0] % 2 or size[1] % 2:
         raise UsageError(
             f"animation.size: MP4 (H.264) needs an even width and height, got "
             f"{size[0]}x{size[1]}; use {size[0] + size[0] % 2}x{size[1] + size[1] % 2}"
         )
-    paths = [p.resolve() for p in [*outputs.values(), *([traces] if traces else [])]]
-    if len(set(paths)) != len(paths):
-        raise UsageError("two outputs name the same file; give each its own path")
 
 
 def export(

@@ -41,7 +41,7 @@ def test_shell_completion_completes_commands() -> None:
     env = {
         **os.environ,
         "_OPTRACE_COMPLETE": "complete_bash",
-        "COMP_WORDS": "optrace list",
+        "COMP_WORDS": "optrace list-o",
         "COMP_CWORD": "1",
     }
     script = Path(sys.executable).with_name("optrace")  # the installed console script

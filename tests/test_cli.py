@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from optrace import __version__
@@ -95,47 +96,97 @@ def test_run_without_outputs_prints_the_summary_and_writes_nothing(
     result = invoke("run", config)
     assert result.exit_code == 0
     assert result.stderr == ""  # no progress bar off a terminal
-    traces = run(prepare(parse_config(small_config))).traces
+    race = run(prepare(parse_config(small_config)))
     lines = result.stdout.splitlines()
-    assert lines[0].split() == [
-        "racer",
-        "final",
-        "x",
-        "final",
-        "loss",
-        "best",
-        "loss",
-        "best",
-        "epoch",
-    ]
-    for line, trace in zip(lines[1:], traces, strict=True):
-        s = summarize(trace, (-5.0, 5.0))
+    assert lines[0].split() == (
+        [
+            "racer",
+            "final",
+            "x",
+            "final",
+            "loss",
+            "best",
+            "loss",
+            "best",
+            "epoch",
+            "reached",
+            "to",
+            "min",
+        ]
+    )
+    for line, trace in zip(lines[1:], race.traces, strict=True):
+        s = summarize(trace, race)
+        reached = "never" if s.reached_at is None else str(s.reached_at)
+        assert s.distance is not None
         assert line.split() == [
             s.label,
             f"{s.final_x:.6g}",
             f"{s.final_loss:.6g}",
             f"{s.best_loss:.6g}",
             str(s.best_epoch),
+            reached,
+            f"{s.distance:.3g}",
         ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]
 
 
 def test_summary_best_epoch_is_where_the_loss_was_lowest() -> None:
-    trace = run(
-        prepare(
-            parse_config(
-                {
-                    "function": "peaks-slice",
-                    "start": 1.2,
-                    "epochs": 150,
-                    "racers": [{"optimizer": "SGD", "lr": 0.01, "momentum": 0.99}],
-                }
-            )
-        )
-    ).traces[0]
-    s = summarize(trace, (-5.0, 5.0))
+    config = {
+        "function": "peaks-slice",
+        "start": 1.2,
+        "epochs": 150,
+        "racers": [{"optimizer": "SGD", "lr": 0.01, "momentum": 0.99}],
+    }
+    race = run(prepare(parse_config(config)))
+    trace = race.traces[0]
+    s = summarize(trace, race)
     assert s.best_loss == trace.loss[0].min() < s.final_loss
     assert trace.loss[0, s.best_epoch] == s.best_loss and s.final_x == trace.x[0, -1]
+    # It stays in the basin of the local minimum near 0.44, never the global one.
+    assert s.reached_at is None and s.nearest_minimum == pytest.approx(0.437830, abs=1e-6)
+    assert s.distance == abs(s.final_x - s.nearest_minimum)
+
+
+def test_finish_line_epoch_is_the_first_within_the_tolerance() -> None:
+    config = {
+        "function": "quartic",
+        "epochs": 80,
+        "tolerance": 0.01,
+        "racers": [{"optimizer": "SGD", "lr": 0.02, "momentum": 0.9}],
+    }
+    race = run(prepare(parse_config(config)))
+    s = summarize(race.traces[0], race)
+    lowest = race.minima[0][1]
+    losses = race.traces[0].loss[0]
+    assert s.reached_at is not None
+    assert losses[s.reached_at] <= lowest + 0.01 < losses[: s.reached_at].min()
+    assert s.nearest_minimum == race.minima[0][0]
+
+
+def test_summary_json_per_racer_and_start(
+    invoke: Any, tmp_path: Path, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    del small_config["start"]
+    small_config["starts"] = [-0.3, 1.5]
+    out = tmp_path / "s.json"
+    result = invoke("run", write_config(small_config), "--summary", out)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(out.read_text())
+    race = run(prepare(parse_config(small_config)))
+    assert doc["lowest_minimum"] == {"x": race.minima[0][0], "f": race.minima[0][1]}
+    for racer, trace in zip(doc["racers"], race.traces, strict=True):
+        best = summarize(trace, race)
+        assert racer["best_start"] == best.start and racer["final_x"] == best.final_x
+        assert [s["final_x"] for s in racer["starts"]] == trace.x[:, -1].tolist()
+        assert racer["starts"][1]["reached_at"] == summarize(trace, race, 1).reached_at
+    bad = invoke("run", write_config(small_config), "--summary", tmp_path / "s.txt")
+    assert bad.exit_code == 2
+    assert bad.stderr == f"Error: --summary: '{tmp_path / 's.txt'}' must end in .json\n"
+    same = invoke(
+        "run", write_config(small_config), "--summary", out, "--traces", tmp_path / "s.json"
+    )
+    assert same.exit_code == 2
+    assert same.stderr == "Error: two outputs name the same file; give each its own path\n"
 
 
 def test_divergence_is_reported_and_the_run_succeeds(
@@ -151,7 +202,7 @@ def test_divergence_is_reported_and_the_run_succeeds(
     assert result.stderr.splitlines()[0] == (
         "warning: racer 'wild' diverged at epoch 1 (x or loss not finite); it stops at epoch 0"
     )
-    assert result.stdout.splitlines()[-1].endswith("0  diverged at epoch 1")
+    assert result.stdout.splitlines()[-1].endswith("never     0.738  diverged at epoch 1")
     doc = json.loads((tmp_path / "t.json").read_text())
     wild = doc["racers"][-1]
     assert wild["hyperparameters"] == {"lr": 1e300}

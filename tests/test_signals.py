@@ -30,7 +30,7 @@ def test_signal_mid_export_keeps_the_old_files(
             {
                 "function": "peaks-slice",
                 "start": 1.0,
-                "epochs": 3000,
+                "epochs": 6000,
                 "racers": [{"optimizer": "Adam", "lr": 0.01}],
                 "animation": {"size": [320, 240]},
             }
