@@ -191,6 +191,7 @@ def run(
                         loop=animation.loop,
                         frame_epochs=shown,
                         progress=progress,
+                        loss_panel=animation.loss_panel,
                     )
             for out in files.values():
                 out.commit()
@@ -209,7 +210,13 @@ def run(
         if show:
             from optrace.writers import show as show_window
 
-            show_window(result, animation.interval, animation.size, frame_epochs=shown)
+            show_window(
+                result,
+                animation.interval,
+                animation.size,
+                frame_epochs=shown,
+                loss_panel=animation.loss_panel,
+            )
         if failed:
             raise StrictFailure(f"--strict: {'; '.join(failed)}")
 

@@ -109,6 +109,10 @@ class AnimationConfig(BaseModel):
     interval: Count = Field(default=200, ge=1, le=60_000, description="Milliseconds per frame.")
     size: tuple[Count, Count] = Field(default=(640, 480), description="[width, height] in pixels.")
     loop: bool = Field(default=True, description="Whether the GIF plays in a loop.")
+    loss_panel: bool = Field(
+        default=False,
+        description="Show each racer's loss (and lr) over the epochs, under the race.",
+    )
     frames: Count | None = Field(
         default=None, ge=2, description="Show this many evenly spaced epochs (default: all)."
     )

@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
 from optrace.trace import RaceResult
@@ -37,6 +39,7 @@ class RaceScene:
         figure: Figure,
         result: RaceResult,
         frame_epochs: Sequence[int] | np.ndarray | None = None,
+        loss_panel: bool = False,
     ) -> None:
         self.result = result
         self.frame_epochs = (
@@ -45,7 +48,12 @@ class RaceScene:
         swarm = max(t.x.shape[0] for t in result.traces) > 1
         size, alpha = (5.0, 0.6) if swarm else (10.0, 1.0)
         self._last = [trace.last_epoch for trace in result.traces]
-        ax = figure.add_subplot()
+        self.panel: LossPanel | None = None
+        if loss_panel:
+            grid = figure.add_gridspec(2, 1, height_ratios=(2.2, 1.0))
+            ax = figure.add_subplot(grid[0])
+        else:
+            ax = figure.add_subplot()
         self.axes = ax
         ax.plot(result.curve_x, result.curve_y, color="0.3", linewidth=1.5, zorder=1)
         ax.set_xlim(*result.domain)
@@ -122,6 +130,11 @@ class RaceScene:
         )
         self.update(0)
         ax.legend(handles=self.markers, loc="best", numpoints=1)
+        self.panel = (
+            LossPanel(figure.add_subplot(grid[1]), result, self.markers) if loss_panel else None
+        )
+        if self.panel is not None:
+            self.panel.update(self.frame_epochs[:1])
         figure.tight_layout()
 
     @property
@@ -132,7 +145,8 @@ class RaceScene:
     @property
     def moving(self) -> list[Artist]:
         """The artists :meth:`update` changes, in drawing order."""
-        return [*self.ghosts, *self.edges, *self.markers, self.counter, self.notes]
+        panel = self.panel.moving if self.panel is not None else []
+        return [*self.ghosts, *self.edges, *self.markers, self.counter, self.notes, *panel]
 
     def set_animated(self, animated: bool) -> None:
         """Mark the moving artists so that a full draw leaves them out (for blitting)."""
@@ -171,4 +185,76 @@ class RaceScene:
         self.counter.set_text(str(epoch))
         self.notes.set_text("\n".join(notes))
         self.notes.set_visible(bool(notes))
+        if self.panel is not None:
+            self.panel.update(self.frame_epochs[: frame + 1])
         return self.moving
+
+
+class LossPanel:
+    """Each racer's loss over the epochs shown so far, under the race.
+
+    Where the function's lowest minimum f* is known the panel shows the gap
+    ``loss - f*`` on a log scale (how far from the best there is); otherwise
+    the loss itself, on a log scale if it stays positive. A swarm shows the
+    median over its starts. Learning rates under a schedule, known in advance,
+    are drawn whole on a twin axis, beneath the moving lines.
+    """
+
+    FLOOR = 1e-16
+
+    def __init__(self, ax: Axes, result: RaceResult, markers: Sequence[Line2D]) -> None:
+        self.ax = ax
+        best = result.minima[0][1] if result.minima else None
+        with np.errstate(all="ignore"):
+            values = [np.nanmedian(t.loss, axis=0) for t in result.traces]
+            if best is not None:
+                values = [np.maximum(v - best, self.FLOOR) for v in values]
+        finite = np.concatenate([v[np.isfinite(v)] for v in values])
+        log = best is not None or bool(finite.size and (finite > 0).all())
+        self.values = values
+        if any(t.lr is not None for t in result.traces):
+            twin = ax.twinx()
+            twin.set_zorder(ax.get_zorder() - 1)  # drawn first, so a full draw blits alike
+            ax.patch.set_visible(False)
+            for trace, marker in zip(result.traces, markers, strict=True):
+                if trace.lr is not None:
+                    epochs = np.arange(trace.lr.shape[1])
+                    twin.plot(
+                        epochs,
+                        trace.lr[0],
+                        linestyle="--",
+                        linewidth=1,
+                        color=marker.get_color(),
+                        alpha=0.5,
+                    )
+            twin.set_ylabel("lr (dashed)")
+        self.lines = [
+            ax.plot([], [], color=marker.get_color(), linewidth=1.5, zorder=6)[0]
+            for marker in markers
+        ]
+        self.cursor = ax.axvline(0, color="0.5", linewidth=1, zorder=6)
+        ax.set_xlim(0, max(result.epochs, 1))
+        if log:
+            ax.set_yscale("log")
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
+            if log:
+                ax.set_ylim(lo / 2, hi * 2)
+            else:
+                pad = 0.08 * (hi - lo) if hi > lo else 1.0
+                ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss - f*" if best is not None else "loss")
+        ax.grid(alpha=0.25)
+
+    @property
+    def moving(self) -> list[Artist]:
+        """The loss lines and the epoch cursor."""
+        return [*self.lines, self.cursor]
+
+    def update(self, shown: np.ndarray) -> None:
+        """Draw every line through the epochs ``shown`` so far."""
+        for line, values in zip(self.lines, self.values, strict=True):
+            line.set_data(shown, values[shown])
+        epoch = float(shown[-1])
+        self.cursor.set_xdata([epoch, epoch])

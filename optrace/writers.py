@@ -171,6 +171,7 @@ def render(
     sinks: Sequence[FrameSink],
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
+    loss_panel: bool = False,
 ) -> int:
     """Draw every frame once and hand it to each sink; return the number of frames."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -178,7 +179,7 @@ def render(
 
     figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
     canvas: Any = FigureCanvasAgg(figure)  # its blitting methods are untyped
-    scene = RaceScene(figure, result, frame_epochs)
+    scene = RaceScene(figure, result, frame_epochs, loss_panel)
     scene.set_animated(True)
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)
@@ -211,6 +212,7 @@ def export(
     loop: bool = True,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
+    loss_panel: bool = False,
 ) -> None:
     """Render once into every requested file (``{"gif": ..., "mp4": ...}``).
 
@@ -223,7 +225,7 @@ def export(
             sinks.append(
                 GifSink(out.path, interval, loop) if fmt == "gif" else Mp4Sink(out.path, interval)
             )
-        render(result, size, sinks, frame_epochs, progress)
+        render(result, size, sinks, frame_epochs, progress, loss_panel)
     except BaseException as exc:
         for sink in sinks:
             with suppress(Exception):  # the first failure is the one to report
@@ -260,6 +262,7 @@ def show(
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     close_when_done: bool = False,
     on_frame: Callable[[int], None] | None = None,
+    loss_panel: bool = False,
 ) -> None:
     """Animate the race in a Qt window (FuncAnimation, blitting); return when it is closed.
 
@@ -278,7 +281,7 @@ def show(
     manager = figure.canvas.manager
     if manager is not None:
         manager.set_window_title(f"optrace: {result.title}")
-    scene = RaceScene(figure, result, frame_epochs)
+    scene = RaceScene(figure, result, frame_epochs, loss_panel)
     last = scene.n_frames - 1
     closer = figure.canvas.new_timer(interval=interval)
     closer.single_shot = True

@@ -126,3 +126,30 @@ def test_mp4_reads_back_with_every_frame(
     meta = iio.immeta(mp4, plugin="FFMPEG")
     assert meta["fps"] == pytest.approx(1000 / 150, rel=1e-3)
     assert meta["codec"] == "h264"
+
+
+def test_loss_panel_frames_equal_a_full_redraw_and_follow_the_epochs(
+    small_config: dict[str, Any],
+) -> None:
+    small_config["racers"].append(
+        {"optimizer": "SGD", "lr": 0.05, "schedule": {"name": "StepLR", "step_size": 2}}
+    )
+    result = make_result(small_config)
+    size = (320, 300)
+    sink = RecordingSink()
+    render(result, size, [sink], loss_panel=True)
+    for frame in (0, 2, 5):
+        figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+        canvas = FigureCanvasAgg(figure)
+        scene = RaceScene(figure, result, loss_panel=True)
+        scene.update(frame)
+        canvas.draw()
+        assert np.array_equal(sink.frames[frame], np.asarray(canvas.buffer_rgba())), frame
+    scene = RaceScene(Figure(), result, loss_panel=True)
+    scene.update(4)
+    assert scene.panel is not None and scene.panel.ax.get_yscale() == "log"
+    lowest = result.minima[0][1]
+    for line, trace in zip(scene.panel.lines, result.traces, strict=True):
+        assert line.get_xdata().tolist() == [0, 1, 2, 3, 4]
+        assert line.get_ydata().tolist() == np.maximum(trace.loss[0, :5] - lowest, 1e-16).tolist()
+    assert list(scene.panel.cursor.get_xdata()) == [4.0, 4.0]
