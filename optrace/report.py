@@ -15,22 +15,18 @@ def _number(value: float) -> str:
 
 
 def _note(summary: Summary, starts: int) -> str:
-    notes = []
-    if summary.diverged_at is not None:
+    def said(count: int, first: int | None, what: str) -> str | None:
+        if first is None:
+            return None
         if starts == 1:
-            notes.append(f"diverged at epoch {summary.diverged_at}")
-        else:
-            notes.append(
-                f"{summary.diverged} of {starts} starts diverged, first at {summary.diverged_at}"
-            )
-    if summary.left_at is not None:
-        if starts == 1:
-            notes.append(f"left the domain at epoch {summary.left_at}")
-        else:
-            notes.append(
-                f"{summary.left} of {starts} starts left the domain, first at {summary.left_at}"
-            )
-    return "; ".join(notes)
+            return f"{what} at epoch {first}"
+        return f"{count} of {starts} starts {what}, first at {first}"
+
+    notes = [
+        said(summary.diverged, summary.diverged_at, "diverged"),
+        said(summary.left, summary.left_at, "left the domain"),
+    ]
+    return "; ".join(n for n in notes if n)
 
 
 def summary_table(result: RaceResult) -> str:

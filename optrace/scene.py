@@ -48,6 +48,9 @@ class RaceScene:
         swarm = max(t.x.shape[0] for t in result.traces) > 1
         size, alpha = (5.0, 0.6) if swarm else (10.0, 1.0)
         self._last = [trace.last_epoch for trace in result.traces]
+        lo_x, hi_x = result.domain
+        with np.errstate(invalid="ignore"):
+            self._outside = [(t.x < lo_x) | (t.x > hi_x) for t in result.traces]
         self.panel: LossPanel | None = None
         if loss_panel:
             grid = figure.add_gridspec(2, 1, height_ratios=(2.2, 1.0))
@@ -157,16 +160,21 @@ class RaceScene:
         """Move every racer to its place at ``frame``; return the moving artists."""
         epoch = int(self.frame_epochs[frame])
         notes: list[str] = []
-        for trace, last, marker, ghost, edge in zip(
-            self.result.traces, self._last, self.markers, self.ghosts, self.edges, strict=True
+        for trace, last, outside, marker, ghost, edge in zip(
+            self.result.traces,
+            self._last,
+            self._outside,
+            self.markers,
+            self.ghosts,
+            self.edges,
+            strict=True,
         ):
             at = np.minimum(epoch, last)
             rows = np.arange(len(last))
             xs, ys = trace.x[rows, at], trace.loss[rows, at]
             alive = last >= epoch
             lo, hi = self.result.domain
-            with np.errstate(invalid="ignore"):
-                out = alive & ((xs < lo) | (xs > hi))
+            out = alive & outside[rows, at]
             inside = alive & ~out
             marker.set_data(xs[inside], ys[inside])
             ghost.set_data(xs[~alive], ys[~alive])

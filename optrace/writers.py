@@ -186,7 +186,8 @@ def render(
     for frame in range(scene.n_frames):
         canvas.restore_region(background)
         for artist in scene.update(frame):
-            figure.draw_artist(artist)
+            if artist.get_visible():
+                figure.draw_artist(artist)
         rgba = np.asarray(canvas.buffer_rgba())
         for sink in sinks:
             sink.append(rgba)

@@ -12,7 +12,7 @@ import torch
 
 from optrace.config import parse_config
 from optrace.optimizers import torch_optimizers
-from optrace.race import default_labels, draw_start, prepare, run
+from optrace.race import draw_start, prepare, run
 from tests.conftest import CONFIGS, ROOT, peaks_slice
 
 SEED_RACERS = [
@@ -157,7 +157,6 @@ def test_default_labels_compare_against_constructor_defaults() -> None:
         )
     )
     assert [r.label for r in plan.racers] == ["SGD momentum=0", "SGD momentum=0.9"]
-    assert default_labels.__doc__
 
 
 def test_seed_styles_by_default_and_distinct_styles_otherwise() -> None:

@@ -73,7 +73,7 @@ def test_signal_mid_export_keeps_the_old_files(
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == code
+    assert proc.returncode == code, err
     assert err == message
     assert out == ""
     for old in (gif, mp4, csv):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -141,9 +142,14 @@ def test_cli_show_opens_a_window_that_closes_on_q(display: str, config_file: Pat
             time.sleep(0.2)
         assert window, "no optrace window appeared"
         assert proc.poll() is None  # the window stays until closed
-        # matplotlib's keymap closes the figure on 'q'.
-        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
-        subprocess.run(["xdotool", "key", "q"], env=env, check=True)
+        # matplotlib's keymap closes the figure on 'q'; press it until the window
+        # listens (a key sent the moment the window appears can be lost).
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, timeout=10)
+            subprocess.run(["xdotool", "key", "q"], env=env, timeout=10)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=2)
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill() if proc.poll() is None else None
