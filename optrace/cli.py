@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -336,14 +336,6 @@ def schema() -> None:
 _FLAGS = ("foreach", "fused", "capturable", "differentiable")
 
 
-def _shown(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_shown(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
 @app.command("list-optimizers")
 def list_optimizers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
@@ -351,13 +343,14 @@ def list_optimizers(
     """List torch.optim's optimizers with their defaults, and which cannot race."""
     with _reporting():
         from optrace.optimizers import catalog
+        from optrace.trace import jsonable
 
         entries = catalog()
         if as_json:
             doc = [
                 {
                     "name": e.name,
-                    "defaults": {k: _shown(v) for k, v in e.defaults.items()},
+                    "defaults": {k: jsonable(v) for k, v in e.defaults.items()},
                     "can_race": e.cannot_race is None,
                     "reason": e.cannot_race,
                 }
@@ -371,7 +364,9 @@ def list_optimizers(
                 text = f"cannot race: {e.cannot_race}"
             else:
                 text = " ".join(
-                    f"{k}={json.dumps(_shown(v))}" for k, v in e.defaults.items() if k not in _FLAGS
+                    f"{k}={json.dumps(jsonable(v))}"
+                    for k, v in e.defaults.items()
+                    if k not in _FLAGS
                 )
             typer.echo(f"{e.name.ljust(width)}  {text}")
         typer.echo(

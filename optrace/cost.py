@@ -49,6 +49,10 @@ def _duration(s: float) -> str:
     return f"{s:.1f} seconds"
 
 
+def _trace_memory(racers: int, starts: int, epochs: int) -> float:
+    return float(racers) * starts * (epochs + 1) * TRACE_BYTES
+
+
 def _racers(n: int) -> str:
     return f"{n} racer" if n == 1 else f"{n} racers"
 
@@ -64,7 +68,7 @@ def _refuse(path: str, what: str, cost: Cost) -> ConfigError:
 
 def check_traces(racers: int, starts: int, epochs: int) -> None:
     """Refuse a race whose traces alone would not fit (checked before any start is drawn)."""
-    memory = float(racers) * starts * (epochs + 1) * TRACE_BYTES
+    memory = _trace_memory(racers, starts, epochs)
     if memory > MEMORY_LIMIT:
         seconds = float(racers) * epochs * (STEP_SECONDS + starts * ELEMENT_SECONDS)
         path = "starts" if starts > epochs else "epochs"
@@ -83,7 +87,7 @@ def check_race(racers: list[tuple[bool, float]], starts: int, epochs: int) -> No
         else:
             seconds += epochs * starts * step
     if seconds > TIME_LIMIT:
-        memory = float(len(racers)) * starts * (epochs + 1) * TRACE_BYTES
+        memory = _trace_memory(len(racers), starts, epochs)
         path = "starts" if starts > epochs else "epochs"
         what = f"this race ({_racers(len(racers))} x {starts} starts x {epochs} epochs)"
         raise _refuse(path, what, Cost(memory, seconds))

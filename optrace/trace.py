@@ -165,9 +165,10 @@ def _rows(result: RaceResult) -> list[list[Any]]:
     return rows
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON can hold it: tuples as lists, anything else unusual as its repr."""
     if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -195,7 +196,7 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
             {
                 "label": trace.label,
                 "optimizer": trace.optimizer,
-                "hyperparameters": {k: _jsonable(v) for k, v in trace.hyperparameters.items()},
+                "hyperparameters": {k: jsonable(v) for k, v in trace.hyperparameters.items()},
                 "schedule": trace.schedule,
                 "starts": runs,
             }

@@ -117,23 +117,22 @@ def test_a_diverging_racer_stops_and_the_others_go_on() -> None:
     assert calm.x[0].tolist() == [p[0] for p in plain_loop("Adam", {"lr": 0.1}, -0.3, 10)]
 
 
+def plan_of(racers: list[dict[str, Any]]) -> Any:
+    """The plan of a one-epoch race of ``racers`` from 0."""
+    config = {"function": "peaks-slice", "start": 0.0, "epochs": 1, "racers": racers}
+    return prepare(parse_config(config))
+
+
 def test_default_labels_gain_the_hyperparameters_that_differ() -> None:
-    plan = prepare(
-        parse_config(
-            {
-                "function": "peaks-slice",
-                "start": 0.0,
-                "epochs": 1,
-                "racers": [
-                    {"optimizer": "SGD", "lr": 0.1},
-                    {"optimizer": "SGD", "lr": 0.01},
-                    {"optimizer": "SGD", "lr": 0.01},
-                    {"optimizer": "Adam"},
-                    {"optimizer": "Adagrad", "label": "RMSprop"},
-                    {"optimizer": "RMSprop"},
-                ],
-            }
-        )
+    plan = plan_of(
+        [
+            {"optimizer": "SGD", "lr": 0.1},
+            {"optimizer": "SGD", "lr": 0.01},
+            {"optimizer": "SGD", "lr": 0.01},
+            {"optimizer": "Adam"},
+            {"optimizer": "Adagrad", "label": "RMSprop"},
+            {"optimizer": "RMSprop"},
+        ]
     )
     assert [r.label for r in plan.racers] == [
         "SGD lr=0.1",
@@ -146,33 +145,13 @@ def test_default_labels_gain_the_hyperparameters_that_differ() -> None:
 
 
 def test_default_labels_compare_against_constructor_defaults() -> None:
-    plan = prepare(
-        parse_config(
-            {
-                "function": "peaks-slice",
-                "start": 0.0,
-                "epochs": 1,
-                "racers": [{"optimizer": "SGD"}, {"optimizer": "SGD", "momentum": 0.9}],
-            }
-        )
-    )
+    plan = plan_of([{"optimizer": "SGD"}, {"optimizer": "SGD", "momentum": 0.9}])
     assert [r.label for r in plan.racers] == ["SGD momentum=0", "SGD momentum=0.9"]
 
 
 def test_seed_styles_by_default_and_distinct_styles_otherwise() -> None:
-    plan = prepare(
-        parse_config(
-            {
-                "function": "peaks-slice",
-                "start": 0.0,
-                "epochs": 1,
-                "racers": [
-                    {"optimizer": n}
-                    for n in ["SGD", "Adam", "SGD", "NAdam", "Adagrad", "Adadelta", "RMSprop"]
-                ],
-            }
-        )
-    )
+    names = ["SGD", "Adam", "SGD", "NAdam", "Adagrad", "Adadelta", "RMSprop"]
+    plan = plan_of([{"optimizer": n} for n in names])
     styles = [r.style for r in plan.racers]
     assert styles[:2] == ["ro", "kp"] and styles[4:] == ["b<", "k*", "rv"]
     assert len(set(styles)) == len(styles)
