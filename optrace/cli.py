@@ -22,7 +22,9 @@ from optrace import __version__
 from optrace.errors import ConfigError, OptraceError, StrictFailure, UsageError
 
 if TYPE_CHECKING:
+    from optrace.config import AnimationConfig
     from optrace.race import RacePlan
+    from optrace.scene import SceneOptions
     from optrace.trace import RaceResult
 
 app = typer.Typer(
@@ -191,7 +193,7 @@ def run(
                         loop=animation.loop,
                         frame_epochs=shown,
                         progress=progress,
-                        loss_panel=animation.loss_panel,
+                        options=_scene_options(animation, result.dims),
                     )
             for out in files.values():
                 out.commit()
@@ -215,10 +217,20 @@ def run(
                 animation.interval,
                 animation.size,
                 frame_epochs=shown,
-                loss_panel=animation.loss_panel,
+                options=_scene_options(animation, result.dims),
             )
         if failed:
             raise StrictFailure(f"--strict: {'; '.join(failed)}")
+
+
+def _scene_options(animation: AnimationConfig, dims: int) -> SceneOptions:
+    from optrace.scene import SceneOptions
+
+    return SceneOptions(
+        loss_panel=animation.loss_panel,
+        trail=animation.trail_epochs(dims),
+        view=animation.view,
+    )
 
 
 def _race(plan: RacePlan) -> RaceResult:
@@ -242,7 +254,13 @@ def validate(
 
         plan = load_plan(config, limits=not no_limits)
         labels = ", ".join(r.label for r in plan.racers)
-        where = f"x = {plan.starts[0]!r}" if len(plan.starts) == 1 else f"{len(plan.starts)} starts"
+        first = plan.starts[0]
+        at = (
+            f"(x, y) = ({first[0]!r}, {first[1]!r})"
+            if isinstance(first, tuple)
+            else f"x = {first!r}"
+        )
+        where = at if len(plan.starts) == 1 else f"{len(plan.starts)} starts"
         typer.echo(
             f"ok: {config}: {len(plan.racers)} racers ({labels}) on "
             f"{plan.objective.name}, {plan.epochs} epochs from {where}"
@@ -256,30 +274,42 @@ def list_functions(
     """List the built-in test functions with their domains and minima."""
     with _reporting():
         from optrace.functions import FUNCTIONS, build_function
+        from optrace.report import minimum_json
+        from optrace.trace import jsonable
 
         built = [build_function(name, {}) for name in FUNCTIONS]
         if as_json:
             doc = [
                 {
                     "name": f.name,
+                    "dimensions": f.dims,
                     "formula": f.formula,
-                    "domain": list(f.domain),
+                    "domain": jsonable(f.domain if f.ydomain is None else (f.domain, f.ydomain)),
                     "parameters": dict(f.params),
-                    "minima": [{"x": x, "f": v} for x, v in f.minima],
-                    "default_start": f.default_start,
+                    "minima": [minimum_json(m) for m in f.minima],
+                    "default_start": jsonable(f.default_start),
                 }
                 for f in built
             ]
             typer.echo(json.dumps(doc, indent=1))
             return
         for f in built:
-            x, value = f.minima[0]
             params = "".join(f", {k}={v:g}" for k, v in f.params.items())
-            typer.echo(
-                f"{f.name}: {f.formula}\n    domain [{f.domain[0]:g}, {f.domain[1]:g}]{params}; "
-                f"lowest minimum f({x:.6g}) = {value:.6g}; {len(f.minima)} local minima"
-            )
-        typer.echo('\nYour own: function: {expr: "x**4 - 3*x**2 + x", domain: [-2.5, 2.5]}')
+            box = f"[{f.domain[0]:g}, {f.domain[1]:g}]"
+            if f.ydomain is not None:
+                box += f" x [{f.ydomain[0]:g}, {f.ydomain[1]:g}]"
+            if f.minima:
+                low = f.minima[0]
+                at = f"{low.x:.6g}" if low.y is None else f"{low.x:.6g}, {low.y:.6g}"
+                count = f"{len(f.minima)} local minim{'um' if len(f.minima) == 1 else 'a'}"
+                minima = f"lowest minimum f({at}) = {low.value:.6g}; {count}"
+            else:
+                minima = "no minimum inside the domain"
+            typer.echo(f"{f.name} ({f.dims}-D): {f.formula}\n    domain {box}{params}; {minima}")
+        typer.echo(
+            '\nYour own: function: {expr: "x**4 - 3*x**2 + x", domain: [-2.5, 2.5]}'
+            '\n      or: function: {expr: "x**2 + 3*y**2", domain: [[-2, 2], [-2, 2]]}'
+        )
 
 
 STARTER = """\
@@ -288,6 +318,7 @@ STARTER = """\
 title: my first race
 # A built-in function (optrace list-functions), or your own:
 #   function: {{expr: "x**4 - 3*x**2 + x", domain: [-2.5, 2.5]}}
+# In 2-D, e.g. function: rosenbrock with start: [-1.2, 1.0]
 function: quartic
 start: 2.0            # a number, or random; or a swarm: starts: {{grid: 20}}
 epochs: 60
@@ -303,6 +334,7 @@ racers:               # any torch.optim optimizer (optrace list-optimizers)
 animation:
   interval: 100       # ms per frame
   size: [640, 480]
+  # trail: 10         # a fading trail of each racer's last 10 epochs
 """
 
 

@@ -32,17 +32,53 @@ Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict()]
 
 RESERVED_RACER_KEYS = ("optimizer", "label", "style", "schedule")
+#: Epochs of trail a 2-D race draws unless the config says otherwise.
+TRAIL_2D = 30
 #: Matplotlib's Agg canvas takes at most 2**15 - 1 pixels a side.
 MAX_SIDE = 32_767
 
 
-def _check_domain(v: tuple[float, float] | None) -> tuple[float, float] | None:
-    if v is not None:
-        if not all(math.isfinite(b) for b in v):
-            raise ValueError("both bounds must be finite numbers")
-        if v[0] >= v[1]:
-            raise ValueError(f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
-    return v
+Range = tuple[float, float]
+#: One range (x; for a 2-D function both axes) or two (x, then y).
+Box = tuple[Range, ...]
+_DOMAIN_FORM = "[low, high] or [[x low, x high], [y low, y high]]"
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _range(v: Any, path: str) -> Range:
+    if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(b) for b in v)):
+        raise _AtPath(path, f"expected {_DOMAIN_FORM}, got {_show(v)}")
+    low, high = float(v[0]), float(v[1])
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise _AtPath(path, "both bounds must be finite numbers")
+    if low >= high:
+        raise _AtPath(path, f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
+    return low, high
+
+
+def _box(v: Any, path: str) -> Box | None:
+    """``[low, high]`` or ``[[x low, x high], [y low, y high]]``, checked."""
+    if v is None:
+        return None
+    if (
+        isinstance(v, (list, tuple))
+        and len(v) == 2
+        and all(isinstance(r, (list, tuple)) for r in v)
+    ):
+        return _range(v[0], f"{path}[0]"), _range(v[1], f"{path}[1]")
+    return (_range(v, path),)
+
+
+def _point(v: Any, path: str) -> float | tuple[float, float]:
+    """A number, or ``[x, y]``."""
+    if _number(v):
+        return float(v)
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(c) for c in v):
+        return float(v[0]), float(v[1])
+    raise _AtPath(path, f"expected a number or [x, y], got {_show(v)}")
 
 
 class FunctionConfig(BaseModel):
@@ -51,15 +87,19 @@ class FunctionConfig(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str | None = Field(default=None, description="A built-in function (list-functions).")
-    expr: str | None = Field(default=None, description="Or your own: an expression in x.")
-    domain: tuple[Number, Number] | None = Field(
-        default=None, description="[low, high] of the function; the top-level domain wins."
+    expr: str | None = Field(
+        default=None, description="Or your own: an expression in x, or in x and y."
+    )
+    domain: Box | None = Field(
+        default=None,
+        description="[low, high], or [[x low, x high], [y low, y high]] in 2-D; "
+        "the top-level domain wins.",
     )
 
-    @field_validator("domain")
+    @field_validator("domain", mode="before")
     @classmethod
-    def _domain_order(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
-        return _check_domain(v)
+    def _domain_form(cls, v: Any) -> Box | None:
+        return _box(v, "function.domain")
 
     @model_validator(mode="after")
     def _name_or_expr(self) -> FunctionConfig:
@@ -119,12 +159,29 @@ class AnimationConfig(BaseModel):
     duration: Number | None = Field(
         default=None, gt=0, le=86_400, description="Or: as many frames as fit in these seconds."
     )
+    trail: Count | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="Epochs of each racer's recent path drawn as a fading trail "
+        f"(default: {TRAIL_2D} in 2-D, none in 1-D; 0 for none).",
+    )
+    view: Literal["contour", "surface"] = Field(
+        default="contour",
+        description="A 2-D race seen from above (contour) or as a 3-D surface.",
+    )
 
     @model_validator(mode="after")
     def _one_length(self) -> AnimationConfig:
         if self.frames is not None and self.duration is not None:
             raise _AtPath("animation.duration", "give either 'frames' or 'duration', not both")
         return self
+
+    def trail_epochs(self, dims: int) -> int:
+        """The trail's length for a race in ``dims`` dimensions."""
+        if self.trail is not None:
+            return self.trail
+        return TRAIL_2D if dims == 2 else 0
 
     def frame_count(self, epochs: int) -> int:
         """Frames to show: every epoch unless ``frames`` or ``duration`` asks for fewer."""
@@ -150,15 +207,20 @@ class RaceConfig(BaseModel):
     function: FunctionConfig = Field(
         description="A test function by name (peaks-slice), or {name: ..., and its parameters}."
     )
-    domain: tuple[Number, Number] | None = Field(
-        default=None, description="[low, high] drawn on the x axis; default: the function's own."
-    )
-    start: Number | Literal["random"] = Field(
-        default="random", description="The start point, or 'random': a seeded standard normal draw."
-    )
-    starts: list[Number] | dict[str, Count] | None = Field(
+    domain: Box | None = Field(
         default=None,
-        description="A swarm instead of one start: a list, {grid: N} or {random: N}.",
+        description="[low, high] drawn on the x axis (in 2-D, on both), or "
+        "[[x low, x high], [y low, y high]]; default: the function's own.",
+    )
+    start: float | tuple[float, float] | Literal["random"] = Field(
+        default="random",
+        description="The start point (x, or [x, y] in 2-D), or 'random': seeded standard "
+        "normal draws. Default: the function's own start, else random.",
+    )
+    starts: list[float] | list[tuple[float, float]] | dict[str, Count] | None = Field(
+        default=None,
+        description="A swarm instead of one start: a list of points, {grid: N} "
+        "(N per axis) or {random: N}.",
     )
     seed: Count = Field(default=0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
     epochs: Count = Field(ge=1, description="Optimizer steps per racer.")
@@ -182,23 +244,29 @@ class RaceConfig(BaseModel):
     @field_validator("start", mode="before")
     @classmethod
     def _start_form(cls, v: Any) -> Any:
-        if v == "random" or (isinstance(v, (int, float)) and not isinstance(v, bool)):
-            return float(v) if isinstance(v, int) else v
-        raise ValueError(f"expected a number or 'random', got {_show(v)}")
+        if v == "random":
+            return v
+        if _number(v) or isinstance(v, (list, tuple)):
+            return _point(v, "start")
+        raise ValueError(f"expected a number, [x, y] or 'random', got {_show(v)}")
 
     @field_validator("starts", mode="before")
     @classmethod
     def _starts_form(cls, v: Any) -> Any:
-        form = "a list of numbers, {grid: N} or {random: N}"
+        form = "a list of points, {grid: N} or {random: N}"
         if v is None:
             return v
         if isinstance(v, list):
             if not v:
                 raise ValueError(f"expected {form}, got an empty list")
-            for i, item in enumerate(v):
-                if isinstance(item, bool) or not isinstance(item, (int, float)):
-                    raise _AtPath(f"starts[{i}]", f"expected a number, got {_show(item)}")
-            return v
+            points = [_point(item, f"starts[{i}]") for i, item in enumerate(v)]
+            for i, point in enumerate(points):
+                if type(point) is not type(points[0]):
+                    like = "[x, y]" if isinstance(points[0], tuple) else "a number"
+                    raise _AtPath(
+                        f"starts[{i}]", f"expected {like} like starts[0], got {_show(v[i])}"
+                    )
+            return points
         if isinstance(v, dict) and len(v) == 1:
             ((key, count),) = v.items()
             if key not in ("grid", "random"):
@@ -213,10 +281,10 @@ class RaceConfig(BaseModel):
             return v
         raise ValueError(f"expected {form}, got {_show(v)}")
 
-    @field_validator("domain")
+    @field_validator("domain", mode="before")
     @classmethod
-    def _domain_order(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
-        return _check_domain(v)
+    def _domain_form(cls, v: Any) -> Box | None:
+        return _box(v, "domain")
 
     @model_validator(mode="after")
     def _start_or_starts(self) -> RaceConfig:
@@ -509,8 +577,14 @@ def config_schema() -> dict[str, Any]:
         "anyOf": [{"type": "string"}, {"$ref": "#/$defs/FunctionConfig"}],
     }
     count = {"type": "integer", "minimum": 1}
+    pair = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+    box = {"anyOf": [pair, {"type": "array", "items": pair, "minItems": 2, "maxItems": 2}]}
+    for model in (props, schema["$defs"]["FunctionConfig"]["properties"]):
+        model["domain"]["anyOf"] = [*box["anyOf"], {"type": "null"}]
+    props["start"]["anyOf"] = [{"type": "number"}, pair, {"const": "random"}]
     props["starts"]["anyOf"] = [
         {"type": "array", "items": {"type": "number"}, "minItems": 1},
+        {"type": "array", "items": pair, "minItems": 1},
         {
             "type": "object",
             "properties": {"grid": count},

@@ -17,9 +17,10 @@ ELEMENT_SECONDS = 0.5e-6
 PROBE_SECONDS = 10.0
 #: Seconds to draw and encode one frame, per pixel (about 3 ms for 640x480).
 PIXEL_SECONDS = 1e-8
-#: Bytes per recorded epoch of one start (x and loss, float64), and per pixel of
-#: the frame buffers held while exporting (RGBA canvas, background, colour keys).
-TRACE_BYTES = 16
+#: Bytes per recorded value (float64): each epoch of one start records its
+#: place (one value per axis) and its loss. FRAME_BYTES: per pixel of the frame
+#: buffers held while exporting (RGBA canvas, background, colour keys).
+VALUE_BYTES = 8
 FRAME_BYTES = 16
 
 MEMORY_LIMIT = 4 * 2**30
@@ -49,8 +50,8 @@ def _duration(s: float) -> str:
     return f"{s:.1f} seconds"
 
 
-def _trace_memory(racers: int, starts: int, epochs: int) -> float:
-    return float(racers) * starts * (epochs + 1) * TRACE_BYTES
+def _trace_memory(racers: int, starts: int, epochs: int, dims: int) -> float:
+    return float(racers) * starts * (epochs + 1) * (dims + 1) * VALUE_BYTES
 
 
 def _racers(n: int) -> str:
@@ -66,9 +67,9 @@ def _refuse(path: str, what: str, cost: Cost) -> ConfigError:
     )
 
 
-def check_traces(racers: int, starts: int, epochs: int) -> None:
+def check_traces(racers: int, starts: int, epochs: int, dims: int = 1) -> None:
     """Refuse a race whose traces alone would not fit (checked before any start is drawn)."""
-    memory = _trace_memory(racers, starts, epochs)
+    memory = _trace_memory(racers, starts, epochs, dims)
     if memory > MEMORY_LIMIT:
         seconds = float(racers) * epochs * (STEP_SECONDS + starts * ELEMENT_SECONDS)
         path = "starts" if starts > epochs else "epochs"
@@ -76,7 +77,7 @@ def check_traces(racers: int, starts: int, epochs: int) -> None:
         raise _refuse(path, what, Cost(memory, seconds))
 
 
-def check_race(racers: list[tuple[bool, float]], starts: int, epochs: int) -> None:
+def check_race(racers: list[tuple[bool, float]], starts: int, epochs: int, dims: int = 1) -> None:
     """Refuse a race that would run too long. ``racers`` holds, per racer, whether
     its starts race as one tensor and how long its probe step took."""
     seconds = 0.0
@@ -87,7 +88,7 @@ def check_race(racers: list[tuple[bool, float]], starts: int, epochs: int) -> No
         else:
             seconds += epochs * starts * step
     if seconds > TIME_LIMIT:
-        memory = _trace_memory(len(racers), starts, epochs)
+        memory = _trace_memory(len(racers), starts, epochs, dims)
         path = "starts" if starts > epochs else "epochs"
         what = f"this race ({_racers(len(racers))} x {starts} starts x {epochs} epochs)"
         raise _refuse(path, what, Cost(memory, seconds))

@@ -1,7 +1,7 @@
-"""Your own function as an expression in x, compiled to torch operations.
+"""Your own function as an expression in x (or x and y), compiled to torch operations.
 
 The text is parsed with :mod:`ast` and only a whitelist is accepted: numbers,
-the variable ``x``, the constants ``pi`` and ``e``, the operators ``+ - * / **``
+the variables ``x`` and ``y``, the constants ``pi`` and ``e``, the operators ``+ - * / **``
 and unary minus, and calls of a fixed set of functions by name. Each node maps
 to a torch operation, so the result is differentiable by autograd. Nothing is
 ever passed to ``eval``; attribute access, subscripts, keywords, lambdas and
@@ -19,8 +19,10 @@ import torch
 from optrace.config import did_you_mean
 from optrace.errors import ConfigError
 
-Fn = Callable[[torch.Tensor], torch.Tensor]
 Value = torch.Tensor | float | int
+#: A compiled expression: its value from x and y (None for a function of x alone).
+Body = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+Node = Callable[[torch.Tensor, torch.Tensor | None], Value]
 
 FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sin": torch.sin,
@@ -38,7 +40,7 @@ FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "acos": torch.acos,
 }
 CONSTANTS = {"pi": math.pi, "e": math.e}
-VARIABLES = ("x",)
+VARIABLES = ("x", "y")
 MAX_LENGTH = 1000
 
 _BINARY: dict[type[ast.operator], Callable[[Value, Value], Value]] = {
@@ -57,33 +59,40 @@ class _Refused(Exception):
         self.message = message
 
 
-def _build(node: ast.AST) -> Callable[[torch.Tensor], Value]:
-    """A closure computing ``node`` from x, checked node by node."""
+def _y(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    assert y is not None  # an expression that names y is compiled as 2-D
+    return y
+
+
+def _build(node: ast.AST, used: set[str]) -> Node:
+    """A closure computing ``node`` from x and y, checked node by node; the
+    variables it reads are added to ``used``."""
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _Refused(node, f"{value!r} is not a number")
         number = value  # an int stays an int: x**4 is not computed as x**4.0
-        return lambda x: number
+        return lambda x, y: number
     if isinstance(node, ast.Name):
         if node.id in VARIABLES:
-            return lambda x: x
+            used.add(node.id)
+            return (lambda x, y: x) if node.id == "x" else _y
         if node.id in CONSTANTS:
             constant = CONSTANTS[node.id]
-            return lambda x: constant
+            return lambda x, y: constant
         known = [*VARIABLES, *CONSTANTS, *FUNCTIONS]
         hint = did_you_mean(node.id, known)
-        raise _Refused(node, f"unknown name '{node.id}'{hint}; an expression may use x, pi, e")
+        raise _Refused(node, f"unknown name '{node.id}'{hint}; an expression may use x, y, pi, e")
     if isinstance(node, ast.BinOp):
         operation = _BINARY.get(type(node.op))
         if operation is None:
             raise _Refused(node, "only + - * / ** are allowed between terms")
-        left, right = _build(node.left), _build(node.right)
-        return lambda x: operation(left(x), right(x))
+        left, right = _build(node.left, used), _build(node.right, used)
+        return lambda x, y: operation(left(x, y), right(x, y))
     if isinstance(node, ast.UnaryOp):
-        inner = _build(node.operand)
+        inner = _build(node.operand, used)
         if isinstance(node.op, ast.USub):
-            return lambda x: -inner(x)
+            return lambda x, y: -inner(x, y)
         if isinstance(node.op, ast.UAdd):
             return inner
         raise _Refused(node, "only unary minus and plus are allowed")
@@ -99,8 +108,8 @@ def _build(node: ast.AST) -> Callable[[torch.Tensor], Value]:
             )
         if node.keywords or len(node.args) != 1:
             raise _Refused(node, f"{node.func.id}() takes exactly one argument")
-        function, argument = FUNCTIONS[node.func.id], _build(node.args[0])
-        return lambda x: function(torch.as_tensor(argument(x), dtype=torch.float64))
+        function, argument = FUNCTIONS[node.func.id], _build(node.args[0], used)
+        return lambda x, y: function(torch.as_tensor(argument(x, y), dtype=torch.float64))
     what = {
         ast.Attribute: "attribute access (a.b)",
         ast.Subscript: "subscripts (a[b])",
@@ -109,11 +118,12 @@ def _build(node: ast.AST) -> Callable[[torch.Tensor], Value]:
         ast.BoolOp: "and/or",
         ast.IfExp: "if/else",
     }.get(type(node), type(node).__name__)
-    raise _Refused(node, f"{what} is not allowed; an expression is arithmetic in x")
+    raise _Refused(node, f"{what} is not allowed; an expression is arithmetic in x and y")
 
 
-def compile_expression(text: str, path: str = "function.expr") -> Fn:
-    """Compile ``text`` to a float64 torch function of x; ConfigError at ``path`` if refused."""
+def compile_expression(text: str, path: str = "function.expr") -> tuple[Body, bool]:
+    """Compile ``text`` to a float64 torch function of x and y, and whether it
+    names y; ConfigError at ``path`` if refused."""
     if len(text) > MAX_LENGTH:
         raise ConfigError(path, f"the expression is over {MAX_LENGTH} characters")
     try:
@@ -124,17 +134,18 @@ def compile_expression(text: str, path: str = "function.expr") -> Fn:
         ) from None
     except (ValueError, RecursionError, MemoryError):
         raise ConfigError(path, f"not a valid expression: {text!r}") from None
+    used: set[str] = set()
     try:
-        body = _build(tree.body)
+        body = _build(tree.body, used)
     except _Refused as exc:
         raise ConfigError(path, f"column {exc.column}: {exc.message}") from None
     except RecursionError:
         raise ConfigError(path, "the expression is nested too deeply") from None
 
-    def fn(x: torch.Tensor) -> torch.Tensor:
-        value = body(x)
+    def fn(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        value = body(x, y)
         if isinstance(value, torch.Tensor):
             return value
         return x * 0 + value  # a constant function, still on x's autograd graph
 
-    return fn
+    return fn, "y" in used

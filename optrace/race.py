@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -14,11 +14,11 @@ import torch
 from optrace import cost
 from optrace.config import AnimationConfig, RaceConfig, load_config
 from optrace.errors import ConfigError
-from optrace.functions import Objective, build_function
+from optrace.functions import Objective, Point, Range, build_function
 from optrace.optimizers import OptimizerSpec, constructor_parameters, resolve
 from optrace.schedules import ScheduleSpec, resolve_schedule
 from optrace.styles import assign_styles, parse_style
-from optrace.trace import RaceResult, Trace
+from optrace.trace import RaceResult, Surface, Trace
 
 DTYPE = torch.float64
 
@@ -39,30 +39,45 @@ class RacePlan:
 
     title: str
     objective: Objective
-    domain: tuple[float, float]
-    starts: tuple[float, ...]
+    domain: Range
+    starts: tuple[Point, ...]
     epochs: int
     racers: tuple[Racer, ...]
     animation: AnimationConfig
     tolerance: float = 1e-3
 
 
-def draw_starts(spec: dict[str, int], domain: tuple[float, float], seed: int) -> list[float]:
-    """``{grid: N}``: the centres of N equal cells of the domain; ``{random: N}``: N
-    uniform float64 draws over the domain from ``seed``."""
+def draw_starts(
+    spec: dict[str, int], domain: Range, seed: int, ydomain: Range | None = None
+) -> list[Point]:
+    """``{grid: N}``: the centres of N equal cells of the domain (N by N in 2-D,
+    row by row from the lowest y); ``{random: N}``: N uniform float64 draws over
+    the domain from ``seed`` (in 2-D, N pairs)."""
     ((kind, count),) = spec.items()
     lo, hi = domain
     if kind == "grid":
-        return [lo + (i + 0.5) * (hi - lo) / count for i in range(count)]
+        xs = [lo + (i + 0.5) * (hi - lo) / count for i in range(count)]
+        if ydomain is None:
+            return list(xs)
+        ylo, yhi = ydomain
+        ys = [ylo + (j + 0.5) * (yhi - ylo) / count for j in range(count)]
+        return [(x, y) for y in ys for x in xs]
     generator = torch.Generator().manual_seed(seed)
-    unit = torch.rand(count, generator=generator, dtype=DTYPE)
-    return (lo + unit * (hi - lo)).tolist()
+    if ydomain is None:
+        unit = torch.rand(count, generator=generator, dtype=DTYPE)
+        return list((lo + unit * (hi - lo)).tolist())
+    units = torch.rand(count, 2, generator=generator, dtype=DTYPE)
+    low = torch.tensor([lo, ydomain[0]], dtype=DTYPE)
+    size = torch.tensor([hi - lo, ydomain[1] - ydomain[0]], dtype=DTYPE)
+    return [(x, y) for x, y in (low + units * size).tolist()]
 
 
-def draw_start(seed: int) -> float:
-    """The ``start: random`` point: one standard normal float64 draw from ``seed``."""
+def draw_start(seed: int, dims: int = 1) -> Point:
+    """The ``start: random`` point: standard normal float64 draws from ``seed``,
+    one per axis."""
     generator = torch.Generator().manual_seed(seed)
-    return float(torch.randn(1, generator=generator, dtype=DTYPE).item())
+    drawn = torch.randn(dims, generator=generator, dtype=DTYPE).tolist()
+    return float(drawn[0]) if dims == 1 else (drawn[0], drawn[1])
 
 
 def _format(value: Any) -> str:
@@ -127,29 +142,51 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         folder: The config file's folder, where dotted optimizer paths are looked for first.
         limits: Refuse a race or animation too large for this machine (see optrace.cost).
     """
-    count = _start_count(config)
-    if limits:
-        cost.check_traces(len(config.racers), count, config.epochs)
-        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.size)
     function = config.function
     objective = build_function(
-        function.name, function.params, expr=function.expr, domain=config.domain or function.domain
+        function.name,
+        function.params,
+        expr=function.expr,
+        domain=config.domain or function.domain,
+        domain_path="domain" if config.domain else "function.domain",
     )
+    dims = objective.dims
+    if dims == 1 and config.animation.view == "surface":
+        raise ConfigError(
+            "animation.view",
+            f"a surface needs a function of x and y; {objective.name} is 1-D: use 'contour'",
+        )
+    if limits:
+        cost.check_traces(len(config.racers), _start_count(config, dims), config.epochs, dims)
+        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.size)
     domain = objective.domain
-    starts = _starts(config, domain, objective.default_start)
+    starts = _starts(config, objective)
+    box = [domain] if objective.ydomain is None else [domain, objective.ydomain]
     for key, start in starts:
-        if not math.isfinite(start) or not domain[0] <= start <= domain[1]:
+        coords = start if isinstance(start, tuple) else (start,)
+        if len(coords) != dims:
+            want = "one number x" if dims == 1 else "[x, y]"
             raise ConfigError(
                 key,
-                f"{_described(config, start)} lies outside the domain [{domain[0]}, {domain[1]}]; "
+                f"{objective.name} is a function of {_axes(dims)}: give {want}, "
+                f"got {_show_point(start)}",
+            )
+        if not all(
+            math.isfinite(c) and low <= c <= high
+            for c, (low, high) in zip(coords, box, strict=True)
+        ):
+            raise ConfigError(
+                key,
+                f"{_described(config, start)} lies outside the domain {_show_box(box)}; "
                 "choose a start inside it or widen 'domain'",
             )
     with torch.no_grad():
         values = objective.fn(torch.tensor([s for _, s in starts], dtype=DTYPE))
     for (key, start), value in zip(starts, values.tolist(), strict=True):
         if not math.isfinite(value):
-            raise ConfigError(key, f"{objective.name} is not finite at {start!r}")
-    start_tensor = torch.tensor([starts[0][1]], dtype=DTYPE)
+            raise ConfigError(key, f"{objective.name} is not finite at {_show_point(start)}")
+    first = starts[0][1]
+    start_tensor = torch.tensor(first if isinstance(first, tuple) else [first], dtype=DTYPE)
     probe_limit = cost.PROBE_SECONDS if limits else None
     specs = [
         resolve(
@@ -178,7 +215,9 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         for spec, sched in zip(specs, schedules, strict=True)
     ]
     if limits:
-        cost.check_race([(s.elementwise, s.step_seconds) for s in specs], count, config.epochs)
+        cost.check_race(
+            [(s.elementwise, s.step_seconds) for s in specs], len(starts), config.epochs, dims
+        )
     chosen_styles = [
         None if r.style is None else parse_style(r.style, f"racers[{i}].style")
         for i, r in enumerate(config.racers)
@@ -210,65 +249,94 @@ def load(path: Path, config: RaceConfig | None = None, limits: bool = True) -> R
         raise exc.in_file(str(path)) from None
 
 
-def _start_count(config: RaceConfig) -> int:
+def _start_count(config: RaceConfig, dims: int) -> int:
     if isinstance(config.starts, list):
         return len(config.starts)
     if isinstance(config.starts, dict):
-        return next(iter(config.starts.values()))
+        ((kind, count),) = config.starts.items()
+        return int(count**dims if kind == "grid" else count)
     return 1
 
 
-def _starts(
-    config: RaceConfig, domain: tuple[float, float], default: float | None
-) -> list[tuple[str, float]]:
-    """Each start with the key path that names it; ``default`` is the function's own
-    start, used when the config names none."""
+def _axes(dims: int) -> str:
+    return "x alone" if dims == 1 else "x and y"
+
+
+def _show_point(point: Point) -> str:
+    return repr(point) if not isinstance(point, tuple) else f"[{point[0]!r}, {point[1]!r}]"
+
+
+def _show_box(box: Sequence[Range]) -> str:
+    return " x ".join(f"[{low}, {high}]" for low, high in box)
+
+
+def _starts(config: RaceConfig, objective: Objective) -> list[tuple[str, Point]]:
+    """Each start with the key path that names it; the function's own start is
+    used when the config names none."""
     if isinstance(config.starts, list):
-        return [(f"starts[{i}]", float(s)) for i, s in enumerate(config.starts)]
+        points: list[Point] = list(config.starts)
+        return [(f"starts[{i}]", s) for i, s in enumerate(points)]
     if isinstance(config.starts, dict):
-        return [("starts", s) for s in draw_starts(config.starts, domain, config.seed)]
-    if "start" not in config.model_fields_set and default is not None:
-        return [("start", default)]
+        drawn = draw_starts(config.starts, objective.domain, config.seed, objective.ydomain)
+        return [("starts", s) for s in drawn]
+    if "start" not in config.model_fields_set and objective.default_start is not None:
+        return [("start", objective.default_start)]
     if config.start == "random":
-        return [("start", draw_start(config.seed))]
-    return [("start", float(config.start))]
+        return [("start", draw_start(config.seed, objective.dims))]
+    return [("start", config.start)]
 
 
-def _described(config: RaceConfig, start: float) -> str:
+def _described(config: RaceConfig, start: Point) -> str:
     if config.starts is None and config.start == "random":
-        return f"the random start {start!r} (seed {config.seed})"
-    return repr(start)
+        return f"the random start {_show_point(start)} (seed {config.seed})"
+    return _show_point(start)
+
+
+class Run(NamedTuple):
+    """One racer's run from every start, each array ``(starts, epochs + 1)``;
+    ``y`` only in 2-D."""
+
+    x: np.ndarray
+    loss: np.ndarray
+    lr: np.ndarray
+    y: np.ndarray | None = None
 
 
 def race_one(
     spec: OptimizerSpec,
     fn: Callable[[torch.Tensor], torch.Tensor],
-    starts: Sequence[float],
+    starts: Sequence[Point],
     epochs: int,
     progress: Callable[[int], None] | None = None,
     schedule: ScheduleSpec | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Race one optimizer from every start: ``(x, loss, lr)``, each ``(starts, epochs + 1)``.
+) -> Run:
+    """Race one optimizer from every start.
 
-    Each epoch is zero_grad, loss.backward(), step(), then the schedule's step,
+    The parameter is one float64 tensor: in 1-D, of one element per start; in
+    2-D, of the two elements ``(x, y)`` (``(starts, 2)`` for a swarm). Each
+    epoch is zero_grad, loss.backward(), step(), then the schedule's step,
     exactly as a plain torch loop; the values after the step are recorded, and
     ``lr`` is the learning rate that step used (at epoch 0, the first one). From
-    a start's first non-finite x or loss on, both are NaN. An element-wise
+    a start's first non-finite place or loss on, all are NaN. An element-wise
     optimizer races all starts as one tensor, which gives the same bits as
     separate runs; any other races each start on its own.
     """
     if len(starts) > 1 and not spec.elementwise:
-        rows = [race_one(spec, fn, [s], epochs, progress, schedule) for s in starts]
-        return (
-            np.concatenate([r[0] for r in rows]),
-            np.concatenate([r[1] for r in rows]),
-            np.concatenate([r[2] for r in rows]),
+        runs = [race_one(spec, fn, [s], epochs, progress, schedule) for s in starts]
+        ys = [r.y for r in runs if r.y is not None]
+        return Run(
+            np.concatenate([r.x for r in runs]),
+            np.concatenate([r.loss for r in runs]),
+            np.concatenate([r.lr for r in runs]),
+            np.concatenate(ys) if ys else None,
         )
     count = len(starts)
-    xs = np.full((count, epochs + 1), np.nan)
+    dims = 2 if isinstance(starts[0], tuple) else 1
+    places = np.full((count, epochs + 1, dims), np.nan)
     losses = np.full((count, epochs + 1), np.nan)
     lrs = np.full((count, epochs + 1), np.nan)
-    param = torch.tensor(list(starts), dtype=DTYPE, requires_grad=True)
+    first = starts[0] if dims == 2 and count == 1 else list(starts)
+    param = torch.tensor(first, dtype=DTYPE, requires_grad=True)
     optimizer = spec.build(param)
     scheduler = schedule.build(optimizer) if schedule is not None else None
 
@@ -278,10 +346,16 @@ def race_one(
         value.backward()  # type: ignore[no-untyped-call]
         return value
 
+    def record(epoch: int, alive: np.ndarray) -> np.ndarray:
+        place = param.detach().numpy().reshape(count, dims)
+        value = loss.detach().numpy().reshape(count)
+        alive &= np.isfinite(place).all(axis=1) & np.isfinite(value)
+        places[alive, epoch], losses[alive, epoch] = place[alive], value[alive]
+        return alive
+
     loss = fn(param)
-    xs[:, 0], losses[:, 0] = starts, loss.detach().numpy()
+    alive = record(0, np.ones(count, dtype=bool))
     lrs[:, 0] = optimizer.param_groups[0]["lr"]
-    alive = np.ones(count, dtype=bool)
     for epoch in range(1, epochs + 1):
         lrs[alive, epoch] = optimizer.param_groups[0]["lr"]
         if spec.needs_closure:
@@ -293,23 +367,21 @@ def race_one(
         loss = fn(param)
         if scheduler is not None and schedule is not None:
             schedule.step(scheduler, loss.detach())
-        x, value = param.detach().numpy(), loss.detach().numpy()
-        alive &= np.isfinite(x) & np.isfinite(value)
-        xs[alive, epoch], losses[alive, epoch] = x[alive], value[alive]
+        alive = record(epoch, alive)
         if progress is not None:
             progress(count)
         if not alive.any():
             if progress is not None:
                 progress(count * (epochs - epoch))
             break
-    return xs, losses, lrs
+    return Run(places[..., 0], losses, lrs, places[..., 1] if dims == 2 else None)
 
 
 def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceResult:
     """Run every racer from the plan's start; ``progress`` hears of each racer-epoch."""
     traces = []
     for racer in plan.racers:
-        xs, losses, lrs = race_one(
+        ran = race_one(
             racer.optimizer, plan.objective.fn, plan.starts, plan.epochs, progress, racer.schedule
         )
         traces.append(
@@ -318,21 +390,30 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
                 optimizer=racer.optimizer.name,
                 hyperparameters=dict(racer.optimizer.hyperparameters),
                 style=racer.style,
-                x=xs,
-                loss=losses,
-                lr=lrs if racer.schedule is not None else None,
+                x=ran.x,
+                loss=ran.loss,
+                lr=ran.lr if racer.schedule is not None else None,
                 schedule=racer.schedule.name if racer.schedule is not None else None,
+                y=ran.y,
             )
         )
-    curve_x, curve_y = plan.objective.curve(plan.domain)
+    objective = plan.objective
+    if objective.ydomain is None:
+        curve_x, curve_y = objective.curve(plan.domain)
+        surface = None
+    else:
+        curve_x = curve_y = np.empty(0)
+        surface = Surface(*objective.surface(plan.domain, objective.ydomain))
     return RaceResult(
         title=plan.title,
-        function=plan.objective.formula,
+        function=objective.formula,
         domain=plan.domain,
         curve_x=curve_x,
         curve_y=curve_y,
         epochs=plan.epochs,
         traces=tuple(traces),
-        minima=plan.objective.minima,
+        minima=objective.minima,
         tolerance=plan.tolerance,
+        ydomain=objective.ydomain,
+        surface=surface,
     )

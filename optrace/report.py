@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optrace.atomic import AtomicFile
 from optrace.errors import OutputError
-from optrace.trace import RaceResult, Summary, summarize
+from optrace.trace import RaceResult, Summary, jsonable, summarize
+
+if TYPE_CHECKING:
+    from optrace.functions import Minimum
 
 
 def _number(value: float) -> str:
     return f"{value:.6g}"
+
+
+def _place(s: Summary) -> str:
+    x = _number(s.final_x)
+    return x if s.final_y is None else f"{x}, {_number(s.final_y)}"
+
+
+def _box(result: RaceResult) -> str:
+    lo, hi = result.domain
+    if result.ydomain is None:
+        return f"[{lo}, {hi}]"
+    return f"[{lo}, {hi}] x [{result.ydomain[0]}, {result.ydomain[1]}]"
+
+
+def minimum_json(m: Minimum) -> dict[str, float]:
+    """A known minimum as JSON: its x (and y) and its value f."""
+    return {"x": m.x, "f": m.value} if m.y is None else {"x": m.x, "y": m.y, "f": m.value}
 
 
 def _note(summary: Summary, starts: int) -> str:
@@ -30,17 +50,18 @@ def _note(summary: Summary, starts: int) -> str:
 
 
 def summary_table(result: RaceResult) -> str:
-    """Per racer: final x, final loss, best loss and its epoch, the epoch it came
+    """Per racer: final place, final loss, best loss and its epoch, the epoch it came
     within the tolerance of the lowest known minimum, and its distance to the
     nearest known minimum; aligned, one line each."""
-    header = ["racer", "final x", "final loss", "best loss", "best epoch", "reached", "to min", ""]
+    place = "final x" if result.dims == 1 else "final x, y"
+    header = ["racer", place, "final loss", "best loss", "best epoch", "reached", "to min", ""]
     rows = [header]
     for trace in result.traces:
         s = summarize(trace, result)
         rows.append(
             [
                 s.label,
-                _number(s.final_x),
+                _place(s),
                 _number(s.final_loss),
                 _number(s.best_loss),
                 str(s.best_epoch),
@@ -67,7 +88,7 @@ def warnings(result: RaceResult) -> list[str]:
     for trace in result.traces:
         starts = len(trace.diverged_at)
         stopped = [e for e in trace.diverged_at if e is not None]
-        left = [e for e in trace.left_domain_at(result.domain) if e is not None]
+        left = [e for e in trace.left_domain_at(result.domain, result.ydomain) if e is not None]
         if stopped and starts == 1:
             lines.append(
                 f"warning: racer '{trace.label}' diverged at epoch {stopped[0]} "
@@ -78,16 +99,16 @@ def warnings(result: RaceResult) -> list[str]:
                 f"warning: racer '{trace.label}': {len(stopped)} of {starts} starts diverged "
                 f"(x or loss not finite), the first at epoch {min(stopped)}; each stops there"
             )
-        lo, hi = result.domain
+        box = _box(result)
         if left and starts == 1:
             lines.append(
-                f"warning: racer '{trace.label}' left the domain [{lo}, {hi}] at epoch {left[0]}; "
+                f"warning: racer '{trace.label}' left the domain {box} at epoch {left[0]}; "
                 "it is drawn at the edge"
             )
         elif left:
             lines.append(
                 f"warning: racer '{trace.label}': {len(left)} of {starts} starts left the domain "
-                f"[{lo}, {hi}], the first at epoch {min(left)}; they are drawn at the edge"
+                f"{box}, the first at epoch {min(left)}; they are drawn at the edge"
             )
     return lines
 
@@ -109,11 +130,12 @@ def strict_failures(result: RaceResult) -> list[str]:
 def _summary_fields(s: Summary) -> dict[str, Any]:
     return {
         "final_x": s.final_x,
+        **({} if s.final_y is None else {"final_y": s.final_y}),
         "final_loss": s.final_loss,
         "best_loss": s.best_loss,
         "best_epoch": s.best_epoch,
         "reached_at": s.reached_at,
-        "nearest_minimum": s.nearest_minimum,
+        "nearest_minimum": jsonable(s.nearest_minimum),
         "distance_to_minimum": s.distance,
     }
 
@@ -123,7 +145,7 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
     racers = []
     for trace in result.traces:
         best = summarize(trace, result)
-        left = trace.left_domain_at(result.domain)
+        left = trace.left_domain_at(result.domain, result.ydomain)
         starts = [
             {
                 "start": i,
@@ -150,8 +172,8 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
         "function": result.function,
         "epochs": result.epochs,
         "tolerance": result.tolerance,
-        "known_minima": [{"x": x, "f": f} for x, f in result.minima],
-        "lowest_minimum": None if lowest is None else {"x": lowest[0], "f": lowest[1]},
+        "known_minima": [minimum_json(m) for m in result.minima],
+        "lowest_minimum": None if lowest is None else minimum_json(lowest),
         "racers": racers,
     }
 

@@ -8,30 +8,57 @@ imports pyplot.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.colors import LogNorm, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
-from optrace.trace import RaceResult
+from optrace.trace import RaceResult, Surface, Trace
 
 #: Moving artists sit above everything static (the legend is at 5), so drawing
 #: them over a cached background gives the same pixels as a full redraw.
-_GHOST_Z, _MARKER_Z, _TEXT_Z = 6.0, 6.5, 7.0
+_TRAIL_Z, _GHOST_Z, _MARKER_Z, _TEXT_Z = 5.5, 6.0, 6.5, 7.0
+#: A function "spans decades" (and its contours are log-scaled) when its
+#: highest value above the minimum is this many times its 1st percentile.
+DECADES = 1000.0
+CMAP = "viridis"
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How a race is drawn.
+
+    Attributes:
+        loss_panel: A second axes under the race with each racer's loss (and lr).
+        trail: How many epochs of each racer's recent path are drawn, fading.
+        view: For a 2-D function, ``contour`` (seen from above) or ``surface`` (3-D).
+    """
+
+    loss_panel: bool = False
+    trail: int = 0
+    view: Literal["contour", "surface"] = "contour"
 
 
 class RaceScene:
     """Static and moving artists of a race; :meth:`update` moves the racers.
 
+    A 1-D race moves markers along the curve ``f(x)``; a 2-D race moves them
+    over a filled contour of ``f(x, y)`` (log-scaled where it spans decades),
+    or over its surface in 3-D, with the known minima marked.
+
     Args:
         figure: The figure to draw on (Agg for files, QtAgg for the window).
         result: The race.
         frame_epochs: The epoch shown in each frame; default one frame per epoch.
+        options: Panels, trails and view.
     """
 
     def __init__(
@@ -39,106 +66,266 @@ class RaceScene:
         figure: Figure,
         result: RaceResult,
         frame_epochs: Sequence[int] | np.ndarray | None = None,
-        loss_panel: bool = False,
+        options: SceneOptions | None = None,
     ) -> None:
+        options = options or SceneOptions()
         self.result = result
+        self.trail = options.trail
         self.frame_epochs = (
             np.arange(result.epochs + 1) if frame_epochs is None else np.asarray(frame_epochs)
         )
         swarm = max(t.x.shape[0] for t in result.traces) > 1
         size, alpha = (5.0, 0.6) if swarm else (10.0, 1.0)
         self._last = [trace.last_epoch for trace in result.traces]
-        lo_x, hi_x = result.domain
-        with np.errstate(invalid="ignore"):
-            self._outside = [(t.x < lo_x) | (t.x > hi_x) for t in result.traces]
-        self.panel: LossPanel | None = None
-        if loss_panel:
-            grid = figure.add_gridspec(2, 1, height_ratios=(2.2, 1.0))
-            ax = figure.add_subplot(grid[0])
+        self._outside = [t.outside(result.domain, result.ydomain) for t in result.traces]
+        grid = figure.add_gridspec(2, 1, height_ratios=(2.2, 1.0)) if options.loss_panel else None
+        where: Any = grid[0] if grid is not None else 111
+        self.three_d = result.surface is not None and options.view == "surface"
+        if self.three_d:
+            # Drawn by zorder, not by depth: the racers stay on top of the
+            # surface, as they are when blitted over it.
+            ax = figure.add_subplot(where, projection="3d", computed_zorder=False)
         else:
-            ax = figure.add_subplot()
+            ax = figure.add_subplot(where)
         self.axes = ax
-        ax.plot(result.curve_x, result.curve_y, color="0.3", linewidth=1.5, zorder=1)
-        ax.set_xlim(*result.domain)
-        lo, hi = float(np.nanmin(result.curve_y)), float(np.nanmax(result.curve_y))
-        pad = 0.08 * (hi - lo) if hi > lo else 1.0
-        ax.set_ylim(lo - pad, hi + pad)
+        self._zmin = 0.0
+        self._floor: float | None = None
+        # Per racer, the drawn coordinates of every start and epoch, and their bounds.
+        self._coords: list[tuple[np.ndarray, ...]]
+        if result.surface is None:
+            self._bounds = self._draw_curve(ax)
+            self._coords = [(t.x, t.loss) for t in result.traces]
+        elif self.three_d:
+            self._bounds = self._draw_surface(ax, result.surface)
+            self._coords = [(t.x, _y(t), self._height(t.loss)) for t in result.traces]
+        else:
+            self._bounds = self._draw_contour(figure, ax, result.surface)
+            self._coords = [(t.x, _y(t)) for t in result.traces]
         ax.set_title(result.title)
-        ax.set_xlabel("x")
-        ax.set_ylabel("f(x)")
-        ax.grid(alpha=0.25)
 
-        self._ylim = (lo - pad, hi + pad)
-        self.markers = []
-        self.ghosts = []
-        self.edges = []
+        self.markers: list[Line2D] = []
+        self.ghosts: list[Line2D] = []
+        self.edges: list[Line2D] = []
+        self.trails: list[Any] = []
+        self.panel: LossPanel | None = None
+        flat = result.surface is None or self.three_d
+        outline: dict[str, Any] = {} if flat else {"markeredgecolor": "white"}
         for trace in result.traces:
-            (marker,) = ax.plot(
-                [],
-                [],
+            (marker,) = self._plot(
                 trace.style,
                 markersize=size,
                 alpha=alpha,
                 linestyle="none",
                 label=trace.label,
                 zorder=_MARKER_Z,
+                **outline,
             )
-            (ghost,) = ax.plot(
-                [],
-                [],
+            colour = marker.get_color()
+            (ghost,) = self._plot(
                 linestyle="none",
                 marker="x",
                 markersize=size,
                 markeredgewidth=2,
-                color=marker.get_color(),
+                color=colour,
                 alpha=0.7,
                 zorder=_GHOST_Z,
             )
             # A racer outside the domain: hollow, at the edge it crossed.
-            (edge,) = ax.plot(
-                [],
-                [],
+            (edge,) = self._plot(
                 linestyle="none",
                 marker=marker.get_marker(),
                 markersize=size,
                 markeredgewidth=2,
                 markerfacecolor="none",
-                markeredgecolor=marker.get_color(),
+                markeredgecolor=colour,
                 clip_on=False,
                 zorder=_MARKER_Z,
             )
             self.markers.append(marker)
             self.ghosts.append(ghost)
             self.edges.append(edge)
-        # Only the number is redrawn per frame; "epoch" and "/ N" are static. In
-        # a monospace font each character advances 0.6 em, so the number ends
-        # where the blanks for it end.
-        width = len(str(result.epochs))
-        mono: dict[str, Any] = {"va": "top", "family": "monospace"}
-        ax.text(
-            0.02, 0.97, f"epoch {' ' * width} / {result.epochs}", transform=ax.transAxes, **mono
-        )
-        em = FontProperties(family="monospace").get_size_in_points()
-        end = offset_copy(ax.transAxes, figure, x=(6 + width) * 0.6 * em, units="points")
-        self.counter = ax.text(0.02, 0.97, "", transform=end, ha="right", zorder=_TEXT_Z, **mono)
-        self.notes = ax.text(
-            0.02,
-            0.90,
-            "",
-            transform=ax.transAxes,
-            va="top",
-            fontsize="small",
-            color="0.25",
-            zorder=_TEXT_Z,
-        )
+            if self.trail:
+                self.trails.append(self._trail_collection(colour))
+        self._add_counter(figure, ax, result.epochs, boxed=not flat)
         self.update(0)
-        ax.legend(handles=self.markers, loc="best", numpoints=1)
+        ax.legend(
+            handles=self.markers,
+            loc="best" if result.surface is None else "upper right",
+            numpoints=1,
+            fontsize="small" if result.surface is not None else None,
+        )
         self.panel = (
-            LossPanel(figure.add_subplot(grid[1]), result, self.markers) if loss_panel else None
+            LossPanel(figure.add_subplot(grid[1]), result, self.markers)
+            if grid is not None
+            else None
         )
         if self.panel is not None:
             self.panel.update(self.frame_epochs[:1])
-        figure.tight_layout()
+        if not self.three_d:
+            figure.tight_layout()
+
+    def _draw_curve(self, ax: Axes) -> list[tuple[float, float]]:
+        result = self.result
+        ax.plot(result.curve_x, result.curve_y, color="0.3", linewidth=1.5, zorder=1)
+        ax.set_xlim(*result.domain)
+        lo, hi = float(np.nanmin(result.curve_y)), float(np.nanmax(result.curve_y))
+        pad = 0.08 * (hi - lo) if hi > lo else 1.0
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel("x")
+        ax.set_ylabel("f(x)")
+        ax.grid(alpha=0.25)
+        return [result.domain, (lo - pad, hi + pad)]
+
+    def _levels(self, surface: Surface) -> tuple[np.ndarray, np.ndarray, LogNorm | None, str]:
+        """The values to contour, their levels, a log norm where they span decades,
+        and their label."""
+        z = np.ma.masked_invalid(surface.z)
+        low, high = float(z.min()), float(z.max())
+        self._zmin = low
+        above = (z - low).compressed()
+        small = float(np.percentile(above, 1)) if above.size else 0.0
+        if small > 0 and high - low > DECADES * small:
+            self._floor = small / 10
+            levels = np.geomspace(self._floor, high - low, 25)
+            shifted = np.ma.maximum(z - low, self._floor)
+            return shifted, levels, LogNorm(levels[0], levels[-1]), "f - min f (log scale)"
+        self._floor = None
+        return z, np.linspace(low, high, 25), None, "f(x, y)"
+
+    def _height(self, loss: np.ndarray) -> np.ndarray:
+        """A loss as drawn on the surface (log10 of its height above the minimum
+        where the surface is log-scaled)."""
+        if self._floor is None:
+            return loss
+        with np.errstate(invalid="ignore", divide="ignore"):
+            height: np.ndarray = np.log10(np.maximum(loss - self._zmin, self._floor))
+        return height
+
+    def _draw_contour(
+        self, figure: Figure, ax: Axes, surface: Surface
+    ) -> list[tuple[float, float]]:
+        result = self.result
+        assert result.ydomain is not None
+        z, levels, norm, label = self._levels(surface)
+        filled = ax.contourf(
+            surface.xs, surface.ys, z, levels=levels, norm=norm, cmap=CMAP, zorder=1
+        )
+        ax.contour(
+            surface.xs,
+            surface.ys,
+            z,
+            levels=levels,
+            norm=norm,
+            colors="white",
+            linewidths=0.4,
+            alpha=0.35,
+            zorder=2,
+        )
+        figure.colorbar(filled, ax=ax, label=label, format="%.3g")
+        self._mark_minima(ax)
+        ax.set_xlim(*result.domain)
+        ax.set_ylim(*result.ydomain)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        return [result.domain, result.ydomain]
+
+    def _draw_surface(self, ax: Any, surface: Surface) -> list[tuple[float, float]]:
+        result = self.result
+        assert result.ydomain is not None
+        z, _, norm, _label = self._levels(surface)
+        height = np.ma.log10(z) if norm is not None else z
+        xs, ys = np.meshgrid(surface.xs, surface.ys)
+        ax.plot_surface(
+            xs, ys, height, cmap=CMAP, alpha=0.75, linewidth=0, rcount=80, ccount=80, zorder=1
+        )
+        self._mark_minima(ax)
+        ax.set_xlim(*result.domain)
+        ax.set_ylim(*result.ydomain)
+        low, high = float(height.min()), float(height.max())
+        ax.set_zlim(low, high)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_zlabel("log10(f - min f)" if norm is not None else "f(x, y)")
+        ax.view_init(elev=40, azim=-60)
+        return [result.domain, result.ydomain, (low, high)]
+
+    def _mark_minima(self, ax: Any) -> None:
+        minima = [m for m in self.result.minima if m.y is not None]
+        if not minima:
+            return
+        xs, ys = [m.x for m in minima], [m.y for m in minima]
+        place = (
+            [xs, ys, self._height(np.array([m.value for m in minima]))]
+            if self.three_d
+            else [xs, ys]
+        )
+        ax.plot(
+            *place,
+            linestyle="none",
+            marker="*",
+            markersize=11,
+            markerfacecolor="white",
+            markeredgecolor="black",
+            markeredgewidth=0.8,
+            zorder=3,
+            label="known minima",
+        )
+
+    def _plot(self, *style: str, **kwargs: Any) -> list[Line2D]:
+        empty: list[list[float]] = [[], [], []] if self.three_d else [[], []]
+        lines: list[Line2D] = self.axes.plot(*empty, *style, **kwargs)
+        return lines
+
+    def _trail_collection(self, colour: Any) -> Any:
+        if self.three_d:
+            from mpl_toolkits.mplot3d.art3d import (  # type: ignore[import-untyped]
+                Line3DCollection,
+            )
+
+            class Trail3D(Line3DCollection):  # type: ignore[misc]
+                """Projects itself when drawn alone, as blitting draws it."""
+
+                def draw(self, renderer: Any) -> None:
+                    self.do_3d_projection()
+                    super().draw(renderer)
+
+            trail: Any = Trail3D([], linewidths=1.5, zorder=_TRAIL_Z)
+            self.axes.add_collection3d(trail, autolim=False)
+        else:
+            trail = LineCollection([], linewidths=1.5, zorder=_TRAIL_Z, capstyle="round")
+            self.axes.add_collection(trail, autolim=False)
+        trail.base_colour = to_rgba(colour)
+        return trail
+
+    def _add_counter(self, figure: Figure, ax: Any, epochs: int, boxed: bool) -> None:
+        # Only the number is redrawn per frame; "epoch" and "/ N" are static. In
+        # a monospace font each character advances 0.6 em, so the number ends
+        # where the blanks for it end.
+        width = len(str(epochs))
+        mono: dict[str, Any] = {"va": "top", "family": "monospace"}
+        box: dict[str, Any] = (
+            {"bbox": {"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 2}}
+            if boxed
+            else {}
+        )
+        text = ax.text2D if self.three_d else ax.text
+        text(0.02, 0.97, f"epoch {' ' * width} / {epochs}", transform=ax.transAxes, **mono, **box)
+        em = FontProperties(family="monospace").get_size_in_points()
+        end = offset_copy(ax.transAxes, figure, x=(6 + width) * 0.6 * em, units="points")
+        self.counter = text(0.02, 0.97, "", transform=end, ha="right", zorder=_TEXT_Z, **mono)
+        # In 2-D the notes go to the bottom, away from the legend and the counter.
+        self.notes = text(
+            0.02,
+            0.03 if boxed else 0.90,
+            "",
+            transform=ax.transAxes,
+            va="bottom" if boxed else "top",
+            fontsize="small",
+            color="0.25",
+            zorder=_TEXT_Z,
+            clip_on=True,  # a long note stays inside the axes, off the colour bar
+            **box,
+        )
 
     @property
     def n_frames(self) -> int:
@@ -149,7 +336,15 @@ class RaceScene:
     def moving(self) -> list[Artist]:
         """The artists :meth:`update` changes, in drawing order."""
         panel = self.panel.moving if self.panel is not None else []
-        return [*self.ghosts, *self.edges, *self.markers, self.counter, self.notes, *panel]
+        return [
+            *self.trails,
+            *self.ghosts,
+            *self.edges,
+            *self.markers,
+            self.counter,
+            self.notes,
+            *panel,
+        ]
 
     def set_animated(self, animated: bool) -> None:
         """Mark the moving artists so that a full draw leaves them out (for blitting)."""
@@ -160,42 +355,71 @@ class RaceScene:
         """Move every racer to its place at ``frame``; return the moving artists."""
         epoch = int(self.frame_epochs[frame])
         notes: list[str] = []
-        for trace, last, outside, marker, ghost, edge in zip(
-            self.result.traces,
-            self._last,
-            self._outside,
-            self.markers,
-            self.ghosts,
-            self.edges,
-            strict=True,
-        ):
+        for i, trace in enumerate(self.result.traces):
+            last, outside, coords = self._last[i], self._outside[i], self._coords[i]
             at = np.minimum(epoch, last)
             rows = np.arange(len(last))
-            xs, ys = trace.x[rows, at], trace.loss[rows, at]
+            now = [c[rows, at] for c in coords]
             alive = last >= epoch
-            lo, hi = self.result.domain
             out = alive & outside[rows, at]
             inside = alive & ~out
-            marker.set_data(xs[inside], ys[inside])
-            ghost.set_data(xs[~alive], ys[~alive])
-            ghost.set_visible(not alive.all())
-            edge.set_data(np.clip(xs[out], lo, hi), np.clip(ys[out], *self._ylim))
-            edge.set_visible(bool(out.any()))
+            _set(self.markers[i], [c[inside] for c in now])
+            _set(self.ghosts[i], [c[~alive] for c in now])
+            self.ghosts[i].set_visible(not alive.all())
+            clipped = [
+                np.clip(c[out], low, high) for c, (low, high) in zip(now, self._bounds, strict=True)
+            ]
+            _set(self.edges[i], clipped)
+            self.edges[i].set_visible(bool(out.any()))
+            if self.trails:
+                self._move_trail(self.trails[i], coords, epoch)
             if len(alive) == 1 and not alive[0]:
                 notes.append(f"x {trace.label} diverged at epoch {int(last[0]) + 1}")
             elif not alive.all():
                 notes.append(f"x {int((~alive).sum())} of {trace.label} diverged")
-            side = "<-" if (xs[out] < lo).all() else "->" if (xs[out] > hi).all() else "<->"
             if len(alive) == 1 and out[0]:
-                notes.append(f"{side} {trace.label} is outside the domain")
+                notes.append(f"{self._side(now, out)} {trace.label} is outside the domain")
             elif out.any():
-                notes.append(f"{side} {int(out.sum())} of {trace.label} outside the domain")
+                notes.append(
+                    f"{self._side(now, out)} {int(out.sum())} of {trace.label} outside the domain"
+                )
         self.counter.set_text(str(epoch))
         self.notes.set_text("\n".join(notes))
         self.notes.set_visible(bool(notes))
         if self.panel is not None:
             self.panel.update(self.frame_epochs[: frame + 1])
         return self.moving
+
+    def _side(self, now: list[np.ndarray], out: np.ndarray) -> str:
+        """An arrow for the way out: in 1-D left or right; in 2-D always ``->``."""
+        if self.result.surface is not None:
+            return "->"
+        xs, (lo, hi) = now[0][out], self.result.domain
+        return "<-" if (xs < lo).all() else "->" if (xs > hi).all() else "<->"
+
+    def _move_trail(self, trail: Any, coords: tuple[np.ndarray, ...], epoch: int) -> None:
+        """The path over the last ``trail`` epochs, each segment fainter with age."""
+        first = max(0, epoch - self.trail)
+        path = np.stack([c[:, first : epoch + 1] for c in coords], axis=-1)
+        segments = np.stack([path[:, :-1], path[:, 1:]], axis=2).reshape(-1, 2, len(coords))
+        age = epoch - np.arange(first + 1, epoch + 1)
+        colours = np.tile(trail.base_colour, (len(age), 1))
+        colours[:, 3] *= 0.85 * (1 - age / self.trail)
+        trail.set_segments(list(segments) if self.three_d else segments)
+        trail.set_color(np.tile(colours, (path.shape[0], 1)))
+        trail.set_visible(len(segments) > 0)
+
+
+def _y(trace: Trace) -> np.ndarray:
+    assert trace.y is not None, "a 2-D race records y"
+    return trace.y
+
+
+def _set(line: Any, coords: list[np.ndarray]) -> None:
+    if len(coords) == 3:
+        line.set_data_3d(*coords)
+    else:
+        line.set_data(*coords)
 
 
 class LossPanel:

@@ -8,12 +8,18 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optrace.atomic import AtomicFile
 from optrace.errors import OutputError, UsageError
+
+if TYPE_CHECKING:
+    from optrace.functions import Minimum
+
+Range = tuple[float, float]
+Point = float | tuple[float, float]
 
 TRACE_FORMATS = (".csv", ".json")
 
@@ -32,6 +38,7 @@ class Trace:
         loss: Values at ``x``, shaped likewise.
         lr: With a schedule, the learning rate each epoch's step used, shaped likewise.
         schedule: The schedule's name, if any.
+        y: In 2-D, the y of each position, shaped like ``x``; None in 1-D.
     """
 
     label: str
@@ -42,6 +49,7 @@ class Trace:
     loss: np.ndarray
     lr: np.ndarray | None = None
     schedule: str | None = None
+    y: np.ndarray | None = None
 
     @property
     def last_epoch(self) -> np.ndarray:
@@ -50,11 +58,23 @@ class Trace:
         last: np.ndarray = finite.sum(axis=1) - 1
         return last
 
-    def left_domain_at(self, domain: tuple[float, float]) -> list[int | None]:
-        """Per start, the first epoch its x lay outside ``domain``, or None."""
+    def outside(self, domain: Range, ydomain: Range | None = None) -> np.ndarray:
+        """Per start and epoch, whether the racer lay outside the box."""
         with np.errstate(invalid="ignore"):
-            outside = (self.x < domain[0]) | (self.x > domain[1])
+            out: np.ndarray = (self.x < domain[0]) | (self.x > domain[1])
+            if ydomain is not None and self.y is not None:
+                out |= (self.y < ydomain[0]) | (self.y > ydomain[1])
+        return out
+
+    def left_domain_at(self, domain: Range, ydomain: Range | None = None) -> list[int | None]:
+        """Per start, the first epoch it lay outside the box, or None."""
+        outside = self.outside(domain, ydomain)
         return [int(np.argmax(row)) if row.any() else None for row in outside]
+
+    def place(self, start: int, epoch: int) -> Point:
+        """Where ``start`` was at ``epoch``: x, or (x, y) in 2-D."""
+        x = float(self.x[start, epoch])
+        return x if self.y is None else (x, float(self.y[start, epoch]))
 
     @property
     def diverged_at(self) -> list[int | None]:
@@ -64,18 +84,38 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class Surface:
+    """A 2-D function sampled on a grid: ``z[j, i] = f(xs[i], ys[j])``."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    z: np.ndarray
+
+
+@dataclass(frozen=True)
 class RaceResult:
-    """Everything a scene needs to draw the race, as plain numpy data."""
+    """Everything a scene needs to draw the race, as plain numpy data.
+
+    In 1-D the function is drawn from ``curve_x`` and ``curve_y``; in 2-D from
+    ``surface``, over ``domain`` by ``ydomain``.
+    """
 
     title: str
     function: str
-    domain: tuple[float, float]
+    domain: Range
     curve_x: np.ndarray
     curve_y: np.ndarray
     epochs: int
     traces: tuple[Trace, ...]
-    minima: tuple[tuple[float, float], ...] = ()
+    minima: tuple[Minimum, ...] = ()
     tolerance: float = 1e-3
+    ydomain: Range | None = None
+    surface: Surface | None = None
+
+    @property
+    def dims(self) -> int:
+        """1 or 2."""
+        return 1 if self.ydomain is None else 2
 
 
 def frame_epochs(epochs: int, frames: int) -> np.ndarray:
@@ -105,15 +145,16 @@ class Summary:
     left: int
     left_at: int | None
     reached_at: int | None = None
-    nearest_minimum: float | None = None
+    nearest_minimum: Point | None = None
     distance: float | None = None
+    final_y: float | None = None
 
 
 def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Summary:
     """How ``trace`` finished: of ``start``, or for a swarm by default of the start
     with the lowest final loss. ``reached_at`` is the first epoch whose loss came
-    within ``result.tolerance`` of the lowest known minimum; ``distance`` is from
-    the final x to the nearest known minimum."""
+    within ``result.tolerance`` of the lowest known minimum; ``distance`` is the
+    Euclidean distance from the final place to the nearest known minimum."""
     last = trace.last_epoch
     rows = np.arange(len(last))
     finals = trace.loss[rows, last]
@@ -122,15 +163,20 @@ def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Sum
     losses = trace.loss[start, : last[start] + 1]
     best = int(np.argmin(losses))
     final_x = float(trace.x[start, last[start]])
+    final_y = None if trace.y is None else float(trace.y[start, last[start]])
     stopped = [e for e in trace.diverged_at if e is not None]
-    left = [e for e in trace.left_domain_at(result.domain) if e is not None]
+    left = [e for e in trace.left_domain_at(result.domain, result.ydomain) if e is not None]
     reached_at = nearest = distance = None
     if result.minima:
-        target = result.minima[0][1] + result.tolerance
+        target = result.minima[0].value + result.tolerance
+
+        def away(m: Minimum) -> float:
+            return math.hypot(m.x - final_x, (m.y or 0.0) - (final_y or 0.0))
+
         hits = np.flatnonzero(losses <= target)
         reached_at = int(hits[0]) if hits.size else None
-        nearest = min((m[0] for m in result.minima), key=lambda m: abs(m - final_x))
-        distance = abs(final_x - nearest)
+        closest = min(result.minima, key=away)
+        nearest, distance = closest.point, away(closest)
     return Summary(
         label=trace.label,
         start=start,
@@ -145,6 +191,7 @@ def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Sum
         reached_at=reached_at,
         nearest_minimum=nearest,
         distance=distance,
+        final_y=final_y,
     )
 
 
@@ -158,10 +205,12 @@ def _rows(result: RaceResult) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for trace in result.traces:
         for s, last in enumerate(trace.last_epoch):
-            xs = trace.x[s, : last + 1].tolist()
-            ls = trace.loss[s, : last + 1].tolist()
             head = [trace.label, s] if swarm else [trace.label]
-            rows.extend([*head, e, xs[e], ls[e]] for e in range(last + 1))
+            columns = [trace.x[s, : last + 1].tolist()]
+            if trace.y is not None:
+                columns.append(trace.y[s, : last + 1].tolist())
+            columns.append(trace.loss[s, : last + 1].tolist())
+            rows.extend([*head, e, *values] for e, values in enumerate(zip(*columns, strict=True)))
     return rows
 
 
@@ -180,13 +229,14 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
     """The traces as a JSON-ready mapping (floats round-trip exactly)."""
     racers = []
     for trace in result.traces:
-        left = trace.left_domain_at(result.domain)
+        left = trace.left_domain_at(result.domain, result.ydomain)
         runs = [
             {
                 "start": s,
                 "diverged_at": trace.diverged_at[s],
                 "left_domain_at": left[s],
                 "x": trace.x[s, : last + 1].tolist(),
+                **({} if trace.y is None else {"y": trace.y[s, : last + 1].tolist()}),
                 "loss": trace.loss[s, : last + 1].tolist(),
                 **({} if trace.lr is None else {"lr": trace.lr[s, : last + 1].tolist()}),
             }
@@ -217,8 +267,8 @@ def open_traces(path: Path) -> AtomicFile:
 
 
 def write_traces(result: RaceResult, out: AtomicFile) -> None:
-    """Write CSV (``racer,epoch,x,loss``, with ``start`` after ``racer`` for a swarm;
-    floats as repr) or JSON, by suffix."""
+    """Write CSV (``racer,epoch,x,loss``, or ``racer,epoch,x,y,loss`` in 2-D, with
+    ``start`` after ``racer`` for a swarm; floats as repr) or JSON, by suffix."""
     try:
         with open(out.path, "w", encoding="utf-8", newline="") as fh:
             if out.target.suffix.lower() == ".json":
@@ -227,7 +277,8 @@ def write_traces(result: RaceResult, out: AtomicFile) -> None:
             else:
                 writer = csv.writer(fh, lineterminator="\n")
                 head = ["racer", "start"] if is_swarm(result) else ["racer"]
-                writer.writerow([*head, "epoch", "x", "loss"])
+                place = ["x"] if result.dims == 1 else ["x", "y"]
+                writer.writerow([*head, "epoch", *place, "loss"])
                 writer.writerows(_rows(result))
     except OSError as exc:
         raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None

@@ -19,7 +19,7 @@ import numpy as np
 
 from optrace.atomic import AtomicFile
 from optrace.errors import OutputError, UsageError
-from optrace.scene import RaceScene
+from optrace.scene import RaceScene, SceneOptions
 from optrace.trace import RaceResult
 
 DPI = 100
@@ -171,7 +171,7 @@ def render(
     sinks: Sequence[FrameSink],
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
-    loss_panel: bool = False,
+    options: SceneOptions | None = None,
 ) -> int:
     """Draw every frame once and hand it to each sink; return the number of frames."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -179,7 +179,7 @@ def render(
 
     figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
     canvas: Any = FigureCanvasAgg(figure)  # its blitting methods are untyped
-    scene = RaceScene(figure, result, frame_epochs, loss_panel)
+    scene = RaceScene(figure, result, frame_epochs, options)
     scene.set_animated(True)
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)
@@ -213,7 +213,7 @@ def export(
     loop: bool = True,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
-    loss_panel: bool = False,
+    options: SceneOptions | None = None,
 ) -> None:
     """Render once into every requested file (``{"gif": ..., "mp4": ...}``).
 
@@ -226,7 +226,7 @@ def export(
             sinks.append(
                 GifSink(out.path, interval, loop) if fmt == "gif" else Mp4Sink(out.path, interval)
             )
-        render(result, size, sinks, frame_epochs, progress, loss_panel)
+        render(result, size, sinks, frame_epochs, progress, options)
     except BaseException as exc:
         for sink in sinks:
             with suppress(Exception):  # the first failure is the one to report
@@ -263,7 +263,7 @@ def show(
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     close_when_done: bool = False,
     on_frame: Callable[[int], None] | None = None,
-    loss_panel: bool = False,
+    options: SceneOptions | None = None,
 ) -> None:
     """Animate the race in a Qt window (FuncAnimation, blitting); return when it is closed.
 
@@ -282,7 +282,7 @@ def show(
     manager = figure.canvas.manager
     if manager is not None:
         manager.set_window_title(f"optrace: {result.title}")
-    scene = RaceScene(figure, result, frame_epochs, loss_panel)
+    scene = RaceScene(figure, result, frame_epochs, options)
     last = scene.n_frames - 1
     closer = figure.canvas.new_timer(interval=interval)
     closer.single_shot = True

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import imageio.v3 as iio
 import pytest
 from PIL import Image
 
@@ -16,20 +17,26 @@ from tests.conftest import CONFIGS, ROOT
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
-def test_example_config_renders_to_gif_and_traces(
+def test_example_config_renders_to_gif_mp4_and_traces(
     config: Path, invoke: Any, tmp_path: Path
 ) -> None:
-    gif, csv = tmp_path / "race.gif", tmp_path / "race.csv"
-    result = invoke("run", config, "--gif", gif, "--traces", csv)
+    gif, mp4, csv = tmp_path / "race.gif", tmp_path / "race.mp4", tmp_path / "race.csv"
+    result = invoke("run", config, "--gif", gif, "--mp4", mp4, "--traces", csv)
     assert result.exit_code == 0, result.stderr
     loaded = load_config(config)
-    starts = len(prepare(loaded, config.parent).starts)
+    plan = prepare(loaded, config.parent)
+    frames = loaded.animation.frame_count(loaded.epochs)
     with Image.open(gif) as im:
-        assert im.n_frames == loaded.animation.frame_count(loaded.epochs)
+        assert im.n_frames == frames
         assert im.size == loaded.animation.size
         assert im.info["duration"] == loaded.animation.interval
+    width, height = loaded.animation.size
+    assert iio.imread(mp4, plugin="FFMPEG").shape == (frames, height, width, 3)
     rows = csv.read_text().splitlines()
-    assert len(rows) == 1 + len(loaded.racers) * starts * (loaded.epochs + 1)
+    assert len(rows) == 1 + len(loaded.racers) * len(plan.starts) * (loaded.epochs + 1)
+    place = "x" if plan.objective.ydomain is None else "x,y"
+    swarm = "racer,start" if len(plan.starts) > 1 else "racer"
+    assert rows[0] == f"{swarm},epoch,{place},loss"
 
 
 def test_seed_config_is_the_seed_race() -> None:

@@ -55,26 +55,35 @@ def test_values_at_published_points(name: str, x: float, expected: float) -> Non
     ],
 )
 def test_lowest_minimum_is_the_published_one(name: str, x: float, f: float) -> None:
-    (mx, mf), *_ = build_function(name, {}).minima
-    assert mx == pytest.approx(x, abs=1e-5) and mf == pytest.approx(f, abs=1e-5)
+    lowest = build_function(name, {}).minima[0]
+    assert lowest.x == pytest.approx(x, abs=1e-5) and lowest.value == pytest.approx(f, abs=1e-5)
 
 
 def test_quartic_minima_are_the_roots_of_its_derivative() -> None:
     roots = np.sort(np.roots([4, 0, -6, 1]).real)  # d/dx (x^4 - 3x^2 + x)
-    found = sorted(x for x, _ in build_function("quartic", {}).minima)
+    found = sorted(m.x for m in build_function("quartic", {}).minima)
     assert found == pytest.approx([roots[0], roots[2]], abs=1e-7)
 
 
 def test_rastrigin_has_a_minimum_near_every_integer() -> None:
-    xs = sorted(x for x, _ in build_function("rastrigin-1d", {}).minima)
+    xs = sorted(m.x for m in build_function("rastrigin-1d", {}).minima)
     assert np.round(xs).tolist() == list(range(-5, 6))
 
 
-def test_every_function_has_minima_inside_its_domain() -> None:
+def test_every_function_has_minima_and_its_start_inside_its_domain() -> None:
     for name in FUNCTIONS:
         f = build_function(name, {})
-        assert f.minima and all(f.domain[0] < x < f.domain[1] for x, _ in f.minima)
-        assert f.default_start is None or f.domain[0] <= f.default_start <= f.domain[1]
+        box = [f.domain] if f.ydomain is None else [f.domain, f.ydomain]
+        assert f.minima or name == "saddle"
+        for m in f.minima:
+            point = [m.x] if m.y is None else [m.x, m.y]
+            assert all(lo < c < hi for c, (lo, hi) in zip(point, box, strict=True)), (name, m)
+        start = f.default_start
+        if start is None:
+            assert name == "peaks-slice"  # keeps the seed's random start
+            continue
+        point = [start] if isinstance(start, float) else list(start)
+        assert all(lo <= c <= hi for c, (lo, hi) in zip(point, box, strict=True)), name
 
 
 def test_an_expression_races_exactly_like_the_same_torch_code() -> None:
@@ -116,7 +125,7 @@ BAD_EXPRESSIONS = {
     "__import__('os')": "column 1: '__import__' is not an allowed function",
     "x.__class__": "column 1: attribute access (a.b) is not allowed",
     "(x + 1": "column 1: not a valid expression ('(' was never closed)",
-    "x + y": "column 5: unknown name 'y'",
+    "x + z": "column 5: unknown name 'z'",
     "sinn(x)": "column 1: 'sinn' is not an allowed function",
     "open('pwned', 'w')": "column 1: 'open' is not an allowed function",
     "x[0]": "column 1: subscripts (a[b]) is not allowed",
@@ -167,7 +176,7 @@ def test_list_functions_json(invoke: Any) -> None:
     assert doc["forrester"]["minima"][0]["f"] == pytest.approx(-6.02074, abs=1e-5)
     assert doc["peaks-slice"]["parameters"] == {"y": -0.5}
     text = invoke("list-functions")
-    assert text.exit_code == 0 and "gramacy-lee: sin(10*pi*x)" in text.stdout
+    assert text.exit_code == 0 and "gramacy-lee (1-D): sin(10*pi*x)" in text.stdout
 
 
 def test_init_writes_a_starter_that_runs_and_never_overwrites(invoke: Any, tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_swarm_renders_every_start(small_config: dict[str, Any]) -> None:
     [
         ({"starts": {"grid": 0}}, "starts.grid: expected a whole number, at least 1, got 0"),
         ({"starts": {"gird": 3}}, "starts.gird: unknown key (did you mean 'grid'?)"),
-        ({"starts": [0.0, "x"]}, "starts[1]: expected a number, got 'x'"),
+        ({"starts": [0.0, "x"]}, "starts[1]: expected a number or [x, y], got 'x'"),
         ({"starts": [0.0, 7.5]}, "starts[1]: 7.5 lies outside the domain [-5.0, 5.0]"),
         ({"starts": [1.0], "start": 1.0}, "starts: give either 'start' (one point) or 'starts'"),
     ],

@@ -14,7 +14,7 @@ from PIL import Image, ImageSequence
 
 from optrace.config import parse_config
 from optrace.race import prepare, run
-from optrace.scene import RaceScene
+from optrace.scene import RaceScene, SceneOptions
 from optrace.trace import RaceResult
 from optrace.writers import DPI, render
 
@@ -37,11 +37,13 @@ def make_result(config: dict[str, Any]) -> RaceResult:
     return run(prepare(parse_config(config)))
 
 
-def full_redraw(result: RaceResult, size: tuple[int, int], frame: int) -> np.ndarray:
+def full_redraw(
+    result: RaceResult, size: tuple[int, int], frame: int, options: SceneOptions | None = None
+) -> np.ndarray:
     """A frame drawn the slow way: a new figure, everything drawn, no blitting."""
     figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
     canvas = FigureCanvasAgg(figure)
-    scene = RaceScene(figure, result)
+    scene = RaceScene(figure, result, options=options)
     scene.update(frame)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba()).copy()
@@ -137,18 +139,14 @@ def test_loss_panel_frames_equal_a_full_redraw_and_follow_the_epochs(
     result = make_result(small_config)
     size = (320, 300)
     sink = RecordingSink()
-    render(result, size, [sink], loss_panel=True)
+    panel = SceneOptions(loss_panel=True)
+    render(result, size, [sink], options=panel)
     for frame in (0, 2, 5):
-        figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
-        canvas = FigureCanvasAgg(figure)
-        scene = RaceScene(figure, result, loss_panel=True)
-        scene.update(frame)
-        canvas.draw()
-        assert np.array_equal(sink.frames[frame], np.asarray(canvas.buffer_rgba())), frame
-    scene = RaceScene(Figure(), result, loss_panel=True)
+        assert np.array_equal(sink.frames[frame], full_redraw(result, size, frame, panel)), frame
+    scene = RaceScene(Figure(), result, options=panel)
     scene.update(4)
     assert scene.panel is not None and scene.panel.ax.get_yscale() == "log"
-    lowest = result.minima[0][1]
+    lowest = result.minima[0].value
     for line, trace in zip(scene.panel.lines, result.traces, strict=True):
         assert line.get_xdata().tolist() == [0, 1, 2, 3, 4]
         assert line.get_ydata().tolist() == np.maximum(trace.loss[0, :5] - lowest, 1e-16).tolist()
