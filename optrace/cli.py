@@ -226,11 +226,7 @@ def run(
 def _scene_options(animation: AnimationConfig, dims: int) -> SceneOptions:
     from optrace.scene import SceneOptions
 
-    return SceneOptions(
-        loss_panel=animation.loss_panel,
-        trail=animation.trail_epochs(dims),
-        view=animation.view,
-    )
+    return SceneOptions.of(animation, dims)
 
 
 def _race(plan: RacePlan) -> RaceResult:

@@ -21,6 +21,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
+from optrace.config import AnimationConfig
 from optrace.trace import RaceResult, Surface, Trace
 
 #: Moving artists sit above everything static (the legend is at 5), so drawing
@@ -45,6 +46,15 @@ class SceneOptions:
     loss_panel: bool = False
     trail: int = 0
     view: Literal["contour", "surface"] = "contour"
+
+    @classmethod
+    def of(cls, animation: AnimationConfig, dims: int) -> SceneOptions:
+        """The options a config's ``animation`` asks for, in ``dims`` dimensions."""
+        return cls(
+            loss_panel=animation.loss_panel,
+            trail=animation.trail_epochs(dims),
+            view=animation.view,
+        )
 
 
 class RaceScene:
@@ -398,16 +408,23 @@ class RaceScene:
         return "<-" if (xs < lo).all() else "->" if (xs > hi).all() else "<->"
 
     def _move_trail(self, trail: Any, coords: tuple[np.ndarray, ...], epoch: int) -> None:
-        """The path over the last ``trail`` epochs, each segment fainter with age."""
+        """The path over the last ``trail`` epochs, each step fainter with age.
+
+        The steps of one age, from every start, make one path broken by NaN
+        (one colour, one draw), so a swarm's trail costs ``trail`` draws, not
+        ``trail`` times its starts.
+        """
         first = max(0, epoch - self.trail)
         path = np.stack([c[:, first : epoch + 1] for c in coords], axis=-1)
-        segments = np.stack([path[:, :-1], path[:, 1:]], axis=2).reshape(-1, 2, len(coords))
+        gap = np.full_like(path[:, 1:], np.nan)
+        steps = np.stack([path[:, :-1], path[:, 1:], gap], axis=2)  # start, age, 3, axes
+        by_age = steps.transpose(1, 0, 2, 3).reshape(steps.shape[1], 3 * len(path), len(coords))
         age = epoch - np.arange(first + 1, epoch + 1)
         colours = np.tile(trail.base_colour, (len(age), 1))
         colours[:, 3] *= 0.85 * (1 - age / self.trail)
-        trail.set_segments(list(segments) if self.three_d else segments)
-        trail.set_color(np.tile(colours, (path.shape[0], 1)))
-        trail.set_visible(len(segments) > 0)
+        trail.set_segments(list(by_age))
+        trail.set_color(colours)
+        trail.set_visible(len(by_age) > 0)
 
 
 def _y(trace: Trace) -> np.ndarray:

@@ -384,7 +384,7 @@ def test_2d_scene_moves_markers_in_the_plane_with_a_fading_trail() -> None:
     assert scene.markers[0].get_ydata().tolist() == [plain.y[0, 12]]
     segments = scene.trails[0].get_segments()
     assert len(segments) == 5
-    assert segments[-1].tolist() == [
+    assert segments[-1][:2].tolist() == [
         [plain.x[0, 11], plain.y[0, 11]],
         [plain.x[0, 12], plain.y[0, 12]],
     ]
@@ -419,7 +419,7 @@ def test_1d_trails_follow_the_curve(small_config: dict[str, Any]) -> None:
     scene = RaceScene(Figure(), result, options=SceneOptions(trail=3))
     scene.update(5)
     segments = scene.trails[0].get_segments()
-    assert [s.tolist() for s in segments] == [
+    assert [s[:2].tolist() for s in segments] == [
         [[trace.x[0, e - 1], trace.loss[0, e - 1]], [trace.x[0, e], trace.loss[0, e]]]
         for e in (3, 4, 5)
     ]

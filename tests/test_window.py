@@ -19,6 +19,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from optrace.config import parse_config
 from tests.conftest import ROOT
 from tests.test_writers import RecordingSink, make_result
 
@@ -75,9 +76,22 @@ def config_file(tmp_path: Path, small_config: dict[str, Any]) -> Path:
     return path
 
 
+SADDLE = {
+    "function": "saddle",
+    "start": [1.5, 0.01],
+    "epochs": 30,
+    "racers": [{"optimizer": "SGD", "lr": 0.05}, {"optimizer": "Adam", "lr": 0.05}],
+    "animation": {"size": [320, 240], "trail": 6},
+}
+
+
+@pytest.mark.parametrize("dims", [1, 2])
 def test_window_plays_every_frame_and_shows_the_exported_pixels(
-    display: str, config_file: Path, tmp_path: Path, small_config: dict[str, Any]
+    display: str, tmp_path: Path, small_config: dict[str, Any], dims: int
 ) -> None:
+    config = dict(small_config, epochs=30) if dims == 1 else SADDLE
+    config_file = tmp_path / "race.yaml"
+    config_file.write_text(yaml.safe_dump(config))
     shot = tmp_path / "shot.png"
     grab_at = 20
     done = subprocess.run(
@@ -100,11 +114,13 @@ def test_window_plays_every_frame_and_shows_the_exported_pixels(
     assert report["title"].startswith("optrace: ")
     assert set(report["drawn"]) == set(range(31))
 
-    small_config["epochs"] = 30
     sink = RecordingSink()
+    from optrace.scene import SceneOptions
     from optrace.writers import render
 
-    render(make_result(small_config), (320, 240), [sink])
+    result = make_result(config)
+    loaded = parse_config(config)
+    render(result, (320, 240), [sink], options=SceneOptions.of(loaded.animation, dims))
     screen = np.asarray(Image.open(shot).convert("RGB"))
     assert screen.shape == (240, 320, 3)
     # The window shows exactly a frame the file export draws (one of the last few,

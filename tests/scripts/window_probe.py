@@ -7,10 +7,13 @@ from pathlib import Path
 
 from optrace.config import load_config
 from optrace.race import prepare, run
+from optrace.scene import SceneOptions
 from optrace.writers import show
 
 config, shot_path, grab_at = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-result = run(prepare(load_config(config), config.parent))
+loaded = load_config(config)
+result = run(prepare(loaded, config.parent))
+options = SceneOptions.of(loaded.animation, result.dims)
 drawn: list[int] = []
 seen: dict[str, object] = {}
 
@@ -32,5 +35,5 @@ def on_frame(frame: int) -> None:
         )
 
 
-show(result, 30, (320, 240), close_when_done=True, on_frame=on_frame)
+show(result, 30, (320, 240), close_when_done=True, on_frame=on_frame, options=options)
 print(json.dumps({"drawn": drawn, **seen}))
