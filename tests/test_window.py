@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
@@ -31,10 +33,21 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    """A fresh virtual X server; its DISPLAY."""
+    """A fresh virtual X server; its DISPLAY. With -noreset it does not restart
+    when its last client leaves, which would refuse the next test's client."""
     read, write = os.pipe()
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write),
+            "-screen",
+            "0",
+            "1024x768x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ],
         pass_fds=[write],
         stderr=subprocess.DEVNULL,
     )
@@ -43,6 +56,7 @@ def display() -> Iterator[str]:
         number = fh.readline().strip()
     assert number, "Xvfb did not start"
     wait_for_x_socket(f"/tmp/.X11-unix/X{number}")
+    wait_for_display(f":{number}")
     yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
@@ -59,6 +73,23 @@ def wait_for_x_socket(path: str, seconds: float = 20) -> None:
             except OSError:
                 if time.monotonic() > deadline:
                     raise
+        time.sleep(0.1)
+
+
+def wait_for_display(display: str, seconds: float = 20) -> None:
+    """Return once Xlib opens ``display``: matplotlib asks the same before it
+    allows QtAgg, and a server that has just bound its socket may refuse it."""
+    xlib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    xlib.XOpenDisplay.restype = ctypes.c_void_p
+    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    deadline = time.monotonic() + seconds
+    while True:
+        handle = xlib.XOpenDisplay(display.encode())
+        if handle:
+            xlib.XCloseDisplay(handle)
+            return
+        assert time.monotonic() < deadline, f"Xlib cannot open {display}"
         time.sleep(0.1)
 
 
