@@ -40,6 +40,18 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def side_by_side(
+    theirs: Callable[[], Any], ours: Callable[[], Any], rounds: int
+) -> tuple[float, float]:
+    """Median seconds of each, run alternately after one warm-up round each."""
+    theirs(), ours()  # warm up imports and caches
+    their_times, our_times = [], []
+    for _ in range(rounds):
+        their_times.append(timed(theirs))
+        our_times.append(timed(ours))
+    return statistics.median(their_times), statistics.median(our_times)
+
+
 def seed_result() -> Any:
     from optrace.config import load_config
     from optrace.race import prepare, run
@@ -67,12 +79,7 @@ def bench_render(rounds: int, folder: Path) -> dict[str, Any]:
         render(result, (640, 480), [sink])
         sink.close()
 
-    theirs(), ours()  # warm up imports and caches
-    seed_times, our_times = [], []
-    for _ in range(rounds):
-        seed_times.append(timed(theirs))
-        our_times.append(timed(ours))
-    seed_s, our_s = statistics.median(seed_times), statistics.median(our_times)
+    seed_s, our_s = side_by_side(theirs, ours, rounds)
     return {
         "frames": result.epochs + 1,
         "seed_s": seed_s,
@@ -82,6 +89,51 @@ def bench_render(rounds: int, folder: Path) -> dict[str, Any]:
         "optrace_gif_bytes": ours_path.stat().st_size,
         "size_ratio": ours_path.stat().st_size / theirs_path.stat().st_size,
         "gif_error": gif_error(result, ours_path),
+    }
+
+
+def bench_2d(rounds: int, folder: Path, frames: int) -> dict[str, Any]:
+    """configs/rosenbrock.yaml (contours, trails, loss panel): matplotlib's own
+    FuncAnimation + PillowWriter on the same scene, against optrace's export."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from optrace.config import load_config
+    from optrace.race import prepare, run
+    from optrace.scene import RaceScene, SceneOptions
+    from optrace.trace import frame_epochs
+    from optrace.writers import DPI, GifSink, render
+
+    config = load_config(ROOT / "configs" / "rosenbrock.yaml")
+    result = run(prepare(config))
+    shown = frame_epochs(result.epochs, frames)
+    options = SceneOptions.of(config.animation, result.dims)
+    width, height = config.animation.size
+    theirs_path, ours_path = folder / "2d-pillowwriter.gif", folder / "2d-optrace.gif"
+
+    def theirs() -> None:
+        figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+        FigureCanvasAgg(figure)
+        scene = RaceScene(figure, result, shown, options)
+        animation = FuncAnimation(figure, scene.update, frames=scene.n_frames, blit=False)
+        animation.save(str(theirs_path), writer=PillowWriter(fps=1000 / 60), dpi=DPI)
+
+    def ours() -> None:
+        sink = GifSink(ours_path, 60)
+        render(result, (width, height), [sink], shown, options=options)
+        sink.close()
+
+    their_s, our_s = side_by_side(theirs, ours, rounds)
+    return {
+        "frames": len(shown),
+        "rounds": rounds,
+        "size": [width, height],
+        "matplotlib_s": their_s,
+        "optrace_s": our_s,
+        "speedup": their_s / our_s,
+        "matplotlib_gif_bytes": theirs_path.stat().st_size,
+        "optrace_gif_bytes": ours_path.stat().st_size,
     }
 
 
@@ -273,7 +325,7 @@ def bench_startup(rounds: int = 5) -> dict[str, Any]:
 
 def print_report(report: dict[str, Any], rounds: int, whole_rounds: int) -> None:
     r, w, m, st = report["render"], report["whole"], report["memory"], report["startup"]
-    e = r["gif_error"]
+    e, d = r["gif_error"], report["render_2d"]
     lines = [
         f"render + save the seed race to GIF ({r['frames']} frames, 640x480), median of {rounds}:",
         f"  FuncAnimation + PillowWriter  {r['seed_s']:7.3f} s  {r['seed_gif_bytes']:>9,} bytes",
@@ -282,6 +334,13 @@ def print_report(report: dict[str, Any], rounds: int, whole_rounds: int) -> None
         f"  speed-up {r['speedup']:.1f}x, size ratio {r['size_ratio']:.2f}",
         f"  optrace GIF vs rendered frames: mean error {e['mean']:.3f}/255, "
         f"{e['exact_pixels']:.2%} of pixels exact, 99.9th percentile {e['p999']:.0f}/255",
+        f"render + save configs/rosenbrock.yaml to GIF ({d['frames']} frames, "
+        f"{d['size'][0]}x{d['size'][1]}, contours, trails, loss panel), median of {d['rounds']}:",
+        f"  FuncAnimation + PillowWriter  {d['matplotlib_s']:7.3f} s  "
+        f"{d['matplotlib_gif_bytes']:>9,} bytes",
+        f"  optrace export                {d['optrace_s']:7.3f} s  "
+        f"{d['optrace_gif_bytes']:>9,} bytes",
+        f"  speed-up {d['speedup']:.1f}x",
         f"whole command, a fresh process each, median of {whole_rounds}:",
         f"  python benchmarks/seed_way.py       {w['seed_s']:7.3f} s",
         f"  optrace run configs/seed.yaml --gif {w['optrace_s']:7.3f} s",
@@ -329,6 +388,7 @@ def main() -> None:
         folder = Path(tmp)
         report = {
             "render": bench_render(args.rounds, folder),
+            "render_2d": bench_2d(min(args.rounds, 3), folder, 16 if args.quick else 151),
             "whole": bench_whole(args.whole_rounds, folder),
             "memory": bench_memory(folder, (20, 200) if args.quick else (100, 2000)),
             "swarm": [

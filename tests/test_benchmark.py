@@ -26,7 +26,8 @@ def test_benchmark_quick_mode_reports_every_section(tmp_path: Path) -> None:
         check=True,
     )
     report = json.loads(out.read_text())
-    assert set(report) == {"render", "whole", "memory", "swarm", "startup"}
+    assert set(report) == {"render", "render_2d", "whole", "memory", "swarm", "startup"}
+    assert report["render_2d"]["frames"] == 16
     assert report["render"]["frames"] == 101
     assert report["render"]["optrace_gif_bytes"] < report["render"]["seed_gif_bytes"]
     assert all(s["identical"] for s in report["swarm"])
