@@ -18,7 +18,7 @@ from optrace.functions import Objective, Point, Range, build_function
 from optrace.optimizers import OptimizerSpec, constructor_parameters, resolve
 from optrace.schedules import ScheduleSpec, resolve_schedule
 from optrace.styles import assign_styles, parse_style
-from optrace.trace import RaceResult, Surface, Trace
+from optrace.trace import RaceResult, Surface, Trace, describe_box
 
 DTYPE = torch.float64
 
@@ -162,6 +162,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
     domain = objective.domain
     starts = _starts(config, objective)
     box = [domain] if objective.ydomain is None else [domain, objective.ydomain]
+    shown = describe_box(domain, objective.ydomain)
     for key, start in starts:
         coords = start if isinstance(start, tuple) else (start,)
         if len(coords) != dims:
@@ -177,7 +178,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         ):
             raise ConfigError(
                 key,
-                f"{_described(config, start)} lies outside the domain {_show_box(box)}; "
+                f"{_described(config, start)} lies outside the domain {shown}; "
                 "choose a start inside it or widen 'domain'",
             )
     with torch.no_grad():
@@ -264,10 +265,6 @@ def _axes(dims: int) -> str:
 
 def _show_point(point: Point) -> str:
     return repr(point) if not isinstance(point, tuple) else f"[{point[0]!r}, {point[1]!r}]"
-
-
-def _show_box(box: Sequence[Range]) -> str:
-    return " x ".join(f"[{low}, {high}]" for low, high in box)
 
 
 def _starts(config: RaceConfig, objective: Objective) -> list[tuple[str, Point]]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from optrace.atomic import AtomicFile
 from optrace.errors import OutputError
-from optrace.trace import RaceResult, Summary, jsonable, summarize
+from optrace.trace import RaceResult, Summary, describe_box, jsonable, summarize
 
 if TYPE_CHECKING:
     from optrace.functions import Minimum
@@ -20,13 +20,6 @@ def _number(value: float) -> str:
 def _place(s: Summary) -> str:
     x = _number(s.final_x)
     return x if s.final_y is None else f"{x}, {_number(s.final_y)}"
-
-
-def _box(result: RaceResult) -> str:
-    lo, hi = result.domain
-    if result.ydomain is None:
-        return f"[{lo}, {hi}]"
-    return f"[{lo}, {hi}] x [{result.ydomain[0]}, {result.ydomain[1]}]"
 
 
 def minimum_json(m: Minimum) -> dict[str, float]:
@@ -99,7 +92,7 @@ def warnings(result: RaceResult) -> list[str]:
                 f"warning: racer '{trace.label}': {len(stopped)} of {starts} starts diverged "
                 f"(x or loss not finite), the first at epoch {min(stopped)}; each stops there"
             )
-        box = _box(result)
+        box = describe_box(result.domain, result.ydomain)
         if left and starts == 1:
             lines.append(
                 f"warning: racer '{trace.label}' left the domain {box} at epoch {left[0]}; "

@@ -83,6 +83,12 @@ class Trace:
         return [int(e) + 1 if e < epochs else None for e in self.last_epoch]
 
 
+def describe_box(domain: Range, ydomain: Range | None = None) -> str:
+    """``[low, high]``, or ``[x low, x high] x [y low, y high]`` in 2-D."""
+    box = [domain] if ydomain is None else [domain, ydomain]
+    return " x ".join(f"[{low}, {high}]" for low, high in box)
+
+
 @dataclass(frozen=True)
 class Surface:
     """A 2-D function sampled on a grid: ``z[j, i] = f(xs[i], ys[j])``."""
