@@ -53,8 +53,9 @@ def side_by_side(
 
 
 def seed_result() -> Any:
-    from optrace.config import load_config
-    from optrace.race import prepare, run
+    from optrace.engine.loop import run
+    from optrace.engine.plan import prepare
+    from optrace.spec.loading import load_config
 
     return run(prepare(load_config(ROOT / "configs" / "seed.yaml")))
 
@@ -62,7 +63,8 @@ def seed_result() -> Any:
 def bench_render(rounds: int, folder: Path) -> dict[str, Any]:
     import seed_way
 
-    from optrace.writers import GifSink, render
+    from optrace.export.frames import render
+    from optrace.export.gif import GifSink
 
     result = seed_result()
     data = [
@@ -99,11 +101,14 @@ def bench_2d(rounds: int, folder: Path, frames: int) -> dict[str, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from optrace.config import load_config
-    from optrace.race import prepare, run
-    from optrace.scene import RaceScene, SceneOptions
-    from optrace.trace import frame_epochs
-    from optrace.writers import DPI, GifSink, render
+    from optrace._core.frames import frame_epochs
+    from optrace.engine.loop import run
+    from optrace.engine.plan import prepare
+    from optrace.export.frames import DPI, render
+    from optrace.export.gif import GifSink
+    from optrace.render.options import SceneOptions
+    from optrace.render.scene import RaceScene
+    from optrace.spec.loading import load_config
 
     config = load_config(ROOT / "configs" / "rosenbrock.yaml")
     result = run(prepare(config))
@@ -141,7 +146,7 @@ def gif_error(result: Any, path: Path) -> dict[str, float]:
     """How far the decoded GIF is from the rendered frames (0-255 per channel)."""
     from PIL import Image, ImageSequence
 
-    from optrace.writers import render
+    from optrace.export.frames import render
 
     class Keep:
         def __init__(self) -> None:
@@ -210,9 +215,11 @@ TORCH_FLOOR = (
 MEMORY_PROBE = """
 import json, os, resource, sys
 from pathlib import Path
-from optrace.config import load_config
-from optrace.race import prepare, run
-from optrace.writers import GifSink, render
+from optrace.spec.loading import load_config
+from optrace.engine.plan import prepare
+from optrace.engine.loop import run
+from optrace.export.gif import GifSink
+from optrace.export.frames import render
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -278,9 +285,10 @@ def bench_memory(folder: Path, sizes: tuple[int, int] = (100, 2000)) -> dict[str
 def bench_swarm(name: str, starts: int, epochs: int, sample: int) -> dict[str, Any]:
     import torch
 
-    from optrace.functions import build_function
-    from optrace.optimizers import resolve
-    from optrace.race import draw_starts, race_one
+    from optrace.engine.loop import race_one
+    from optrace.engine.starts import draw_starts
+    from optrace.optim.optimizers import resolve
+    from optrace.problems.functions import build_function
 
     objective = build_function("peaks-slice", {})
     points = draw_starts({"random": starts}, objective.domain, seed=0)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from optrace.errors import OutputError
+from optrace._core.errors import OutputError
 
 BASE = "function: peaks-slice\nepochs: 10\n"
 
@@ -198,7 +198,7 @@ def test_encoder_failure_mid_export_keeps_the_old_file_and_leaves_no_part(
     small_config: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from optrace import writers
+    from optrace.export import gif as writers
 
     config = write_config(small_config)
     gif = tmp_path / "race.gif"
@@ -266,7 +266,7 @@ def test_no_limits_lets_a_race_past_the_limits(
     small_config: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from optrace import cost
+    from optrace.engine import cost
 
     monkeypatch.setattr(cost, "MEMORY_LIMIT", 100)
     config = write_config(small_config)
@@ -284,7 +284,7 @@ def test_no_limits_lets_a_race_past_the_limits(
 def test_an_optimizer_step_that_would_not_end_is_refused(
     invoke: Any, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from optrace import cost
+    from optrace.engine import cost
 
     monkeypatch.setattr(cost, "PROBE_SECONDS", 0.5)
     config = write_config(

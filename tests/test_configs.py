@@ -11,8 +11,8 @@ import imageio.v3 as iio
 import pytest
 from PIL import Image
 
-from optrace.config import load_config
-from optrace.race import prepare
+from optrace.engine.plan import prepare
+from optrace.spec.loading import load_config
 from tests.conftest import CONFIGS, ROOT
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from optrace.config import parse_config
-from optrace.race import prepare, run
-from optrace.scene import RaceScene
+from optrace.engine.loop import run
+from optrace.engine.plan import prepare
+from optrace.render.scene import RaceScene
+from optrace.spec.loading import parse_config
 
 RUNAWAY = {
     "function": "peaks-slice",

@@ -10,8 +10,8 @@ from typing import Any
 
 from PIL import Image
 
-from optrace.config import AnimationConfig
-from optrace.trace import frame_epochs
+from optrace._core.frames import frame_epochs
+from optrace.spec.model import AnimationConfig
 
 
 def test_frame_epochs_are_even_and_keep_both_ends() -> None:

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from optrace.config import parse_config
-from optrace.functions import FUNCTIONS, build_function, peaks
-from optrace.race import prepare, run
+from optrace.engine.loop import run
+from optrace.engine.plan import prepare
+from optrace.problems.functions import FUNCTIONS, build_function, peaks
+from optrace.spec.loading import parse_config
 
 
 def value(name: str, x: float) -> float:

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optrace.errors import ConfigError
-from optrace.race import load
+from optrace._core.errors import ConfigError
+from optrace.engine.plan import load
 
 SETTINGS = settings(
     max_examples=150,

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 import torch
 
-from optrace.config import parse_config
-from optrace.optimizers import torch_optimizers
-from optrace.race import draw_start, prepare, run
+from optrace.engine.loop import run
+from optrace.engine.plan import prepare
+from optrace.engine.starts import draw_start
+from optrace.optim.optimizers import torch_optimizers
+from optrace.spec.loading import parse_config
 from tests.conftest import CONFIGS, ROOT, peaks_slice
 
 SEED_RACERS = [
@@ -84,7 +86,7 @@ def test_every_raceable_torch_optimizer_matches_plain_loop_with_defaults(name: s
 
 
 def test_the_catalog_knows_which_torch_optimizers_cannot_race() -> None:
-    from optrace.optimizers import catalog
+    from optrace.optim.catalog import catalog
 
     refused = {e.name: e.cannot_race for e in catalog() if e.cannot_race}
     assert set(refused) == CANNOT_RACE
@@ -193,7 +195,7 @@ def test_cli_traces_csv_equal_the_plain_loop(invoke: Any, tmp_path: Path) -> Non
 
 
 def test_every_example_config_is_valid() -> None:
-    from optrace.config import load_config
+    from optrace.spec.loading import load_config
 
     assert len(CONFIGS) >= 4
     for path in CONFIGS:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import torch
 
-from optrace.config import parse_config
-from optrace.race import prepare, run
+from optrace.engine.loop import run
+from optrace.engine.plan import prepare
+from optrace.spec.loading import parse_config
 from tests.conftest import peaks_slice
 
 SCHEDULES = [

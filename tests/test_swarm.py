@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from optrace.config import parse_config
-from optrace.optimizers import ELEMENTWISE_NAMES
-from optrace.race import draw_starts, prepare, run
+from optrace.engine.loop import run
+from optrace.engine.plan import prepare
+from optrace.engine.starts import draw_starts
+from optrace.optim.optimizers import ELEMENTWISE_NAMES
+from optrace.spec.loading import parse_config
 from tests.test_race import RACEABLE, plain_loop
 
 STARTS = [-2.2, -0.9, -0.35, 0.1, 0.7, 1.3, 2.9]
@@ -91,7 +93,7 @@ def test_swarm_csv_gains_a_start_column(
 def test_swarm_renders_every_start(small_config: dict[str, Any]) -> None:
     from matplotlib.figure import Figure
 
-    from optrace.scene import RaceScene
+    from optrace.render.scene import RaceScene
 
     del small_config["start"]
     small_config["starts"] = [-1.0, 0.0, 1.0, 2.0]

@@ -14,13 +14,16 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from optrace.config import parse_config
-from optrace.functions import build_function
-from optrace.optimizers import ELEMENTWISE_NAMES
-from optrace.race import draw_starts, prepare, run
-from optrace.scene import RaceScene, SceneOptions
-from optrace.trace import RaceResult
-from optrace.writers import render
+from optrace.engine.loop import run
+from optrace.engine.plan import prepare
+from optrace.engine.starts import draw_starts
+from optrace.export.frames import render
+from optrace.optim.optimizers import ELEMENTWISE_NAMES
+from optrace.problems.functions import build_function
+from optrace.render.options import SceneOptions
+from optrace.render.scene import RaceScene
+from optrace.results.trace import RaceResult
+from optrace.spec.loading import parse_config
 from tests.test_writers import RecordingSink, full_redraw
 
 

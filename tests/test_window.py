@@ -21,7 +21,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from optrace.config import parse_config
+from optrace.spec.loading import parse_config
 from tests.conftest import ROOT
 from tests.test_writers import RecordingSink, make_result
 
@@ -146,8 +146,8 @@ def test_window_plays_every_frame_and_shows_the_exported_pixels(
     assert set(report["drawn"]) == set(range(31))
 
     sink = RecordingSink()
-    from optrace.scene import SceneOptions
-    from optrace.writers import render
+    from optrace.export.frames import render
+    from optrace.render.options import SceneOptions
 
     result = make_result(config)
     loaded = parse_config(config)

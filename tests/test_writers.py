@@ -12,11 +12,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageSequence
 
-from optrace.config import parse_config
-from optrace.race import prepare, run
-from optrace.scene import RaceScene, SceneOptions
-from optrace.trace import RaceResult
-from optrace.writers import DPI, render
+from optrace.engine.loop import run
+from optrace.engine.plan import prepare
+from optrace.export.frames import DPI, render
+from optrace.render.options import SceneOptions
+from optrace.render.scene import RaceScene
+from optrace.results.trace import RaceResult
+from optrace.spec.loading import parse_config
 
 
 class RecordingSink:
@@ -99,7 +101,7 @@ def test_gif_decodes_to_every_frame_with_size_interval_and_loop(
 
 
 def test_gif_frames_match_the_rendered_frames(tmp_path: Path, small_config: dict[str, Any]) -> None:
-    from optrace.writers import GifSink
+    from optrace.export.gif import GifSink
 
     result = make_result(small_config)
     sink = RecordingSink()

@@ -5,10 +5,11 @@ import json
 import sys
 from pathlib import Path
 
-from optrace.config import load_config
-from optrace.race import prepare, run
-from optrace.scene import SceneOptions
-from optrace.writers import show
+from optrace.engine.loop import run
+from optrace.engine.plan import prepare
+from optrace.export.window import show
+from optrace.render.options import SceneOptions
+from optrace.spec.loading import load_config
 
 config, shot_path, grab_at = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 loaded = load_config(config)

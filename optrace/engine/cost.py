@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from optrace.errors import ConfigError
+from optrace._core.errors import ConfigError
 
 #: Seconds per optimizer step on one parameter tensor when nothing better is
 #: known, and per extra element of a shared tensor (measured by

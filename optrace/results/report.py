@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from optrace.atomic import AtomicFile
-from optrace.errors import OutputError
-from optrace.trace import RaceResult, Summary, describe_box, jsonable, summarize
-
-if TYPE_CHECKING:
-    from optrace.functions import Minimum
+from optrace._core.atomic import AtomicFile
+from optrace._core.errors import OutputError
+from optrace._core.jsonable import jsonable
+from optrace._core.types import Minimum, describe_box
+from optrace.results.summary import Summary, summarize
+from optrace.results.trace import RaceResult
 
 
 def _number(value: float) -> str:

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from optrace.errors import OutputError, UsageError
+from optrace._core.errors import OutputError, UsageError
 
 
 class AtomicFile:

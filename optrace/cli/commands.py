@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from optrace import __version__
-from optrace.errors import ConfigError, OptraceError, StrictFailure, UsageError
+from optrace._core.errors import ConfigError, OptraceError, StrictFailure, UsageError
 
 if TYPE_CHECKING:
-    from optrace.config import AnimationConfig
-    from optrace.race import RacePlan
-    from optrace.scene import SceneOptions
-    from optrace.trace import RaceResult
+    from optrace.engine.plan import RacePlan
+    from optrace.render.options import SceneOptions
+    from optrace.results.trace import RaceResult
+    from optrace.spec.model import AnimationConfig
 
 app = typer.Typer(
     name="optrace",
@@ -130,10 +130,10 @@ def run(
 ) -> None:
     """Run a race; write a GIF, an MP4 or the traces, or show it in a window."""
     with _reporting():
-        from optrace.atomic import AtomicFile, check_distinct
-        from optrace.config import load_config
-        from optrace.race import load as load_plan
-        from optrace.trace import check_traces_path, open_traces
+        from optrace._core.atomic import AtomicFile, check_distinct
+        from optrace.engine.plan import load as load_plan
+        from optrace.results.files import check_traces_path, open_traces
+        from optrace.spec.loading import load_config
 
         loaded = load_config(config)
         animation = loaded.animation
@@ -144,16 +144,16 @@ def run(
             raise UsageError(f"--summary: '{summary}' must end in .json")
         check_distinct([p for p in (gif, mp4, traces, summary) if p is not None])
         if mp4 is not None:
-            from optrace.writers import check_mp4_size
+            from optrace.export.mp4 import check_mp4_size
 
             check_mp4_size(animation.size)
         if show:
-            from optrace.writers import check_display
+            from optrace.export.window import check_display
 
             check_display()
         plan = load_plan(config, loaded, limits=not no_limits)
         if frames is not None and not no_limits:
-            from optrace import cost
+            from optrace.engine import cost
 
             try:
                 cost.check_animation(min(frames, plan.epochs + 1), animation.size)
@@ -171,18 +171,18 @@ def run(
                 files["summary"] = AtomicFile(summary)
             result = _race(plan)
             if trace_file is not None:
-                from optrace.trace import write_traces
+                from optrace.results.files import write_traces
 
                 write_traces(result, trace_file)
             if summary is not None:
-                from optrace.report import write_summary
+                from optrace.results.report import write_summary
 
                 write_summary(result, files["summary"])
-            from optrace.trace import frame_epochs
+            from optrace._core.frames import frame_epochs
 
             shown = frame_epochs(result.epochs, frames or animation.frame_count(result.epochs))
             if outputs:
-                from optrace.writers import export
+                from optrace.export.frames import export
 
                 with _progress("rendering", len(shown)) as progress:
                     export(
@@ -201,7 +201,7 @@ def run(
             for out in files.values():
                 out.discard()
 
-        from optrace import report
+        from optrace.results import report
 
         for line in report.warnings(result):
             typer.echo(line, err=True)
@@ -210,7 +210,7 @@ def run(
             typer.echo(f"wrote {out.target}", err=True)
         failed = report.strict_failures(result) if strict else []
         if show:
-            from optrace.writers import show as show_window
+            from optrace.export.window import show as show_window
 
             show_window(
                 result,
@@ -224,13 +224,13 @@ def run(
 
 
 def _scene_options(animation: AnimationConfig, dims: int) -> SceneOptions:
-    from optrace.scene import SceneOptions
+    from optrace.render.options import SceneOptions
 
     return SceneOptions.of(animation, dims)
 
 
 def _race(plan: RacePlan) -> RaceResult:
-    from optrace.race import run as run_race
+    from optrace.engine.loop import run as run_race
 
     total = len(plan.racers) * len(plan.starts) * plan.epochs
     with _progress("racing", total) as progress:
@@ -246,7 +246,7 @@ def validate(
 ) -> None:
     """Check a config without running it."""
     with _reporting():
-        from optrace.race import load as load_plan
+        from optrace.engine.plan import load as load_plan
 
         plan = load_plan(config, limits=not no_limits)
         labels = ", ".join(r.label for r in plan.racers)
@@ -269,9 +269,9 @@ def list_functions(
 ) -> None:
     """List the built-in test functions with their domains and minima."""
     with _reporting():
-        from optrace.functions import FUNCTIONS, build_function
-        from optrace.report import minimum_json
-        from optrace.trace import jsonable
+        from optrace._core.jsonable import jsonable
+        from optrace.problems.functions import FUNCTIONS, build_function
+        from optrace.results.report import minimum_json
 
         built = [build_function(name, {}) for name in FUNCTIONS]
         if as_json:
@@ -340,7 +340,7 @@ def init(
 ) -> None:
     """Write a commented starter config that runs as written."""
     with _reporting():
-        from optrace.atomic import AtomicFile
+        from optrace._core.atomic import AtomicFile
 
         if path.exists():
             raise UsageError(f"'{path}' exists; give another path, or remove it first")
@@ -356,7 +356,7 @@ def init(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the config (for editors: yaml-language-server)."""
-    from optrace.config import config_schema
+    from optrace.spec.schema import config_schema
 
     typer.echo(json.dumps(config_schema(), indent=2))
 
@@ -370,8 +370,8 @@ def list_optimizers(
 ) -> None:
     """List torch.optim's optimizers with their defaults, and which cannot race."""
     with _reporting():
-        from optrace.optimizers import catalog
-        from optrace.trace import jsonable
+        from optrace._core.jsonable import jsonable
+        from optrace.optim.catalog import catalog
 
         entries = catalog()
         if as_json:

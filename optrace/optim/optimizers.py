@@ -11,25 +11,21 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-import signal
 import sys
-import threading
-import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
 
-from optrace.config import child, did_you_mean
-from optrace.errors import ConfigError
-
-Fn = Callable[[torch.Tensor], torch.Tensor]
+from optrace._core.errors import ConfigError
+from optrace._core.keys import child, did_you_mean
+from optrace._core.types import Fn
+from optrace.optim.probe import TooSlow, first_line, try_step
+from optrace.optim.step import needs_closure
 
 #: torch.optim optimizers whose update of each element depends only on that
 #: element's own value, gradient and state (plus the step count), so that N
@@ -276,89 +272,6 @@ def check_hyperparameters(
     return checked
 
 
-def needs_closure(cls: type[Optimizer]) -> bool:
-    """Whether ``cls.step`` has a ``closure`` parameter without a default."""
-    closure = inspect.signature(cls.step).parameters.get("closure")
-    return closure is not None and closure.default is inspect.Parameter.empty
-
-
-def step(optimizer: Optimizer, param: torch.Tensor, fn: Fn, with_closure: bool) -> None:
-    """One epoch: zero_grad, loss.backward(), step (with a closure where required)."""
-    if with_closure:
-
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad()
-            loss = fn(param).sum()
-            loss.backward()  # type: ignore[no-untyped-call]
-            return loss
-
-        optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; LBFGS takes a tensor
-        return
-    optimizer.zero_grad()
-    fn(param).sum().backward()  # type: ignore[no-untyped-call]
-    optimizer.step()
-
-
-class _TooSlow(BaseException):
-    """The probe step ran past its time limit (a BaseException, so the probe's own
-    ``except Exception`` lets it through)."""
-
-
-@contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise _TooSlow after ``seconds`` of wall time (main thread only; else no limit)."""
-    if seconds is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise _TooSlow
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _try_step(
-    cls: type[Optimizer],
-    hyper: Mapping[str, Any],
-    fn: Fn,
-    start: torch.Tensor,
-    steps: int = 1,
-    time_limit: float | None = None,
-) -> tuple[Exception | None, float]:
-    """Build ``cls`` on a copy of ``start`` and step it: the exception it raised, if
-    any, and how long its last step took (the first also pays one-time set-up).
-
-    ``time_limit`` bounds the steps only: building the first optimizer imports
-    parts of torch, which must never be interrupted halfway.
-    """
-    param = start.detach().clone().requires_grad_(True)
-    seconds = 0.0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            optimizer = cls([param], **hyper)
-            with _time_limit(time_limit):
-                for _ in range(steps):
-                    began = time.perf_counter()
-                    step(optimizer, param, fn, needs_closure(cls))
-                    seconds = time.perf_counter() - began
-    except Exception as exc:
-        return exc, seconds
-    return None, seconds
-
-
-def first_line(exc: Exception) -> str:
-    """The first line of an exception's message, for a one-line error."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.rstrip(".")
-
-
 def resolve(
     name: str,
     given: Mapping[str, Any],
@@ -382,19 +295,19 @@ def resolve(
     cls = resolve_class(name, f"{path}.optimizer", folder)
     hyper = check_hyperparameters(cls, name, given, path)
     try:
-        failure, seconds = _try_step(cls, hyper, fn, start, steps=2, time_limit=time_limit)
-    except _TooSlow:
+        failure, seconds = try_step(cls, hyper, fn, start, steps=2, time_limit=time_limit)
+    except TooSlow:
         raise ConfigError(
             path,
             f"one step of {name} took over {time_limit:g} s on a single number; check "
             "hyperparameters such as max_iter, or pass --no-limits",
         ) from None
     if failure is not None:
-        plain = _try_step(cls, {}, fn, start)[0] if hyper else failure
+        plain = try_step(cls, {}, fn, start)[0] if hyper else failure
         if plain is not None:
             raise ConfigError(f"{path}.optimizer", f"{name} cannot race here: {first_line(plain)}")
         for key, value in hyper.items():
-            alone, _ = _try_step(cls, {key: value}, fn, start)
+            alone, _ = try_step(cls, {key: value}, fn, start)
             if alone is not None:
                 raise ConfigError(
                     child(path, key), f"{name} rejects {key}={value!r}: {first_line(alone)}"
@@ -409,30 +322,3 @@ def resolve(
         elementwise=elementwise,
         step_seconds=seconds,
     )
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    """One torch.optim optimizer as ``list-optimizers`` shows it."""
-
-    name: str
-    defaults: dict[str, Any]
-    cannot_race: str | None
-
-
-def catalog() -> list[CatalogEntry]:
-    """Every torch.optim optimizer with its defaults, and why it cannot race, if so."""
-    start = torch.tensor([0.5], dtype=torch.float64)
-    entries = []
-    for name, cls in torch_optimizers().items():
-        failure, _ = _try_step(cls, {}, lambda x: x * x, start)
-        entries.append(
-            CatalogEntry(
-                name=name,
-                defaults={
-                    k: v for k, v in defaults(cls).items() if v is not inspect.Parameter.empty
-                },
-                cannot_race=None if failure is None else first_line(failure),
-            )
-        )
-    return entries

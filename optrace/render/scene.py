@@ -8,8 +8,7 @@ imports pyplot.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from matplotlib.artist import Artist
@@ -21,8 +20,9 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
-from optrace.config import AnimationConfig
-from optrace.trace import RaceResult, Surface, Trace
+from optrace.render.loss_panel import LossPanel
+from optrace.render.options import SceneOptions
+from optrace.results.trace import RaceResult, Surface, Trace
 
 #: Moving artists sit above everything static (the legend is at 5), so drawing
 #: them over a cached background gives the same pixels as a full redraw.
@@ -31,30 +31,6 @@ _TRAIL_Z, _GHOST_Z, _MARKER_Z, _TEXT_Z = 5.5, 6.0, 6.5, 7.0
 #: highest value above the minimum is this many times its 1st percentile.
 DECADES = 1000.0
 CMAP = "viridis"
-
-
-@dataclass(frozen=True)
-class SceneOptions:
-    """How a race is drawn.
-
-    Attributes:
-        loss_panel: A second axes under the race with each racer's loss (and lr).
-        trail: How many epochs of each racer's recent path are drawn, fading.
-        view: For a 2-D function, ``contour`` (seen from above) or ``surface`` (3-D).
-    """
-
-    loss_panel: bool = False
-    trail: int = 0
-    view: Literal["contour", "surface"] = "contour"
-
-    @classmethod
-    def of(cls, animation: AnimationConfig, dims: int) -> SceneOptions:
-        """The options a config's ``animation`` asks for, in ``dims`` dimensions."""
-        return cls(
-            loss_panel=animation.loss_panel,
-            trail=animation.trail_epochs(dims),
-            view=animation.view,
-        )
 
 
 class RaceScene:
@@ -437,73 +413,3 @@ def _set(line: Any, coords: list[np.ndarray]) -> None:
         line.set_data_3d(*coords)
     else:
         line.set_data(*coords)
-
-
-class LossPanel:
-    """Each racer's loss over the epochs shown so far, under the race.
-
-    Where the function's lowest minimum f* is known the panel shows the gap
-    ``loss - f*`` on a log scale (how far from the best there is); otherwise
-    the loss itself, on a log scale if it stays positive. A swarm shows the
-    median over its starts. Learning rates under a schedule, known in advance,
-    are drawn whole on a twin axis, beneath the moving lines.
-    """
-
-    FLOOR = 1e-16
-
-    def __init__(self, ax: Axes, result: RaceResult, markers: Sequence[Line2D]) -> None:
-        self.ax = ax
-        best = result.minima[0][1] if result.minima else None
-        with np.errstate(all="ignore"):
-            values = [np.nanmedian(t.loss, axis=0) for t in result.traces]
-            if best is not None:
-                values = [np.maximum(v - best, self.FLOOR) for v in values]
-        finite = np.concatenate([v[np.isfinite(v)] for v in values])
-        log = best is not None or bool(finite.size and (finite > 0).all())
-        self.values = values
-        if any(t.lr is not None for t in result.traces):
-            twin = ax.twinx()
-            twin.set_zorder(ax.get_zorder() - 1)  # drawn first, so a full draw blits alike
-            ax.patch.set_visible(False)
-            for trace, marker in zip(result.traces, markers, strict=True):
-                if trace.lr is not None:
-                    epochs = np.arange(trace.lr.shape[1])
-                    twin.plot(
-                        epochs,
-                        trace.lr[0],
-                        linestyle="--",
-                        linewidth=1,
-                        color=marker.get_color(),
-                        alpha=0.5,
-                    )
-            twin.set_ylabel("lr (dashed)")
-        self.lines = [
-            ax.plot([], [], color=marker.get_color(), linewidth=1.5, zorder=6)[0]
-            for marker in markers
-        ]
-        self.cursor = ax.axvline(0, color="0.5", linewidth=1, zorder=6)
-        ax.set_xlim(0, max(result.epochs, 1))
-        if log:
-            ax.set_yscale("log")
-        if finite.size:
-            lo, hi = float(finite.min()), float(finite.max())
-            if log:
-                ax.set_ylim(lo / 2, hi * 2)
-            else:
-                pad = 0.08 * (hi - lo) if hi > lo else 1.0
-                ax.set_ylim(lo - pad, hi + pad)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss - f*" if best is not None else "loss")
-        ax.grid(alpha=0.25)
-
-    @property
-    def moving(self) -> list[Artist]:
-        """The loss lines and the epoch cursor."""
-        return [*self.lines, self.cursor]
-
-    def update(self, shown: np.ndarray) -> None:
-        """Draw every line through the epochs ``shown`` so far."""
-        for line, values in zip(self.lines, self.values, strict=True):
-            line.set_data(shown, values[shown])
-        epoch = float(shown[-1])
-        self.cursor.set_xdata([epoch, epoch])

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import torch
 
-from optrace.config import did_you_mean
-from optrace.errors import ConfigError
+from optrace._core.errors import ConfigError
+from optrace._core.keys import did_you_mean
 
 Value = torch.Tensor | float | int
 #: A compiled expression: its value from x and y (None for a function of x alone).

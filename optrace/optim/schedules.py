@@ -15,16 +15,12 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler
 
-from optrace.config import child
-from optrace.errors import ConfigError
-from optrace.optimizers import (
-    Fn,
-    OptimizerSpec,
-    check_hyperparameters,
-    find_class,
-    first_line,
-    step,
-)
+from optrace._core.errors import ConfigError
+from optrace._core.keys import child
+from optrace._core.types import Fn
+from optrace.optim.optimizers import OptimizerSpec, check_hyperparameters, find_class
+from optrace.optim.probe import first_line
+from optrace.optim.step import step
 
 #: Schedulers that a YAML config cannot build: they take Python functions or
 #: other scheduler objects.

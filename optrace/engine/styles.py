@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from optrace.errors import ConfigError
+from optrace._core.errors import ConfigError
 
 #: The seed notebook's styles for its five optimizers.
 SEED_STYLES = {"SGD": "ro", "Adam": "kp", "Adagrad": "b<", "Adadelta": "k*", "RMSprop": "rv"}

@@ -1,0 +1,201 @@
+"""The plan: a config made runnable (``prepare``), every racer resolved and checked."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from optrace._core.errors import ConfigError
+from optrace._core.types import Point, Range, describe_box
+from optrace.engine import cost
+from optrace.engine.labels import default_labels
+from optrace.engine.starts import draw_start, draw_starts
+from optrace.engine.styles import assign_styles, parse_style
+from optrace.optim.optimizers import OptimizerSpec, resolve
+from optrace.optim.schedules import ScheduleSpec, resolve_schedule
+from optrace.problems.functions import build_function
+from optrace.problems.objective import DTYPE, Objective
+from optrace.spec.loading import load_config
+from optrace.spec.model import AnimationConfig, RaceConfig
+
+
+@dataclass(frozen=True)
+class RacerPlan:
+    """One racer, resolved: its label, style, optimizer and schedule."""
+
+    label: str
+    style: str
+    optimizer: OptimizerSpec
+    schedule: ScheduleSpec | None = None
+
+
+@dataclass(frozen=True)
+class RacePlan:
+    """A checked config, ready to run."""
+
+    title: str
+    objective: Objective
+    domain: Range
+    starts: tuple[Point, ...]
+    epochs: int
+    racers: tuple[RacerPlan, ...]
+    animation: AnimationConfig
+    tolerance: float = 1e-3
+
+
+def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True) -> RacePlan:
+    """Resolve the function, the start and every racer; raise ConfigError on the first problem.
+
+    Args:
+        config: A validated config.
+        folder: The config file's folder, where dotted optimizer paths are looked for first.
+        limits: Refuse a race or animation too large for this machine (see optrace.cost).
+    """
+    function = config.function
+    objective = build_function(
+        function.name,
+        function.params,
+        expr=function.expr,
+        domain=config.domain or function.domain,
+        domain_path="domain" if config.domain else "function.domain",
+    )
+    dims = objective.dims
+    if dims == 1 and config.animation.view == "surface":
+        raise ConfigError(
+            "animation.view",
+            f"a surface needs a function of x and y; {objective.name} is 1-D: use 'contour'",
+        )
+    if limits:
+        cost.check_traces(len(config.racers), _start_count(config, dims), config.epochs, dims)
+        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.size)
+    domain = objective.domain
+    starts = _starts(config, objective)
+    box = [domain] if objective.ydomain is None else [domain, objective.ydomain]
+    shown = describe_box(domain, objective.ydomain)
+    for key, start in starts:
+        coords = start if isinstance(start, tuple) else (start,)
+        if len(coords) != dims:
+            want = "one number x" if dims == 1 else "[x, y]"
+            raise ConfigError(
+                key,
+                f"{objective.name} is a function of {_axes(dims)}: give {want}, "
+                f"got {_show_point(start)}",
+            )
+        if not all(
+            math.isfinite(c) and low <= c <= high
+            for c, (low, high) in zip(coords, box, strict=True)
+        ):
+            raise ConfigError(
+                key,
+                f"{_described(config, start)} lies outside the domain {shown}; "
+                "choose a start inside it or widen 'domain'",
+            )
+    with torch.no_grad():
+        values = objective.fn(torch.tensor([s for _, s in starts], dtype=DTYPE))
+    for (key, start), value in zip(starts, values.tolist(), strict=True):
+        if not math.isfinite(value):
+            raise ConfigError(key, f"{objective.name} is not finite at {_show_point(start)}")
+    first = starts[0][1]
+    start_tensor = torch.tensor(first if isinstance(first, tuple) else [first], dtype=DTYPE)
+    probe_limit = cost.PROBE_SECONDS if limits else None
+    specs = [
+        resolve(
+            r.optimizer,
+            r.hyperparameters,
+            f"racers[{i}]",
+            objective.fn,
+            start_tensor,
+            folder,
+            probe_limit,
+        )
+        for i, r in enumerate(config.racers)
+    ]
+    schedules = [
+        None
+        if r.schedule is None
+        else resolve_schedule(
+            r.schedule, f"racers[{i}].schedule", spec, objective.fn, start_tensor, folder
+        )
+        for i, (r, spec) in enumerate(zip(config.racers, specs, strict=True))
+    ]
+    # A schedule that reads the loss would see every start's loss summed: such a
+    # racer races start by start to stay exact.
+    specs = [
+        replace(spec, elementwise=False) if sched is not None and sched.on_loss else spec
+        for spec, sched in zip(specs, schedules, strict=True)
+    ]
+    if limits:
+        cost.check_race(
+            [(s.elementwise, s.step_seconds) for s in specs], len(starts), config.epochs, dims
+        )
+    chosen_styles = [
+        None if r.style is None else parse_style(r.style, f"racers[{i}].style")
+        for i, r in enumerate(config.racers)
+    ]
+    labels = default_labels(specs, [r.label for r in config.racers], schedules)
+    styles = assign_styles([s.name for s in specs], chosen_styles)
+    return RacePlan(
+        title=config.title,
+        objective=objective,
+        domain=domain,
+        starts=tuple(s for _, s in starts),
+        epochs=config.epochs,
+        racers=tuple(
+            RacerPlan(label=label, style=style, optimizer=spec, schedule=sched)
+            for label, style, spec, sched in zip(labels, styles, specs, schedules, strict=True)
+        ),
+        animation=config.animation,
+        tolerance=config.tolerance,
+    )
+
+
+def load(path: Path, config: RaceConfig | None = None, limits: bool = True) -> RacePlan:
+    """Prepare the config file at ``path`` (read here unless ``config`` is given);
+    every error names the file."""
+    config = load_config(path) if config is None else config
+    try:
+        return prepare(config, path.parent, limits)
+    except ConfigError as exc:
+        raise exc.in_file(str(path)) from None
+
+
+def _start_count(config: RaceConfig, dims: int) -> int:
+    if isinstance(config.starts, list):
+        return len(config.starts)
+    if isinstance(config.starts, dict):
+        ((kind, count),) = config.starts.items()
+        return int(count**dims if kind == "grid" else count)
+    return 1
+
+
+def _axes(dims: int) -> str:
+    return "x alone" if dims == 1 else "x and y"
+
+
+def _show_point(point: Point) -> str:
+    return repr(point) if not isinstance(point, tuple) else f"[{point[0]!r}, {point[1]!r}]"
+
+
+def _starts(config: RaceConfig, objective: Objective) -> list[tuple[str, Point]]:
+    """Each start with the key path that names it; the function's own start is
+    used when the config names none."""
+    if isinstance(config.starts, list):
+        points: list[Point] = list(config.starts)
+        return [(f"starts[{i}]", s) for i, s in enumerate(points)]
+    if isinstance(config.starts, dict):
+        drawn = draw_starts(config.starts, objective.domain, config.seed, objective.ydomain)
+        return [("starts", s) for s in drawn]
+    if "start" not in config.model_fields_set and objective.default_start is not None:
+        return [("start", objective.default_start)]
+    if config.start == "random":
+        return [("start", draw_start(config.seed, objective.dims))]
+    return [("start", config.start)]
+
+
+def _described(config: RaceConfig, start: Point) -> str:
+    if config.starts is None and config.start == "random":
+        return f"the random start {_show_point(start)} (seed {config.seed})"
+    return _show_point(start)

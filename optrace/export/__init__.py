@@ -1,0 +1,1 @@
+"""Export: frames streamed into sinks (GIF, MP4), stills, and the live window."""

@@ -1,0 +1,1 @@
+"""Optimizers and schedules: resolution, hyperparameter checks, the one epoch step, the probe."""

@@ -1,0 +1,1 @@
+"""The functions racers run on: built-in test functions, expressions, callables, minima."""

@@ -1,0 +1,1 @@
+"""Drawing a race on a matplotlib Figure: the scene, its options and the loss panel."""

@@ -1,0 +1,82 @@
+"""The loss panel: each racer's gap to the lowest minimum (and its lr), animated in step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+
+from optrace.results.trace import RaceResult
+
+
+class LossPanel:
+    """Each racer's loss over the epochs shown so far, under the race.
+
+    Where the function's lowest minimum f* is known the panel shows the gap
+    ``loss - f*`` on a log scale (how far from the best there is); otherwise
+    the loss itself, on a log scale if it stays positive. A swarm shows the
+    median over its starts. Learning rates under a schedule, known in advance,
+    are drawn whole on a twin axis, beneath the moving lines.
+    """
+
+    FLOOR = 1e-16
+
+    def __init__(self, ax: Axes, result: RaceResult, markers: Sequence[Line2D]) -> None:
+        self.ax = ax
+        best = result.minima[0][1] if result.minima else None
+        with np.errstate(all="ignore"):
+            values = [np.nanmedian(t.loss, axis=0) for t in result.traces]
+            if best is not None:
+                values = [np.maximum(v - best, self.FLOOR) for v in values]
+        finite = np.concatenate([v[np.isfinite(v)] for v in values])
+        log = best is not None or bool(finite.size and (finite > 0).all())
+        self.values = values
+        if any(t.lr is not None for t in result.traces):
+            twin = ax.twinx()
+            twin.set_zorder(ax.get_zorder() - 1)  # drawn first, so a full draw blits alike
+            ax.patch.set_visible(False)
+            for trace, marker in zip(result.traces, markers, strict=True):
+                if trace.lr is not None:
+                    epochs = np.arange(trace.lr.shape[1])
+                    twin.plot(
+                        epochs,
+                        trace.lr[0],
+                        linestyle="--",
+                        linewidth=1,
+                        color=marker.get_color(),
+                        alpha=0.5,
+                    )
+            twin.set_ylabel("lr (dashed)")
+        self.lines = [
+            ax.plot([], [], color=marker.get_color(), linewidth=1.5, zorder=6)[0]
+            for marker in markers
+        ]
+        self.cursor = ax.axvline(0, color="0.5", linewidth=1, zorder=6)
+        ax.set_xlim(0, max(result.epochs, 1))
+        if log:
+            ax.set_yscale("log")
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
+            if log:
+                ax.set_ylim(lo / 2, hi * 2)
+            else:
+                pad = 0.08 * (hi - lo) if hi > lo else 1.0
+                ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss - f*" if best is not None else "loss")
+        ax.grid(alpha=0.25)
+
+    @property
+    def moving(self) -> list[Artist]:
+        """The loss lines and the epoch cursor."""
+        return [*self.lines, self.cursor]
+
+    def update(self, shown: np.ndarray) -> None:
+        """Draw every line through the epochs ``shown`` so far."""
+        for line, values in zip(self.lines, self.values, strict=True):
+            line.set_data(shown, values[shown])
+        epoch = float(shown[-1])
+        self.cursor.set_xdata([epoch, epoch])

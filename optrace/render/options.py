@@ -1,0 +1,32 @@
+"""Render options: what a scene draws besides the racers (panels, trails, view)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from optrace.spec.model import AnimationConfig
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How a race is drawn.
+
+    Attributes:
+        loss_panel: A second axes under the race with each racer's loss (and lr).
+        trail: How many epochs of each racer's recent path are drawn, fading.
+        view: For a 2-D function, ``contour`` (seen from above) or ``surface`` (3-D).
+    """
+
+    loss_panel: bool = False
+    trail: int = 0
+    view: Literal["contour", "surface"] = "contour"
+
+    @classmethod
+    def of(cls, animation: AnimationConfig, dims: int) -> SceneOptions:
+        """The options a config's ``animation`` asks for, in ``dims`` dimensions."""
+        return cls(
+            loss_panel=animation.loss_panel,
+            trail=animation.trail_epochs(dims),
+            view=animation.view,
+        )

@@ -1,0 +1,1 @@
+"""Race results: Trace and RaceResult (numpy only), the summary, CSV and JSON."""

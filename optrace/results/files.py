@@ -1,0 +1,88 @@
+"""Traces written as CSV or JSON, floats losslessly."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from optrace._core.atomic import AtomicFile
+from optrace._core.errors import OutputError, UsageError
+from optrace._core.jsonable import jsonable
+from optrace.results.trace import RaceResult, is_swarm
+
+TRACE_FORMATS = (".csv", ".json")
+
+
+def _rows(result: RaceResult) -> list[list[Any]]:
+    swarm = is_swarm(result)
+    rows: list[list[Any]] = []
+    for trace in result.traces:
+        for s, last in enumerate(trace.last_epoch):
+            head = [trace.label, s] if swarm else [trace.label]
+            columns = [trace.x[s, : last + 1].tolist()]
+            if trace.y is not None:
+                columns.append(trace.y[s, : last + 1].tolist())
+            columns.append(trace.loss[s, : last + 1].tolist())
+            rows.extend([*head, e, *values] for e, values in enumerate(zip(*columns, strict=True)))
+    return rows
+
+
+def traces_json(result: RaceResult) -> dict[str, Any]:
+    """The traces as a JSON-ready mapping (floats round-trip exactly)."""
+    racers = []
+    for trace in result.traces:
+        left = trace.left_domain_at(result.domain, result.ydomain)
+        runs = [
+            {
+                "start": s,
+                "diverged_at": trace.diverged_at[s],
+                "left_domain_at": left[s],
+                "x": trace.x[s, : last + 1].tolist(),
+                **({} if trace.y is None else {"y": trace.y[s, : last + 1].tolist()}),
+                "loss": trace.loss[s, : last + 1].tolist(),
+                **({} if trace.lr is None else {"lr": trace.lr[s, : last + 1].tolist()}),
+            }
+            for s, last in enumerate(trace.last_epoch)
+        ]
+        racers.append(
+            {
+                "label": trace.label,
+                "optimizer": trace.optimizer,
+                "hyperparameters": {k: jsonable(v) for k, v in trace.hyperparameters.items()},
+                "schedule": trace.schedule,
+                "starts": runs,
+            }
+        )
+    return {"function": result.function, "epochs": result.epochs, "racers": racers}
+
+
+def check_traces_path(path: Path) -> None:
+    """Refuse a traces path whose suffix names no format."""
+    if path.suffix.lower() not in TRACE_FORMATS:
+        raise UsageError(f"--traces: '{path}' must end in .csv or .json")
+
+
+def open_traces(path: Path) -> AtomicFile:
+    """Check the traces path (by suffix) and open it for an atomic write."""
+    check_traces_path(path)
+    return AtomicFile(path)
+
+
+def write_traces(result: RaceResult, out: AtomicFile) -> None:
+    """Write CSV (``racer,epoch,x,loss``, or ``racer,epoch,x,y,loss`` in 2-D, with
+    ``start`` after ``racer`` for a swarm; floats as repr) or JSON, by suffix."""
+    try:
+        with open(out.path, "w", encoding="utf-8", newline="") as fh:
+            if out.target.suffix.lower() == ".json":
+                json.dump(traces_json(result), fh, indent=1)
+                fh.write("\n")
+            else:
+                writer = csv.writer(fh, lineterminator="\n")
+                head = ["racer", "start"] if is_swarm(result) else ["racer"]
+                place = ["x"] if result.dims == 1 else ["x", "y"]
+                writer.writerow([*head, "epoch", *place, "loss"])
+                writer.writerows(_rows(result))
+    except OSError as exc:
+        raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None

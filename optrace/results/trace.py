@@ -1,0 +1,110 @@
+"""Race results as plain numpy data: what the renderer, the summary and the files read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from optrace._core.types import Minimum, Point, Range
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One racer's path.
+
+    Attributes:
+        label: Unique within the race.
+        optimizer: The optimizer as named in the config.
+        hyperparameters: The keywords it was built with.
+        style: Its matplotlib format string.
+        x: ``(starts, epochs + 1)`` positions; epoch 0 is the start. NaN from
+            the epoch its x or loss became non-finite.
+        loss: Values at ``x``, shaped likewise.
+        lr: With a schedule, the learning rate each epoch's step used, shaped likewise.
+        schedule: The schedule's name, if any.
+        y: In 2-D, the y of each position, shaped like ``x``; None in 1-D.
+    """
+
+    label: str
+    optimizer: str
+    hyperparameters: Mapping[str, Any]
+    style: str
+    x: np.ndarray
+    loss: np.ndarray
+    lr: np.ndarray | None = None
+    schedule: str | None = None
+    y: np.ndarray | None = None
+
+    @property
+    def last_epoch(self) -> np.ndarray:
+        """Per start, the last epoch with a finite position and loss."""
+        finite = np.isfinite(self.x) & np.isfinite(self.loss)
+        last: np.ndarray = finite.sum(axis=1) - 1
+        return last
+
+    def outside(self, domain: Range, ydomain: Range | None = None) -> np.ndarray:
+        """Per start and epoch, whether the racer lay outside the box."""
+        with np.errstate(invalid="ignore"):
+            out: np.ndarray = (self.x < domain[0]) | (self.x > domain[1])
+            if ydomain is not None and self.y is not None:
+                out |= (self.y < ydomain[0]) | (self.y > ydomain[1])
+        return out
+
+    def left_domain_at(self, domain: Range, ydomain: Range | None = None) -> list[int | None]:
+        """Per start, the first epoch it lay outside the box, or None."""
+        outside = self.outside(domain, ydomain)
+        return [int(np.argmax(row)) if row.any() else None for row in outside]
+
+    def place(self, start: int, epoch: int) -> Point:
+        """Where ``start`` was at ``epoch``: x, or (x, y) in 2-D."""
+        x = float(self.x[start, epoch])
+        return x if self.y is None else (x, float(self.y[start, epoch]))
+
+    @property
+    def diverged_at(self) -> list[int | None]:
+        """Per start, the epoch whose x or loss was non-finite, or None."""
+        epochs = self.x.shape[1] - 1
+        return [int(e) + 1 if e < epochs else None for e in self.last_epoch]
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A 2-D function sampled on a grid: ``z[j, i] = f(xs[i], ys[j])``."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    z: np.ndarray
+
+
+@dataclass(frozen=True)
+class RaceResult:
+    """Everything a scene needs to draw the race, as plain numpy data.
+
+    In 1-D the function is drawn from ``curve_x`` and ``curve_y``; in 2-D from
+    ``surface``, over ``domain`` by ``ydomain``.
+    """
+
+    title: str
+    function: str
+    domain: Range
+    curve_x: np.ndarray
+    curve_y: np.ndarray
+    epochs: int
+    traces: tuple[Trace, ...]
+    minima: tuple[Minimum, ...] = ()
+    tolerance: float = 1e-3
+    ydomain: Range | None = None
+    surface: Surface | None = None
+
+    @property
+    def dims(self) -> int:
+        """1 or 2."""
+        return 1 if self.ydomain is None else 2
+
+
+def is_swarm(result: RaceResult) -> bool:
+    """Whether the racers start from more than one point."""
+    return any(t.x.shape[0] > 1 for t in result.traces)

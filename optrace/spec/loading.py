@@ -1,0 +1,231 @@
+"""Reading a config: YAML read safely, validated into :class:`RaceConfig`, and the
+first problem reported as a :class:`ConfigError` naming the key path and the fix.
+
+The loader never constructs Python objects from YAML tags.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from optrace._core.errors import ConfigError
+from optrace._core.keys import did_you_mean, key_path, show
+from optrace.spec.model import AnimationConfig, RaceConfig, _AtPath
+
+# --- YAML --------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and reads 1e-3 as a float (YAML 1.2)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<: *base' merges; its keys may be overridden here
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+MAX_VALUES = 200_000
+MAX_BYTES = 4 * 2**20
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for once aliases are expanded (memoised, so a
+    few anchors that would expand to billions are counted, not expanded)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = total
+    return total
+
+
+def _read_yaml(text: str) -> Any:
+    if len(text) > MAX_BYTES:
+        raise ConfigError("", f"the file is over {MAX_BYTES // 2**20} MiB; a config is a few lines")
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_VALUES:
+            raise ConfigError(
+                "YAML",
+                f"the document stands for more than {MAX_VALUES} values (aliases that "
+                "repeat aliases?); write a smaller config",
+            )
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = exc.problem or exc.context or "cannot be read"
+        if "constructor for the tag" in problem:
+            tag = problem.split("tag", 1)[1].strip(" '")
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise ConfigError(
+                where,
+                f"the tag '{tag}' is not allowed; a config holds plain values "
+                "(numbers, strings, lists, mappings) only",
+            ) from None
+        raise ConfigError(where, f"YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise ConfigError(
+            f"character {exc.position + 1}",
+            f"the character {char!r} is not allowed in YAML; remove it",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("YAML", f"YAML syntax error: {exc}") from None
+    except RecursionError:
+        raise ConfigError("YAML", "the document is nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+# --- messages --------------------------------------------------------------------
+
+
+_MODELS: dict[tuple[str, ...], type[BaseModel]] = {
+    (): RaceConfig,
+    ("animation",): AnimationConfig,
+}
+
+_MISSING_HINTS = {
+    "function": "add e.g. 'function: peaks-slice'",
+    "epochs": "add e.g. 'epochs: 100'",
+    "racers": "add a list such as 'racers: [{optimizer: Adam, lr: 0.1}]'",
+    "optimizer": "name a torch.optim class (e.g. 'optimizer: Adam') or a dotted path",
+    "name": "add e.g. 'name: peaks-slice'",
+}
+
+
+def _message(err: ErrorDetails) -> tuple[str, str]:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    # Drop the union branch names pydantic adds (e.g. 'float', "literal['random']").
+    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"float", "int"})))
+    path = key_path(loc)
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx", {})
+    if kind == "extra_forbidden":
+        parent = tuple(str(p) for p in loc[:-1] if isinstance(p, str))
+        model = _MODELS.get(parent)
+        keys = list(model.model_fields) if model else []
+        hint = did_you_mean(str(loc[-1]), keys)
+        return path, f"unknown key{hint}; valid keys are {', '.join(keys)}"
+    if kind == "missing" and loc and isinstance(loc[-1], int):
+        path = key_path(loc[:-1])
+        kind = "too_short"
+    if kind == "missing":
+        name = str(loc[-1]) if loc else ""
+        return path, f"required key is missing; {_MISSING_HINTS.get(name, 'add it')}"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return path, f"expected a whole number, got {show(value)}"
+    if kind in {"float_type", "float_parsing"}:
+        return path, f"expected a number, got {show(value)}"
+    if kind in {"bool_type", "bool_parsing"}:
+        return path, f"expected true or false, got {show(value)}"
+    if kind in {"string_type"}:
+        return path, f"expected text, got {show(value)}"
+    if kind == "string_too_short":
+        return path, "must not be empty"
+    if kind in {"greater_than_equal", "greater_than"}:
+        bound = ctx.get("ge", ctx.get("gt"))
+        return path, f"must be at least {bound}, got {show(value)}"
+    if kind in {"less_than_equal", "less_than"}:
+        bound = ctx.get("le", ctx.get("lt"))
+        return path, f"must be at most {bound}, got {show(value)}"
+    if kind in {"tuple_type", "too_short", "too_long"} and path in {"domain", "animation.size"}:
+        what = "[low, high]" if path == "domain" else "[width, height]"
+        return path, f"expected a list of two numbers {what}, got {show(value)}"
+    if kind == "too_short" and path == "racers":
+        return path, "needs at least one racer, e.g. '- optimizer: Adam'"
+    if kind in {"list_type", "tuple_type"}:
+        return path, f"expected a list, got {show(value)}"
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return path, f"expected a mapping of keys, got {show(value)}"
+    if kind == "value_error":
+        exc = ctx.get("error")
+        if isinstance(exc, _AtPath):
+            return exc.path, exc.message
+        return path, str(exc) if exc is not None else err["msg"]
+    return path, err["msg"]
+
+
+def parse_config(data: Any) -> RaceConfig:
+    """Validate an already-read document (a mapping) into a :class:`RaceConfig`."""
+    if data is None:
+        raise ConfigError(
+            "", "the config is empty; it needs at least 'function', 'epochs' and 'racers'"
+        )
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        raise ConfigError(
+            "",
+            f"the top level must be a mapping of keys (function, epochs, racers, ...), got {kind}",
+        )
+    for key in data:
+        if not isinstance(key, str):
+            raise ConfigError(key_path((str(key),)), "keys must be text")
+    racers = data.get("racers")
+    if isinstance(racers, list):
+        for i, racer in enumerate(racers):
+            if isinstance(racer, dict):
+                for key in racer:
+                    if not isinstance(key, str):
+                        raise ConfigError(f"racers[{i}][{key!r}]", "keys must be text")
+    try:
+        return RaceConfig.model_validate(data)
+    except ValidationError as exc:
+        path, message = _message(exc.errors()[0])
+        raise ConfigError(path, message) from None
+
+
+def load_config(path: Path) -> RaceConfig:
+    """Read and validate a config file; errors name the file and the key path."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("", "no such file", source=source) from None
+    except IsADirectoryError:
+        raise ConfigError("", "is a folder, not a config file", source=source) from None
+    except UnicodeDecodeError:
+        raise ConfigError("", "is not UTF-8 text", source=source) from None
+    except OSError as exc:
+        raise ConfigError("", f"cannot be read ({exc.strerror})", source=source) from None
+    try:
+        return parse_config(_read_yaml(text))
+    except ConfigError as exc:
+        raise exc.in_file(source) from None

@@ -1,0 +1,307 @@
+"""The race config as frozen pydantic models: what a YAML file, a dict or the
+``Race(...)`` keywords are validated into.
+
+Whether an optimizer or a hyperparameter exists is checked later, against
+torch, by :func:`optrace.engine.plan.prepare`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
+
+from optrace._core.frames import frame_count
+from optrace._core.keys import child, did_you_mean, show
+from optrace._core.types import Box, Range
+
+Number = Annotated[float, Strict()]
+Count = Annotated[int, Strict()]
+
+RESERVED_RACER_KEYS = ("optimizer", "label", "style", "schedule")
+#: Epochs of trail a 2-D race draws unless the config says otherwise.
+TRAIL_2D = 30
+#: Matplotlib's Agg canvas takes at most 2**15 - 1 pixels a side.
+MAX_SIDE = 32_767
+
+_DOMAIN_FORM = "[low, high] or [[x low, x high], [y low, y high]]"
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _range(v: Any, path: str) -> Range:
+    if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(b) for b in v)):
+        raise _AtPath(path, f"expected {_DOMAIN_FORM}, got {show(v)}")
+    low, high = float(v[0]), float(v[1])
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise _AtPath(path, "both bounds must be finite numbers")
+    if low >= high:
+        raise _AtPath(path, f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
+    return low, high
+
+
+def _box(v: Any, path: str) -> Box | None:
+    """``[low, high]`` or ``[[x low, x high], [y low, y high]]``, checked."""
+    if v is None:
+        return None
+    if (
+        isinstance(v, (list, tuple))
+        and len(v) == 2
+        and all(isinstance(r, (list, tuple)) for r in v)
+    ):
+        return _range(v[0], f"{path}[0]"), _range(v[1], f"{path}[1]")
+    return (_range(v, path),)
+
+
+def _point(v: Any, path: str) -> float | tuple[float, float]:
+    """A number, or ``[x, y]``."""
+    if _number(v):
+        return float(v)
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(c) for c in v):
+        return float(v[0]), float(v[1])
+    raise _AtPath(path, f"expected a number or [x, y], got {show(v)}")
+
+
+class FunctionConfig(BaseModel):
+    """``function: NAME``, ``{name: NAME, param: value, ...}`` or ``{expr: "...", domain: ...}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str | None = Field(default=None, description="A built-in function (list-functions).")
+    expr: str | None = Field(
+        default=None, description="Or your own: an expression in x, or in x and y."
+    )
+    domain: Box | None = Field(
+        default=None,
+        description="[low, high], or [[x low, x high], [y low, y high]] in 2-D; "
+        "the top-level domain wins.",
+    )
+
+    @field_validator("domain", mode="before")
+    @classmethod
+    def _domain_form(cls, v: Any) -> Box | None:
+        return _box(v, "function.domain")
+
+    @model_validator(mode="after")
+    def _name_or_expr(self) -> FunctionConfig:
+        if (self.name is None) == (self.expr is None):
+            raise ValueError(
+                "give either 'name' (e.g. peaks-slice) or 'expr' (e.g. \"x**4 - 3*x**2 + x\")"
+            )
+        if self.expr is not None and self.model_extra:
+            extra = next(iter(self.model_extra))
+            raise _AtPath(f"function.{extra}", "unknown key; an expression takes 'domain' only")
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The function's parameters as written (e.g. ``y`` for peaks-slice)."""
+        return dict(self.model_extra or {})
+
+
+class RacerConfig(BaseModel):
+    """One racer: an optimizer and its hyperparameters, plus how it is shown."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    optimizer: str = Field(
+        min_length=1, description="A torch.optim name (Adam) or a dotted path (mymodule.MyAdam)."
+    )
+    label: str | None = Field(default=None, min_length=1, description="The name in the legend.")
+    style: str | None = Field(
+        default=None, min_length=1, description="A matplotlib format string such as 'ro' or 'b<'."
+    )
+    schedule: dict[str, Any] | None = Field(
+        default=None,
+        description="A learning-rate schedule: {name: a torch.optim.lr_scheduler class, ...}.",
+    )
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """Every key that is not reserved, as written, in file order."""
+        return dict(self.model_extra or {})
+
+
+class AnimationConfig(BaseModel):
+    """How the race is animated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: Count = Field(default=200, ge=1, le=60_000, description="Milliseconds per frame.")
+    size: tuple[Count, Count] = Field(default=(640, 480), description="[width, height] in pixels.")
+    loop: bool = Field(default=True, description="Whether the GIF plays in a loop.")
+    loss_panel: bool = Field(
+        default=False,
+        description="Show each racer's loss (and lr) over the epochs, under the race.",
+    )
+    frames: Count | None = Field(
+        default=None, ge=2, description="Show this many evenly spaced epochs (default: all)."
+    )
+    duration: Number | None = Field(
+        default=None, gt=0, le=86_400, description="Or: as many frames as fit in these seconds."
+    )
+    trail: Count | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="Epochs of each racer's recent path drawn as a fading trail "
+        f"(default: {TRAIL_2D} in 2-D, none in 1-D; 0 for none).",
+    )
+    view: Literal["contour", "surface"] = Field(
+        default="contour",
+        description="A 2-D race seen from above (contour) or as a 3-D surface.",
+    )
+
+    @model_validator(mode="after")
+    def _one_length(self) -> AnimationConfig:
+        if self.frames is not None and self.duration is not None:
+            raise _AtPath("animation.duration", "give either 'frames' or 'duration', not both")
+        return self
+
+    def trail_epochs(self, dims: int) -> int:
+        """The trail's length for a race in ``dims`` dimensions."""
+        if self.trail is not None:
+            return self.trail
+        return TRAIL_2D if dims == 2 else 0
+
+    def frame_count(self, epochs: int) -> int:
+        """Frames to show: every epoch unless ``frames`` or ``duration`` asks for fewer."""
+        return frame_count(epochs, self.frames, self.duration, self.interval)
+
+    @field_validator("size")
+    @classmethod
+    def _size_in_range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not all(16 <= side <= MAX_SIDE for side in v):
+            raise ValueError(f"width and height must each be between 16 and {MAX_SIDE} pixels")
+        return v
+
+
+class RaceConfig(BaseModel):
+    """A whole race: the function, the start, the racers and the animation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(default="optimizer analysis", description="The animation's title.")
+    function: FunctionConfig = Field(
+        description="A test function by name (peaks-slice), or {name: ..., and its parameters}."
+    )
+    domain: Box | None = Field(
+        default=None,
+        description="[low, high] drawn on the x axis (in 2-D, on both), or "
+        "[[x low, x high], [y low, y high]]; default: the function's own.",
+    )
+    start: float | tuple[float, float] | Literal["random"] = Field(
+        default="random",
+        description="The start point (x, or [x, y] in 2-D), or 'random': seeded standard "
+        "normal draws. Default: the function's own start, else random.",
+    )
+    starts: list[float] | list[tuple[float, float]] | dict[str, Count] | None = Field(
+        default=None,
+        description="A swarm instead of one start: a list of points, {grid: N} "
+        "(N per axis) or {random: N}.",
+    )
+    seed: Count = Field(default=0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
+    epochs: Count = Field(ge=1, description="Optimizer steps per racer.")
+    tolerance: Number = Field(
+        default=1e-3,
+        gt=0,
+        description="A racer has reached the minimum once its loss is within this of it.",
+    )
+    racers: list[RacerConfig] = Field(
+        min_length=1,
+        description="The optimizers: 'optimizer', optional 'label' and 'style', and any "
+        "constructor keyword of the optimizer.",
+    )
+    animation: AnimationConfig = Field(default=AnimationConfig(), description="How it is drawn.")
+
+    @field_validator("function", mode="before")
+    @classmethod
+    def _function_shorthand(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start_form(cls, v: Any) -> Any:
+        if v == "random":
+            return v
+        if _number(v) or isinstance(v, (list, tuple)):
+            return _point(v, "start")
+        raise ValueError(f"expected a number, [x, y] or 'random', got {show(v)}")
+
+    @field_validator("starts", mode="before")
+    @classmethod
+    def _starts_form(cls, v: Any) -> Any:
+        form = "a list of points, {grid: N} or {random: N}"
+        if v is None:
+            return v
+        if isinstance(v, list):
+            if not v:
+                raise ValueError(f"expected {form}, got an empty list")
+            points = [_point(item, f"starts[{i}]") for i, item in enumerate(v)]
+            for i, point in enumerate(points):
+                if type(point) is not type(points[0]):
+                    like = "[x, y]" if isinstance(points[0], tuple) else "a number"
+                    raise _AtPath(
+                        f"starts[{i}]", f"expected {like} like starts[0], got {show(v[i])}"
+                    )
+            return points
+        if isinstance(v, dict) and len(v) == 1:
+            ((key, count),) = v.items()
+            if key not in ("grid", "random"):
+                raise _AtPath(
+                    child("starts", key),
+                    f"unknown key{did_you_mean(str(key), ['grid', 'random'])}; expected {form}",
+                )
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise _AtPath(
+                    child("starts", key), f"expected a whole number, at least 1, got {show(count)}"
+                )
+            return v
+        raise ValueError(f"expected {form}, got {show(v)}")
+
+    @field_validator("domain", mode="before")
+    @classmethod
+    def _domain_form(cls, v: Any) -> Box | None:
+        return _box(v, "domain")
+
+    @model_validator(mode="after")
+    def _start_or_starts(self) -> RaceConfig:
+        if self.starts is not None and "start" in self.model_fields_set:
+            raise _AtPath(
+                "starts", "give either 'start' (one point) or 'starts' (a swarm), not both"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _labels_unique(self) -> RaceConfig:
+        seen: dict[str, int] = {}
+        for i, racer in enumerate(self.racers):
+            if racer.label is None:
+                continue
+            if racer.label in seen:
+                raise _AtPath(
+                    f"racers[{i}].label",
+                    f"'{racer.label}' is already the label of racers[{seen[racer.label]}]; "
+                    "give each racer its own label",
+                )
+            seen[racer.label] = i
+        return self
+
+
+class _AtPath(ValueError):
+    """A model-level problem that belongs to one key path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
