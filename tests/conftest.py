@@ -13,7 +13,8 @@ from typer.testing import CliRunner, Result
 from optrace.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+#: The race configs; configs/gallery*.yaml are gallery configs (tests/test_gallery.py).
+CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if not p.stem.startswith("gallery"))
 
 
 def peaks_slice(x: Any, y: float = -0.5) -> Any:
@@ -59,3 +60,7 @@ def invoke() -> Callable[..., Result]:
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return call
+
+
+#: Scripts the tests run as programs; never imported while collecting.
+collect_ignore = ["scripts"]

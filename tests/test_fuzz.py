@@ -153,6 +153,16 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
+_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
+_INDEX = r"""\[(?:-?\d+|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\]'"]+)\]"""
+#: Where a one-line config error points: a key path such as racers[1].lr or
+#: racers[0]['odd key'], a line and column, a character, or the YAML as a whole.
+PLACE = re.compile(
+    rf"(?:(?:{_NAME}|{_INDEX})(?:\.{_NAME}|{_INDEX})*|line \d+, column \d+|character \d+|YAML)"
+    r": ['(\[\w]"
+)
+
+
 def check_one(path: Path) -> None:
     """Validate like ``optrace validate``: success, or a ConfigError with a one-line message."""
     try:
@@ -163,8 +173,9 @@ def check_one(path: Path) -> None:
         assert message.startswith(str(path) + ": ")
         rest = message[len(str(path)) + 2 :]
         # Either the whole document ("the config is empty", ...) or a place:
-        # a key path (racers[1].lr), a line and column, or a character.
-        assert rest.startswith("the ") or re.match(r"[^:]+: \S", rest), rest
+        # a key path (racers[1].lr), a line and column, or a character; then
+        # a message that says what is wrong.
+        assert rest.startswith("the ") or PLACE.match(rest), rest
 
 
 @SETTINGS

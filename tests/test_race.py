@@ -199,5 +199,7 @@ def test_every_example_config_is_valid() -> None:
 
     assert len(CONFIGS) >= 4
     for path in CONFIGS:
-        plan = prepare(load_config(path), path.parent)
-        assert plan.racers
+        config = load_config(path)
+        plan = prepare(config, path.parent)
+        assert len(plan.racers) == len(config.racers)
+        assert len({r.label for r in plan.racers}) == len(plan.racers)

@@ -323,7 +323,10 @@ def test_2d_summary_measures_the_distance_in_the_plane(
             {"function": "quartic", "animation": {"view": "surface"}},
             "animation.view: a surface needs a function of x and y; quartic is 1-D",
         ),
-        ({"animation": {"view": "side"}}, "animation.view: "),
+        (
+            {"animation": {"view": "side"}},
+            "animation.view: expected 'contour' or 'surface', got 'side'",
+        ),
         ({"animation": {"trail": -1}}, "animation.trail: must be at least 0, got -1"),
     ],
 )

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -20,12 +19,10 @@ import typer
 
 from optrace import __version__
 from optrace._core.errors import ConfigError, OptraceError, StrictFailure, UsageError
+from optrace._core.progress import progress_bar
 
 if TYPE_CHECKING:
-    from optrace.engine.plan import RacePlan
-    from optrace.render.options import SceneOptions
-    from optrace.results.trace import RaceResult
-    from optrace.spec.model import AnimationConfig
+    pass
 
 app = typer.Typer(
     name="optrace",
@@ -84,18 +81,8 @@ def _main(
     """Race PyTorch optimizers on a test function and animate the race."""
 
 
-@contextmanager
-def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty() or total < 1:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+#: The progress bar (kept under this name for the commands below).
+_progress = progress_bar
 
 
 @app.command()
@@ -103,6 +90,10 @@ def run(
     config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
     gif: Annotated[Path | None, typer.Option(help="Write the animation as a GIF.")] = None,
     mp4: Annotated[Path | None, typer.Option(help="Write the animation as an MP4 (H.264).")] = None,
+    still: Annotated[
+        Path | None,
+        typer.Option(help="Write the last frame with each racer's whole path: .png, .svg or .pdf."),
+    ] = None,
     show: Annotated[bool, typer.Option("--show", help="Play the race in a Qt window.")] = False,
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
@@ -128,113 +119,50 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run a race; write a GIF, an MP4 or the traces, or show it in a window."""
+    """Run a race; write a GIF, an MP4, a still or the traces, or show it in a window."""
     with _reporting():
-        from optrace._core.atomic import AtomicFile, check_distinct
-        from optrace.engine.plan import load as load_plan
-        from optrace.results.files import check_traces_path, open_traces
-        from optrace.spec.loading import load_config
+        from optrace.api import Race
+        from optrace.export.outputs import ANIMATIONS, Output, check_outputs, opened
 
-        loaded = load_config(config)
-        animation = loaded.animation
-        outputs = {fmt: p for fmt, p in (("gif", gif), ("mp4", mp4)) if p is not None}
-        if traces is not None:
-            check_traces_path(traces)
-        if summary is not None and summary.suffix.lower() != ".json":
-            raise UsageError(f"--summary: '{summary}' must end in .json")
-        check_distinct([p for p in (gif, mp4, traces, summary) if p is not None])
-        if mp4 is not None:
-            from optrace.export.mp4 import check_mp4_size
-
-            check_mp4_size(animation.size)
+        race = Race.from_yaml(config)
+        animation = race.config.animation
+        wanted = [
+            ("gif", gif, "--gif"),
+            ("mp4", mp4, "--mp4"),
+            ("still", still, "--still"),
+            ("traces", traces, "--traces"),
+            ("summary", summary, "--summary"),
+        ]
+        outputs = [Output(kind, path, flag) for kind, path, flag in wanted if path is not None]
+        check_outputs(outputs, animation.size)
         if show:
             from optrace.export.window import check_display
 
             check_display()
-        plan = load_plan(config, loaded, limits=not no_limits)
+        race.check(limits=not no_limits)
         if frames is not None and not no_limits:
             from optrace.engine import cost
 
             try:
-                cost.check_animation(min(frames, plan.epochs + 1), animation.size)
+                cost.check_animation(min(frames, race.config.epochs + 1), animation.size)
             except ConfigError as exc:
                 raise UsageError(f"--frames: {exc.message}") from None
-
-        files: dict[str, AtomicFile] = {}
-        try:
-            for fmt, path in outputs.items():
-                files[fmt] = AtomicFile(path)
-            trace_file = open_traces(traces) if traces is not None else None
-            if trace_file is not None:
-                files["traces"] = trace_file
-            if summary is not None:
-                files["summary"] = AtomicFile(summary)
-            result = _race(plan)
-            if trace_file is not None:
-                from optrace.results.files import write_traces
-
-                write_traces(result, trace_file)
-            if summary is not None:
-                from optrace.results.report import write_summary
-
-                write_summary(result, files["summary"])
-            from optrace._core.frames import frame_epochs
-
-            shown = frame_epochs(result.epochs, frames or animation.frame_count(result.epochs))
-            if outputs:
-                from optrace.export.frames import export
-
-                with _progress("rendering", len(shown)) as progress:
-                    export(
-                        result,
-                        {fmt: files[fmt] for fmt in outputs},
-                        animation.interval,
-                        animation.size,
-                        loop=animation.loop,
-                        frame_epochs=shown,
-                        progress=progress,
-                        options=_scene_options(animation, result.dims),
-                    )
-            for out in files.values():
-                out.commit()
-        finally:
-            for out in files.values():
-                out.discard()
-
-        from optrace.results import report
-
-        for line in report.warnings(result):
+        with opened(outputs) as files:
+            ran = race.run(progress=True, limits=not no_limits)
+            animated = any(out.kind in ANIMATIONS for out in outputs)
+            shown = len(ran.frame_epochs(frames)) if animated else 0
+            with _progress("rendering", shown) as progress:
+                ran.write(outputs, files, frames=frames, progress=progress)
+        for line in ran.warnings():
             typer.echo(line, err=True)
-        typer.echo(report.summary_table(result))
-        for out in files.values():
-            typer.echo(f"wrote {out.target}", err=True)
-        failed = report.strict_failures(result) if strict else []
+        typer.echo(ran.table())
+        for out in outputs:
+            typer.echo(f"wrote {out.path}", err=True)
+        failed = ran.strict_failures() if strict else []
         if show:
-            from optrace.export.window import show as show_window
-
-            show_window(
-                result,
-                animation.interval,
-                animation.size,
-                frame_epochs=shown,
-                options=_scene_options(animation, result.dims),
-            )
+            ran.show(frames)
         if failed:
             raise StrictFailure(f"--strict: {'; '.join(failed)}")
-
-
-def _scene_options(animation: AnimationConfig, dims: int) -> SceneOptions:
-    from optrace.render.options import SceneOptions
-
-    return SceneOptions.of(animation, dims)
-
-
-def _race(plan: RacePlan) -> RaceResult:
-    from optrace.engine.loop import run as run_race
-
-    total = len(plan.racers) * len(plan.starts) * plan.epochs
-    with _progress("racing", total) as progress:
-        return run_race(plan, progress)
 
 
 @app.command()
@@ -246,9 +174,9 @@ def validate(
 ) -> None:
     """Check a config without running it."""
     with _reporting():
-        from optrace.engine.plan import load as load_plan
+        from optrace.api import Race
 
-        plan = load_plan(config, limits=not no_limits)
+        plan = Race.from_yaml(config).plan(limits=not no_limits)
         labels = ", ".join(r.label for r in plan.racers)
         first = plan.starts[0]
         at = (
@@ -401,6 +329,68 @@ def list_optimizers(
             f"\n(not shown: {', '.join(_FLAGS)}, which choose torch's implementation; "
             "--json lists every default)"
         )
+
+
+@app.command()
+def gallery(
+    config: Annotated[Path, typer.Argument(help="The gallery config (YAML).")],
+    out: Annotated[Path, typer.Option("--out", help="The folder of the site.")],
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Local worker processes (default: the number of cores)."),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(help="Run the cells on this Dask scheduler (tcp://host:8786)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute every cell, even unchanged ones.")
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first cell that fails.")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit with code 3 if a cell failed, diverged or escaped."),
+    ] = False,
+) -> None:
+    """Race every optimizer on every function; write a site of stills, GIFs and a table."""
+    with _reporting():
+        from optrace.gallery.cells import plan_cells
+        from optrace.gallery.run import make_gallery
+        from optrace.spec.gallery import load_gallery
+
+        if workers is not None and dask is not None:
+            raise UsageError("give either --workers (this machine) or --dask (a cluster)")
+        loaded = load_gallery(config)
+        try:
+            cells = plan_cells(loaded, config.parent)
+        except ConfigError as exc:
+            raise exc.in_file(str(config)) from None
+        with _progress("cells", len(cells)) as bar:
+            report = make_gallery(
+                loaded,
+                out,
+                config.parent,
+                cells=cells,
+                workers=workers,
+                dask=dask,
+                force=force,
+                fail_fast=fail_fast,
+                progress=bar,
+            )
+        for result in report.results:
+            if result.status == "failed":
+                typer.echo(
+                    f"failed: {result.cell.optimizer} on {result.cell.function}: {result.reason}",
+                    err=True,
+                )
+        typer.echo(report.line())
+        typer.echo(f"wrote {out / 'index.html'}", err=True)
+        if report.stopped:
+            raise StrictFailure("--fail-fast: stopped at the first failed cell")
+        if strict and report.failures:
+            raise StrictFailure(f"--strict: {'; '.join(report.failures)}")
 
 
 def main() -> None:

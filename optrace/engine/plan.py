@@ -61,6 +61,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         expr=function.expr,
         domain=config.domain or function.domain,
         domain_path="domain" if config.domain else "function.domain",
+        call=function.call,
     )
     dims = objective.dims
     if dims == 1 and config.animation.view == "surface":

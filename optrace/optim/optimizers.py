@@ -103,8 +103,17 @@ def _importable(folder: Path | None) -> Iterator[None]:
             sys.path.remove(entry)
 
 
-def resolve_class(name: str, path: str, folder: Path | None = None) -> type[Optimizer]:
-    """``SGD`` -> ``torch.optim.SGD``; ``pkg.mod.Cls`` is imported (``folder`` first)."""
+def resolve_class(name: str | type, path: str, folder: Path | None = None) -> type[Optimizer]:
+    """``SGD`` -> ``torch.optim.SGD``; ``pkg.mod.Cls`` is imported (``folder`` first);
+    a class object (one defined in a notebook cell) is checked and taken as it is."""
+    if isinstance(name, type):
+        if not issubclass(name, Optimizer) or name is Optimizer:
+            raise ConfigError(
+                path,
+                f"'{name.__name__}' is not a torch.optim.Optimizer subclass; "
+                "name an optimizer class",
+            )
+        return name
     found: type[Optimizer] = find_class(
         name,
         path,
@@ -273,7 +282,7 @@ def check_hyperparameters(
 
 
 def resolve(
-    name: str,
+    name: str | type,
     given: Mapping[str, Any],
     path: str,
     fn: Fn,
@@ -284,7 +293,7 @@ def resolve(
     """Resolve, check and probe one racer's optimizer.
 
     Args:
-        name: ``optimizer`` as written.
+        name: ``optimizer`` as written, or an Optimizer subclass itself.
         given: The racer's hyperparameters as written.
         path: The racer's key path, e.g. ``racers[2]``.
         fn: The objective, for the probe step.
@@ -293,6 +302,7 @@ def resolve(
         time_limit: Seconds the probe may take; a step slower than that is refused.
     """
     cls = resolve_class(name, f"{path}.optimizer", folder)
+    name = name if isinstance(name, str) else cls.__name__
     hyper = check_hyperparameters(cls, name, given, path)
     try:
         failure, seconds = try_step(cls, hyper, fn, start, steps=2, time_limit=time_limit)

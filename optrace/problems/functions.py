@@ -221,12 +221,18 @@ def build_function(
     expr: str | None = None,
     domain: tuple[Range, ...] | None = None,
     domain_path: str = "domain",
+    call: Callable[..., Any] | None = None,
 ) -> Objective:
-    """Build the registry function ``name`` with ``params``, or compile ``expr``.
+    """Build the registry function ``name`` with ``params``, compile ``expr``, or
+    check the Python callable ``call``.
 
     ``domain`` holds one range (for a 2-D function, both axes) or two (x, then y);
     ``domain_path`` is the key blamed when it does not fit the function.
     """
+    if call is not None:
+        from optrace.problems.callables import objective_from_callable
+
+        return objective_from_callable(call, domain, path)
     if expr is not None:
         from optrace.problems.expressions import compile_expression
 

@@ -376,6 +376,22 @@ class RaceScene:
             self.panel.update(self.frame_epochs[: frame + 1])
         return self.moving
 
+    def draw_paths(self, epoch: int) -> None:
+        """Draw each racer's whole path from the start to ``epoch`` (for a still):
+        one static line per racer, every start's path broken from the next by NaN."""
+        swarm = max(t.x.shape[0] for t in self.result.traces) > 1
+        for marker, coords in zip(self.markers, self._coords, strict=True):
+            upto = [c[:, : epoch + 1] for c in coords]
+            gap = np.full((upto[0].shape[0], 1), np.nan)
+            flat = [np.concatenate([c, gap], axis=1).ravel() for c in upto]
+            self.axes.plot(
+                *flat,
+                color=marker.get_color(),
+                linewidth=1.0 if swarm else 1.5,
+                alpha=0.45 if swarm else 0.8,
+                zorder=_TRAIL_Z,
+            )
+
     def _side(self, now: list[np.ndarray], out: np.ndarray) -> str:
         """An arrow for the way out: in 1-D left or right; in 2-D always ``->``."""
         if self.result.surface is not None:

@@ -39,6 +39,11 @@ class Trace:
     y: np.ndarray | None = None
 
     @property
+    def epoch(self) -> np.ndarray:
+        """The epochs: 0 (the start) to the last, one per value along the last axis."""
+        return np.arange(self.x.shape[-1])
+
+    @property
     def last_epoch(self) -> np.ndarray:
         """Per start, the last epoch with a finite position and loss."""
         finite = np.isfinite(self.x) & np.isfinite(self.loss)

@@ -158,6 +158,9 @@ def _message(err: ErrorDetails) -> tuple[str, str]:
         return path, f"expected true or false, got {show(value)}"
     if kind in {"string_type"}:
         return path, f"expected text, got {show(value)}"
+    if kind == "literal_error":
+        choices = ctx.get("expected", "one of the listed values")
+        return path, f"expected {choices}, got {show(value)}"
     if kind == "string_too_short":
         return path, "must not be empty"
     if kind in {"greater_than_equal", "greater_than"}:

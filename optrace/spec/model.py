@@ -15,9 +15,12 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from optrace._core.frames import frame_count
 from optrace._core.keys import child, did_you_mean, show
@@ -87,14 +90,29 @@ class FunctionConfig(BaseModel):
         "the top-level domain wins.",
     )
 
+    call: SkipJsonSchema[Any] = Field(
+        default=None,
+        exclude=True,
+        description="From Python only: a callable on torch tensors, f(x) or f(x, y).",
+    )
+
     @field_validator("domain", mode="before")
     @classmethod
     def _domain_form(cls, v: Any) -> Box | None:
         return _box(v, "function.domain")
 
+    @field_validator("call", mode="before")
+    @classmethod
+    def _callable(cls, v: Any) -> Any:
+        if v is not None and not callable(v):
+            raise _AtPath(
+                "function", f"expected a name, an expression or a callable, got {show(v)}"
+            )
+        return v
+
     @model_validator(mode="after")
     def _name_or_expr(self) -> FunctionConfig:
-        if (self.name is None) == (self.expr is None):
+        if sum(v is not None for v in (self.name, self.expr, self.call)) != 1:
             raise ValueError(
                 "give either 'name' (e.g. peaks-slice) or 'expr' (e.g. \"x**4 - 3*x**2 + x\")"
             )
@@ -114,8 +132,12 @@ class RacerConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    optimizer: str = Field(
-        min_length=1, description="A torch.optim name (Adam) or a dotted path (mymodule.MyAdam)."
+    optimizer: Annotated[
+        str | type,
+        WithJsonSchema({"type": "string", "minLength": 1}),
+    ] = Field(
+        title="Optimizer",
+        description="A torch.optim name (Adam) or a dotted path (mymodule.MyAdam).",
     )
     label: str | None = Field(default=None, min_length=1, description="The name in the legend.")
     style: str | None = Field(
@@ -125,6 +147,19 @@ class RacerConfig(BaseModel):
         default=None,
         description="A learning-rate schedule: {name: a torch.optim.lr_scheduler class, ...}.",
     )
+
+    @field_validator("optimizer", mode="plain")
+    @classmethod
+    def _optimizer_form(cls, v: Any) -> str | type:
+        # A class object comes from Python (an Optimizer defined in a notebook
+        # cell); whether it subclasses Optimizer is checked with torch, later.
+        if isinstance(v, type):
+            return v
+        if not isinstance(v, str):
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        if not v:
+            raise PydanticCustomError("string_too_short", "String should not be empty")
+        return v
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -227,7 +262,11 @@ class RaceConfig(BaseModel):
     @field_validator("function", mode="before")
     @classmethod
     def _function_shorthand(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
+        if isinstance(v, str):
+            return {"name": v}
+        if callable(v) and not isinstance(v, (dict, FunctionConfig)):
+            return {"call": v}
+        return v
 
     @field_validator("start", mode="before")
     @classmethod

@@ -1,0 +1,157 @@
+"""The files a run writes: checked before the race, opened atomically, written from one
+render, and committed together (or none of them).
+
+Each output has a kind: ``gif`` and ``mp4`` (animations, streamed from one
+render), ``still`` (``.png``, ``.svg``, ``.pdf``), ``traces`` (``.csv`` or
+``.json``) and ``summary`` (``.json``). :func:`kind_of` chooses one by suffix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from optrace._core.atomic import AtomicFile, check_distinct
+from optrace._core.errors import OutputError, UsageError
+from optrace.render.options import SceneOptions
+from optrace.results.trace import RaceResult
+
+#: Suffixes by kind, in the order :func:`kind_of` tries them.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "gif": (".gif",),
+    "mp4": (".mp4",),
+    "still": (".png", ".svg", ".pdf"),
+    "traces": (".csv", ".json"),
+    "summary": (".json",),
+}
+#: The kinds drawn as an animation, rendered once into every file asked for.
+ANIMATIONS = ("gif", "mp4")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file to write: its kind and its path; ``flag`` names it in messages."""
+
+    kind: str
+    path: Path
+    flag: str = ""
+
+    @property
+    def name(self) -> str:
+        """How messages name this output: its flag, else its path."""
+        return self.flag or f"'{self.path}'"
+
+
+def kind_of(path: Path) -> str:
+    """The kind of output a path's suffix asks for (``.json`` means traces).
+
+    Examples:
+        >>> kind_of(Path("race.gif")), kind_of(Path("race.PNG")), kind_of(Path("t.json"))
+        ('gif', 'still', 'traces')
+    """
+    suffix = path.suffix.lower()
+    for kind in ("gif", "mp4", "still", "traces"):
+        if suffix in SUFFIXES[kind]:
+            return kind
+    known = " ".join(s for kind in ("gif", "mp4", "still", "traces") for s in SUFFIXES[kind])
+    raise UsageError(f"'{path}': unknown format '{suffix or path.name}'; known: {known}")
+
+
+def check_outputs(outputs: Sequence[Output], size: tuple[int, int]) -> None:
+    """Refuse outputs that cannot be written as asked, before anything runs."""
+    for out in outputs:
+        # An animation's format is its kind; the others' come from the suffix.
+        if out.kind not in ANIMATIONS and out.path.suffix.lower() not in SUFFIXES[out.kind]:
+            if out.kind == "traces":
+                raise UsageError(f"{out.flag or 'traces'}: '{out.path}' must end in .csv or .json")
+            want = " or ".join(SUFFIXES[out.kind])
+            raise UsageError(f"{out.flag or out.kind}: '{out.path}' must end in {want}")
+    check_distinct([out.path for out in outputs])
+    if any(out.kind == "mp4" for out in outputs):
+        from optrace.export.mp4 import check_mp4_size
+
+        check_mp4_size(size)
+
+
+@dataclass
+class Drawing:
+    """How the animation and the stills are drawn."""
+
+    size: tuple[int, int]
+    interval: int = 200
+    loop: bool = True
+    options: SceneOptions = field(default_factory=SceneOptions)
+
+
+@contextmanager
+def opened(outputs: Sequence[Output]) -> Iterator[dict[Output, AtomicFile]]:
+    """Open every output as an atomic file; whatever is not committed by the end of
+    the block is removed, and any old file stays as it was."""
+    files: dict[Output, AtomicFile] = {}
+    try:
+        for out in outputs:
+            files[out] = AtomicFile(out.path)
+        yield files
+    finally:
+        for file in files.values():
+            file.discard()
+
+
+def write_outputs(
+    result: RaceResult,
+    files: dict[Output, AtomicFile],
+    drawing: Drawing,
+    frame_epochs: np.ndarray,
+    epoch: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write every output of ``files`` (opened by :func:`opened`), then commit them all.
+
+    Args:
+        result: The race.
+        files: The outputs and their atomic files.
+        drawing: Size, timing and scene options.
+        frame_epochs: The epochs the animation shows.
+        epoch: The epoch a still shows (default: the last).
+        progress: Hears of each animation frame drawn.
+    """
+    from optrace.results.files import write_traces
+    from optrace.results.report import write_summary
+
+    animations: dict[str, AtomicFile] = {}
+    for out, file in files.items():
+        if out.kind == "traces":
+            write_traces(result, file)
+        elif out.kind == "summary":
+            write_summary(result, file)
+        elif out.kind == "still":
+            from optrace.export.still import write_still
+
+            shown = result.epochs if epoch is None else epoch
+            try:
+                write_still(
+                    result, file.path, drawing.size, shown, drawing.options, out.path.suffix.lower()
+                )
+            except (OSError, RuntimeError, ValueError) as exc:
+                raise OutputError(f"writing the still {out.name} failed: {exc}") from exc
+        else:
+            animations[out.kind] = file
+    if animations:
+        from optrace.export.frames import export
+
+        export(
+            result,
+            animations,
+            drawing.interval,
+            drawing.size,
+            loop=drawing.loop,
+            frame_epochs=frame_epochs,
+            progress=progress,
+            options=drawing.options,
+        )
+    for file in files.values():
+        file.commit()

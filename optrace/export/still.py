@@ -1,0 +1,49 @@
+"""Stills: one frame of the race, with each racer's whole path, as PNG, SVG or PDF."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from optrace.export.frames import DPI
+from optrace.render.options import SceneOptions
+from optrace.render.scene import RaceScene
+from optrace.results.trace import RaceResult
+
+#: Still formats by suffix, and the metadata that would make two runs' bytes differ.
+FORMATS: dict[str, dict[str, Any]] = {
+    ".png": {},
+    ".svg": {"Date": None},
+    ".pdf": {"CreationDate": None},
+}
+
+
+def write_still(
+    result: RaceResult,
+    path: Path,
+    size: tuple[int, int],
+    epoch: int,
+    options: SceneOptions | None = None,
+    fmt: str = ".png",
+) -> None:
+    """Draw the race at ``epoch``, with every racer's path so far, into ``path``.
+
+    Args:
+        result: The race.
+        path: Where to write (the format comes from ``fmt``, not from this name).
+        size: ``(width, height)`` in pixels (in points at 100 per inch for SVG and PDF).
+        epoch: The epoch shown, from 0 to ``result.epochs``.
+        options: Panels and view; the fading trail gives way to the whole path.
+        fmt: ``.png``, ``.svg`` or ``.pdf``.
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({"svg.hashsalt": "optrace", "svg.fonttype": "path"}):
+        figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+        FigureCanvasAgg(figure)
+        scene = RaceScene(figure, result, [epoch], replace(options or SceneOptions(), trail=0))
+        scene.draw_paths(epoch)
+        figure.savefig(path, format=fmt.lstrip("."), dpi=DPI, metadata=FORMATS[fmt])
