@@ -1,0 +1,114 @@
+"""The gallery config: optimizers x functions, each cell a race, validated like a race."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from optrace._core.errors import ConfigError
+from optrace._core.keys import did_you_mean, show
+from optrace.spec.loading import _message, _read_yaml
+from optrace.spec.model import AnimationConfig, Count, RacerConfig
+
+#: Function groups a gallery may name instead of a list.
+GROUPS = ("all-1d", "all-2d", "all")
+#: What each cell may write; the index needs the still.
+OUTPUTS = ("still", "gif", "html", "csv")
+
+
+class GalleryConfig(BaseModel):
+    """A gallery: every optimizer of a package or list on every function named."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(default="optimizer gallery", description="The page's title.")
+    functions: list[str] | Literal["all-1d", "all-2d", "all"] = Field(
+        description="Built-in function names, or all-1d / all-2d / all."
+    )
+    optimizers: str | list[RacerConfig] = Field(
+        description="'torch.optim' (every optimizer of it that can race, at its defaults), "
+        "or a list of racers written as in a race config."
+    )
+    epochs: Count = Field(ge=1, description="Optimizer steps per cell.")
+    starts: list[float] | list[tuple[float, float]] | dict[str, Count] | None = Field(
+        default=None, description="A swarm per cell (as in a race); default: each function's start."
+    )
+    seed: Count = Field(default=0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
+    tolerance: float = Field(default=1e-3, gt=0, description="Within this of f* is 'reached'.")
+    animation: AnimationConfig = Field(
+        default=AnimationConfig(size=(480, 480)), description="How each cell is drawn."
+    )
+    outputs: list[Literal["still", "gif", "html", "csv"]] = Field(
+        default=["still", "gif"],
+        min_length=1,
+        description="What each cell writes: still (required for the index), gif, html, csv.",
+    )
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _functions_form(cls, v: Any) -> Any:
+        if isinstance(v, str) and v not in GROUPS:
+            raise ValueError(
+                f"expected a list of names or one of {', '.join(GROUPS)}, got {show(v)}"
+            )
+        if isinstance(v, list) and not v:
+            raise ValueError("name at least one function, e.g. [rosenbrock]")
+        return v
+
+    @field_validator("outputs")
+    @classmethod
+    def _still_first(cls, v: list[str]) -> list[str]:
+        if "still" not in v:
+            raise ValueError("the index shows each cell's still: add 'still' to outputs")
+        if len(set(v)) != len(v):
+            raise ValueError("each output once, e.g. [still, gif]")
+        return v
+
+    @field_validator("optimizers", mode="before")
+    @classmethod
+    def _optimizers_form(cls, v: Any) -> Any:
+        if isinstance(v, list) and not v:
+            raise ValueError("name at least one racer, e.g. [{optimizer: Adam, lr: 0.1}]")
+        return v
+
+
+def function_names(config: GalleryConfig) -> list[str]:
+    """The gallery's functions, groups expanded, each checked against the registry."""
+    from optrace.problems.functions import FUNCTIONS
+
+    if isinstance(config.functions, str):
+        dims = {"all-1d": (1,), "all-2d": (2,), "all": (1, 2)}[config.functions]
+        return [n for n, spec in FUNCTIONS.items() if (1 if spec.ydomain is None else 2) in dims]
+    for i, name in enumerate(config.functions):
+        if name not in FUNCTIONS:
+            hint = did_you_mean(name, list(FUNCTIONS))
+            raise ConfigError(f"functions[{i}]", f"unknown function '{name}'{hint}")
+    return list(config.functions)
+
+
+def parse_gallery(data: Any) -> GalleryConfig:
+    """Validate a read document into a :class:`GalleryConfig`."""
+    if not isinstance(data, dict):
+        raise ConfigError("", "the top level must be a mapping (title, functions, optimizers, ...)")
+    try:
+        return GalleryConfig.model_validate(data)
+    except ValidationError as exc:
+        path, message = _message(exc.errors()[0])
+        if message.startswith("unknown key") and "." not in path and "[" not in path:
+            keys = list(GalleryConfig.model_fields)
+            message = f"unknown key{did_you_mean(path, keys)}; valid keys are {', '.join(keys)}"
+        raise ConfigError(path, message) from None
+
+
+def load_gallery(path: Path) -> GalleryConfig:
+    """Read and validate a gallery file; errors name the file and the key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot be read ({exc.strerror})", source=str(path)) from None
+    try:
+        return parse_gallery(_read_yaml(text))
+    except ConfigError as exc:
+        raise exc.in_file(str(path)) from None

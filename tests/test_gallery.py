@@ -1,0 +1,264 @@
+"""The gallery: cells raced in worker processes or on a real Dask cluster, one site."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import ROOT
+
+BOOM = '''import torch
+
+
+class Boom(torch.optim.Optimizer):
+    """Builds, then raises at every step."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, {"lr": lr})
+
+    def step(self, closure=None):
+        raise RuntimeError("boom at every step")
+'''
+
+SMALL = {
+    "title": "a <small> gallery",
+    "functions": ["rosenbrock", "himmelblau"],
+    "optimizers": [
+        {"optimizer": "SGD", "lr": 0.001},
+        {"optimizer": "Adam", "lr": 0.05},
+        {"optimizer": "RMSprop", "lr": 0.01},
+        {"optimizer": "boom.Boom"},
+    ],
+    "epochs": 20,
+    "animation": {"size": [200, 200], "trail": 5},
+    "outputs": ["still", "gif"],
+}
+GOOD = [("SGD", f) for f in ("rosenbrock", "himmelblau")] + [
+    (o, f) for o in ("Adam", "RMSprop") for f in ("rosenbrock", "himmelblau")
+]
+
+
+def cli(*args: str | Path, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "optrace", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    here = tmp_path_factory.mktemp("gallery")
+    (here / "boom.py").write_text(BOOM)
+    (here / "small.yaml").write_text(yaml.safe_dump(SMALL, sort_keys=False))
+    return here
+
+
+@pytest.fixture(scope="module")
+def built(folder: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The small gallery made once with two local workers."""
+    done = cli("gallery", "small.yaml", "--out", "site", "--workers", "2", cwd=folder)
+    return folder / "site", done
+
+
+def rows_of(site: Path) -> list[dict[str, str]]:
+    with open(site / "summary.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def without_seconds(site: Path) -> list[dict[str, str]]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows_of(site)]
+
+
+def test_a_small_gallery_writes_every_output(built: tuple[Path, Any]) -> None:
+    site, done = built
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "8 cells: 6 ok, 0 diverged, 2 failed, 0 reused"
+    rows = rows_of(site)
+    assert [(r["optimizer"], r["function"]) for r in rows][:2] == [
+        ("SGD", "rosenbrock"),
+        ("SGD", "himmelblau"),
+    ]
+    for optimizer, function in GOOD:
+        with Image.open(site / function / f"{optimizer}.png") as still:
+            assert still.size == (200, 200)
+        with Image.open(site / function / f"{optimizer}.gif") as gif:
+            assert gif.n_frames == 21
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert [(r["optimizer"], r["function"]) for r in failed] == [
+        ("boom.Boom", "rosenbrock"),
+        ("boom.Boom", "himmelblau"),
+    ]
+    assert all(r["final_loss"] == "" for r in failed)
+    assert not (site / "rosenbrock" / "boom.Boom.png").exists()
+    reason = "racers[0].optimizer: boom.Boom cannot race here: boom at every step"
+    assert f"failed: boom.Boom on rosenbrock: {reason}" in done.stderr
+    page = (site / "index.html").read_text()
+    assert "a &lt;small&gt; gallery" in page and "<small>" not in page
+    assert page.count('class="failed"') == 2 and "boom at every step" in page
+    assert 'href="rosenbrock/Adam.gif"' in page and 'src="rosenbrock/Adam.png"' in page
+    assert "http://" not in page and "https://" not in page
+    with Image.open(site / "contact.png") as sheet:
+        assert sheet.width > 2 * 200 and sheet.height > 4 * 200
+    assert not list(site.rglob(".*.part*"))
+
+
+def test_the_summary_row_matches_the_race_it_names(built: tuple[Path, Any]) -> None:
+    import optrace
+
+    site, _ = built
+    row = next(
+        r for r in rows_of(site) if (r["optimizer"], r["function"]) == ("Adam", "himmelblau")
+    )
+    run = optrace.Race(
+        function="himmelblau", epochs=20, racers=[{"optimizer": "Adam", "lr": 0.05}]
+    ).run()
+    loss = run.traces["Adam"].loss
+    lowest = run.result.minima[0].value
+    assert float(row["final_loss"]) == loss[-1]
+    assert float(row["final_gap"]) == loss[-1] - lowest
+    assert float(row["best_gap"]) == loss.min() - lowest
+    assert row["status"] == "ok" and '"lr": 0.05' in row["hyperparameters"]
+
+
+def test_a_second_run_reuses_every_cell_and_an_edit_recomputes_its_cells(
+    built: tuple[Path, Any], folder: Path
+) -> None:
+    site, _ = built
+    before = {p: p.read_bytes() for p in site.rglob("*.png")}
+    again = cli("gallery", "small.yaml", "--out", "site", "--workers", "1", cwd=folder)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == "8 cells: 0 ok, 0 diverged, 0 failed, 8 reused"
+    assert {p: p.read_bytes() for p in site.rglob("*.png")} == before
+    (folder / "boom.py").write_text(BOOM.replace("boom at every step", "boom, edited"))
+    edited = cli("gallery", "small.yaml", "--out", "site", "--workers", "1", cwd=folder)
+    assert edited.stdout.splitlines()[-1] == "8 cells: 0 ok, 0 diverged, 2 failed, 6 reused"
+    assert "boom, edited" in (site / "index.html").read_text()
+    (folder / "boom.py").write_text(BOOM)
+
+
+def test_strict_and_fail_fast(built: tuple[Path, Any], folder: Path, tmp_path: Path) -> None:
+    strict = cli("gallery", "small.yaml", "--out", "site", "--strict", cwd=folder)
+    assert strict.returncode == 3
+    assert strict.stderr.splitlines()[-1].startswith(
+        "Error: --strict: boom.Boom on rosenbrock failed; boom.Boom on himmelblau failed"
+    )
+    only_boom = {**SMALL, "optimizers": [{"optimizer": "boom.Boom"}, {"optimizer": "Adam"}]}
+    (folder / "boom-first.yaml").write_text(yaml.safe_dump(only_boom))
+    fast = cli(
+        "gallery", "boom-first.yaml", "--out", tmp_path / "s", "--workers", "1", "--fail-fast",
+        cwd=folder,
+    )  # fmt: skip
+    assert fast.returncode == 3
+    assert fast.stderr.splitlines()[-1] == "Error: --fail-fast: stopped at the first failed cell"
+    assert "Adam" not in {r["optimizer"] for r in rows_of(tmp_path / "s")}
+
+
+def test_two_runs_and_a_dask_cluster_give_the_same_site(
+    built: tuple[Path, Any], folder: Path
+) -> None:
+    distributed = pytest.importorskip("distributed", reason="the Dask test needs the dask extra")
+    site, _ = built
+    forced = cli("gallery", "small.yaml", "--out", "again", "--workers", "2", cwd=folder)
+    assert forced.returncode == 0, forced.stderr
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        on_dask = cli(
+            "gallery", "small.yaml", "--out", "dask", "--dask", cluster.scheduler_address,
+            cwd=folder,
+        )  # fmt: skip
+    assert on_dask.returncode == 0, on_dask.stderr
+    assert on_dask.stdout.splitlines()[-1] == "8 cells: 6 ok, 0 diverged, 2 failed, 0 reused"
+    for other in (folder / "again", folder / "dask"):
+        assert without_seconds(other) == without_seconds(site)
+        for optimizer, function in GOOD:
+            for suffix in (".png", ".gif"):
+                name = f"{function}/{optimizer}{suffix}"
+                assert (other / name).read_bytes() == (site / name).read_bytes(), name
+
+
+def test_sigterm_then_a_second_run_gives_the_whole_site(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    started = subprocess.Popen(
+        [sys.executable, "-m", "optrace", "gallery", "small.yaml", "--out", str(out),
+         "--workers", "1"],
+        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob("*/*.json")):
+        time.sleep(0.2)
+    started.send_signal(signal.SIGTERM)
+    _, err = started.communicate(timeout=120)
+    assert started.returncode == 143, err
+    assert "Traceback" not in err
+    assert not list(out.rglob(".*.part*"))
+    done = cli("gallery", "small.yaml", "--out", out, "--workers", "2", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("8 cells: ") and not last.endswith(" 0 reused"), last
+    assert without_seconds(out) == without_seconds(folder / "site")
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({**SMALL, "epoch": 3}, "epoch: unknown key (did you mean 'epochs'?)"),
+        ({**SMALL, "outputs": ["gif"]}, "outputs: the index shows each cell's still"),
+        (
+            {**SMALL, "functions": ["rosenbrok"]},
+            "functions[0]: unknown function 'rosenbrok' (did you mean 'rosenbrock'?)",
+        ),
+        ({**SMALL, "optimizers": "torch.optimm"}, "optimizers: unknown collection 'torch.optimm'"),
+    ],
+)  # fmt: skip
+def test_bad_gallery_configs_are_one_line_and_write_nothing(
+    doc: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(doc))
+    done = cli("gallery", "bad.yaml", "--out", "site", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"Error: bad.yaml: {message}"), done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert not (tmp_path / "site").exists()
+
+
+def test_the_readme_gallery_commands_run(tmp_path: Path) -> None:
+    """configs/gallery.yaml renders; the README's --dask line runs against a real cluster."""
+    distributed = pytest.importorskip("distributed", reason="the Dask test needs the dask extra")
+    from tests.test_configs import readme_commands
+
+    lines = [c.split("#")[0].split() for c in readme_commands() if c.startswith("optrace gallery")]
+    assert len(lines) == 3
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        for words in lines:
+            args = [
+                str(tmp_path / "site") if w == "site/" else
+                cluster.scheduler_address if w.startswith("tcp://") else
+                str(ROOT / w) if w.startswith("configs/") else w
+                for w in words[1:]
+            ]  # fmt: skip
+            done = cli(*args, cwd=tmp_path)
+            assert done.returncode == 0, (words, done.stderr)
+    rows = rows_of(tmp_path / "site")
+    assert {r["function"] for r in rows} == {"rosenbrock", "rastrigin", "himmelblau", "beale"}
+    optimizers = {r["optimizer"] for r in rows}
+    assert len(rows) == 4 * len(optimizers) and len(optimizers) >= 11
+    assert all(r["status"] != "failed" for r in rows)
+    assert done.stdout.splitlines()[-1].endswith(f"{len(rows)} reused")
+    with Image.open(tmp_path / "site" / "contact.png") as sheet:
+        assert sheet.format == "PNG"
