@@ -232,7 +232,7 @@ def _scene_options(animation: AnimationConfig, dims: int) -> SceneOptions:
 def _race(plan: RacePlan) -> RaceResult:
     from optrace.engine.loop import run as run_race
 
-    total = len(plan.racers) * len(plan.starts) * plan.epochs
+    total = len(plan.racers) * len(plan.starts) * plan.repeats * plan.epochs
     with _progress("racing", total) as progress:
         return run_race(plan, progress)
 
@@ -257,6 +257,8 @@ def validate(
             else f"x = {first!r}"
         )
         where = at if len(plan.starts) == 1 else f"{len(plan.starts)} starts"
+        if plan.repeats > 1:
+            where += f", {plan.repeats} times each"
         typer.echo(
             f"ok: {config}: {len(plan.racers)} racers ({labels}) on "
             f"{plan.objective.name}, {plan.epochs} epochs from {where}"
