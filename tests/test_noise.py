@@ -2,9 +2,10 @@
 
 The reference is a hand-written torch loop that draws the noise as the README
 documents it: per (start, repeat) a torch.Generator seeded with the first 8
-bytes (little-endian) of sha256("optrace-noise:{seed}:{start}:{repeat}"), one
-torch.randn(dims) per epoch added to .grad after backward(); further closure
-evaluations of an epoch draw from a generator seeded with ":{epoch}" appended.
+bytes (little-endian) of sha256("optrace-noise:{seed}:{start}:{repeat}"), which
+draws torch.randn(64, dims) every 64 epochs, one row per epoch added to .grad
+after backward(); further closure evaluations of an epoch draw torch.randn(dims)
+from a generator seeded with ":{epoch}" appended.
 """
 
 from __future__ import annotations
@@ -61,25 +62,33 @@ def noisy_loop(
     p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = getattr(torch.optim, name)([p], **hyper)
     main = torch.Generator().manual_seed(noise_seed(seed, start_index, repeat))
+    block = torch.empty(0)
 
-    def add_noise(generator: torch.Generator) -> None:
+    def add_noise(z: torch.Tensor) -> None:
         assert p.grad is not None
-        z = torch.randn(len(start), generator=generator, dtype=torch.float64)
         scale = std * p.grad.abs() if relative else std
         p.grad = p.grad + scale * z
 
     out = [(*start, f(p).item())]
     for epoch in range(1, epochs + 1):
+        if (epoch - 1) % 64 == 0:  # the first gradients' noise, 64 epochs at a time
+            block = torch.randn(64, len(start), generator=main, dtype=torch.float64)
+        first = block[(epoch - 1) % 64]
         if name == "LBFGS":
             extra = torch.Generator().manual_seed(noise_seed(seed, start_index, repeat, epoch))
             calls = 0
 
-            def closure(extra: torch.Generator = extra) -> torch.Tensor:
+            def closure(
+                extra: torch.Generator = extra, first: torch.Tensor = first
+            ) -> torch.Tensor:
                 nonlocal calls
                 opt.zero_grad()
                 loss = f(p)
                 loss.backward()
-                add_noise(main if calls == 0 else extra)
+                if calls == 0:
+                    add_noise(first)
+                else:
+                    add_noise(torch.randn(len(start), generator=extra, dtype=torch.float64))
                 calls += 1
                 return loss
 
@@ -87,7 +96,7 @@ def noisy_loop(
         else:
             opt.zero_grad()
             f(p).backward()
-            add_noise(main)
+            add_noise(first)
             opt.step()
         out.append((*p.detach().tolist(), f(p).item()))
     return out

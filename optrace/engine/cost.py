@@ -14,8 +14,9 @@ from optrace._core.errors import ConfigError
 #: 0.5 us). A race's own step time comes from its probe step.
 STEP_SECONDS = 450e-6
 ELEMENT_SECONDS = 0.5e-6
-#: Seconds to draw one start's gradient noise for one epoch (one generator call).
-NOISE_SECONDS = 3e-6
+#: Seconds of gradient noise per start and epoch (benchmarks/bench_noise.py: about
+#: 0.5 us, each start's generator drawing 64 epochs at once).
+NOISE_SECONDS = 0.5e-6
 #: Seconds the probe step of one racer may take before the config is refused.
 PROBE_SECONDS = 10.0
 #: Seconds to draw and encode one frame, per pixel (about 3 ms for 640x480).

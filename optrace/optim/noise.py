@@ -7,9 +7,11 @@ swarm. How it is drawn, for a hand-written loop to reproduce:
 
 - Each run, that is each (start index, repeat), has its own
   ``torch.Generator().manual_seed(noise_seed(seed, start, repeat))``.
-- The first gradient of each epoch takes that generator's next draw,
-  ``torch.randn(dims, generator=g, dtype=param.dtype)`` (``dims`` is 1 or 2),
-  so epoch ``t`` takes its ``t``-th draw.
+- That generator draws the noise of the first gradient of each epoch, 64 epochs
+  at a time: ``torch.randn(64, dims, generator=g, dtype=param.dtype)`` (``dims``
+  is 1 or 2). Epoch ``t`` (from 1) takes row ``(t - 1) % 64`` of draw
+  ``(t - 1) // 64``, however many epochs the race has. (One draw per epoch
+  would cost a call per start and epoch; a block costs about as much as one.)
 - An optimizer that evaluates the gradient again within the epoch (through its
   closure, like LBFGS) draws those from a generator of that epoch,
   ``manual_seed(noise_seed(seed, start, repeat, epoch))``, in order; so later
@@ -68,6 +70,10 @@ class NoiseSpec:
         return GradientNoise(self, dims)
 
 
+#: Epochs of noise each run's generator draws at once.
+BLOCK = 64
+
+
 class GradientNoise:
     """The noise of a few runs raced as one parameter tensor, as it is drawn.
 
@@ -83,6 +89,22 @@ class GradientNoise:
             torch.Generator().manual_seed(noise_seed(spec.seed, start, repeat))
             for start, repeat in spec.streams
         ]
+        self._block = torch.empty(0)  # (runs, BLOCK, dims): the latest draw
+        self._drawn = 0  # how many blocks each generator has drawn
+
+    def _first(self, epoch: int, like: torch.Tensor) -> torch.Tensor:
+        """The noise of ``epoch``'s first evaluation, shaped like ``like`` (epochs come
+        in order)."""
+        block, row = divmod(epoch - 1, BLOCK)
+        while self._drawn <= block:
+            self._drawn += 1
+            self._block = torch.stack(
+                [
+                    torch.randn(BLOCK, self.dims, generator=g, dtype=like.dtype)
+                    for g in self.generators
+                ]
+            )
+        return self._block[:, row].reshape(like.shape)
 
     def at(self, epoch: int) -> Callable[[torch.Tensor], None]:
         """The gradient hook of ``epoch``: each call adds the next evaluation's noise
@@ -93,19 +115,21 @@ class GradientNoise:
 
         def perturb(param: torch.Tensor) -> None:
             nonlocal evaluations, extra
-            if evaluations == 1:
-                extra = [
-                    torch.Generator().manual_seed(noise_seed(spec.seed, start, repeat, epoch))
-                    for start, repeat in spec.streams
-                ]
-            generators = self.generators if evaluations == 0 else extra
-            evaluations += 1
             grad = param.grad
             if grad is None:
                 return
-            z = torch.stack(
-                [torch.randn(self.dims, generator=g, dtype=grad.dtype) for g in generators]
-            ).reshape(grad.shape)
+            if evaluations == 0:
+                z = self._first(epoch, grad)
+            else:
+                if evaluations == 1:
+                    extra = [
+                        torch.Generator().manual_seed(noise_seed(spec.seed, start, repeat, epoch))
+                        for start, repeat in spec.streams
+                    ]
+                z = torch.stack(
+                    [torch.randn(self.dims, generator=g, dtype=grad.dtype) for g in extra]
+                ).reshape(grad.shape)
+            evaluations += 1
             scale = spec.std * grad.abs() if spec.relative else spec.std
             param.grad = grad + scale * z
 
