@@ -439,7 +439,7 @@ def test_an_infinite_std_is_refused(invoke: Any, write_config: Callable[..., Pat
 def test_noise_knocks_plain_sgd_off_the_saddle() -> None:
     plan = load(ROOT / "configs" / "noisy-saddle.yaml")
     assert plan.repeats > 1
-    noisy, plain = run(plan).traces
+    plain, noisy = run(plan).traces
     assert noisy.y is not None and plain.y is not None
     assert plain.noise is not None and plain.noise["std"] == 0
     # Without noise the gradient never leaves the ridge y = 0: SGD creeps into the
