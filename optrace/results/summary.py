@@ -17,7 +17,7 @@ class Summary:
     """How one racer finished; for a swarm, its start with the lowest final loss.
 
     Attributes:
-        start: Index of the start summarised.
+        start: The row summarised (with repeats, run ``start * repeats + repeat``).
         diverged: How many starts diverged, and ``diverged_at`` the epoch of the first.
     """
 
