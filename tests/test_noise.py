@@ -436,6 +436,20 @@ def test_an_infinite_std_is_refused(invoke: Any, write_config: Callable[..., Pat
     assert result.stderr == f"Error: {config}: noise.std: expected a finite number, got inf\n"
 
 
+def test_repeats_without_noise_are_warned_of(
+    invoke: Any, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    small_config["repeats"] = 3
+    result = invoke("run", write_config(small_config))
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: repeats: 3 repeats but no racer has noise, so every repeat of a start is "
+        "the same race; add e.g. 'noise: {std: 0.1}'\n"
+    )
+    small_config["racers"][1]["noise"] = {"std": 0.1}
+    assert invoke("run", write_config(small_config)).stderr == ""
+
+
 def test_noise_knocks_plain_sgd_off_the_saddle() -> None:
     plan = load(ROOT / "configs" / "noisy-saddle.yaml")
     assert plan.repeats > 1

@@ -122,8 +122,14 @@ def summary_table(result: RaceResult) -> str:
 
 
 def warnings(result: RaceResult) -> list[str]:
-    """One line per racer that diverged or left the plotted domain."""
+    """One line per racer that diverged or left the plotted domain, and one if
+    starts are repeated without any noise to tell the repeats apart."""
     lines = []
+    if is_repeated(result) and not any(t.noise and t.noise["std"] > 0 for t in result.traces):
+        lines.append(
+            f"warning: repeats: {result.traces[0].repeats} repeats but no racer has noise, so "
+            "every repeat of a start is the same race; add e.g. 'noise: {std: 0.1}'"
+        )
     for trace in result.traces:
         starts = len(trace.diverged_at)
         stopped = [e for e in trace.diverged_at if e is not None]
