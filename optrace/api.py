@@ -32,18 +32,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int], None]
 
-_FIELDS = (
-    "title",
-    "function",
-    "domain",
-    "start",
-    "starts",
-    "seed",
-    "epochs",
-    "tolerance",
-    "racers",
-    "animation",
-)
 
 
 class Racer:
@@ -104,7 +92,7 @@ class Race:
         base_dir: Where dotted optimizer paths are looked for first (a config
             file's folder); default: the current folder.
         **fields: title, function, domain, start, starts, seed, epochs,
-            tolerance, racers, animation.
+            tolerance, noise, repeats, racers, animation.
 
     Raises:
         ConfigError: The first problem, naming its key and the fix.
@@ -120,9 +108,6 @@ class Race:
     """
 
     def __init__(self, *, base_dir: str | os.PathLike[str] | None = None, **fields: Any) -> None:
-        unknown = [k for k in fields if k not in _FIELDS]
-        if unknown:
-            raise ConfigError(unknown[0], f"unknown key; valid keys are {', '.join(_FIELDS)}")
         data = dict(fields)
         if isinstance(data.get("function"), str):
             data["function"] = _function_of(data["function"])
@@ -219,7 +204,7 @@ class Race:
 
         plan = self.plan(limits)
         if progress is True:
-            total = len(plan.racers) * len(plan.starts) * plan.epochs
+            total = len(plan.racers) * len(plan.starts) * plan.repeats * plan.epochs
             with progress_bar("racing", total) as advance:
                 return RaceRun(self, run_plan(plan, advance))
         return RaceRun(self, run_plan(plan, progress or None))

@@ -33,9 +33,11 @@ def test_example_config_renders_to_gif_mp4_and_traces(
     width, height = loaded.animation.size
     assert iio.imread(mp4, plugin="FFMPEG").shape == (frames, height, width, 3)
     rows = csv.read_text().splitlines()
-    assert len(rows) == 1 + len(loaded.racers) * len(plan.starts) * (loaded.epochs + 1)
+    runs = len(plan.starts) * plan.repeats
+    assert len(rows) == 1 + len(loaded.racers) * runs * (loaded.epochs + 1)
     place = "x" if plan.objective.ydomain is None else "x,y"
-    swarm = "racer,start" if len(plan.starts) > 1 else "racer"
+    swarm = "racer,start" if runs > 1 else "racer"
+    swarm += ",repeat" if plan.repeats > 1 else ""
     assert rows[0] == f"{swarm},epoch,{place},loss"
 
 

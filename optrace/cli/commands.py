@@ -185,6 +185,8 @@ def validate(
             else f"x = {first!r}"
         )
         where = at if len(plan.starts) == 1 else f"{len(plan.starts)} starts"
+        if plan.repeats > 1:
+            where += f", {plan.repeats} times each"
         typer.echo(
             f"ok: {config}: {len(plan.racers)} racers ({labels}) on "
             f"{plan.objective.name}, {plan.epochs} epochs from {where}"

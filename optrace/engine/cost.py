@@ -3,6 +3,7 @@ refused up front instead of exhausting memory or running for days."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from optrace._core.errors import ConfigError
@@ -13,6 +14,9 @@ from optrace._core.errors import ConfigError
 #: 0.5 us). A race's own step time comes from its probe step.
 STEP_SECONDS = 450e-6
 ELEMENT_SECONDS = 0.5e-6
+#: Seconds of gradient noise per start and epoch (benchmarks/bench_noise.py: about
+#: 0.5 us, each start's generator drawing 64 epochs at once).
+NOISE_SECONDS = 0.5e-6
 #: Seconds the probe step of one racer may take before the config is refused.
 PROBE_SECONDS = 10.0
 #: Seconds to draw and encode one frame, per pixel (about 3 ms for 640x480).
@@ -77,16 +81,25 @@ def check_traces(racers: int, starts: int, epochs: int, dims: int = 1) -> None:
         raise _refuse(path, what, Cost(memory, seconds))
 
 
-def check_race(racers: list[tuple[bool, float]], starts: int, epochs: int, dims: int = 1) -> None:
+def check_race(
+    racers: list[tuple[bool, float]],
+    starts: int,
+    epochs: int,
+    dims: int = 1,
+    noisy: Sequence[bool] = (),
+) -> None:
     """Refuse a race that would run too long. ``racers`` holds, per racer, whether
-    its starts race as one tensor and how long its probe step took."""
+    its starts race as one tensor and how long its probe step took; ``noisy``,
+    per racer, whether its gradients get noise (each start draws its own)."""
     seconds = 0.0
-    for one_tensor, measured in racers:
+    for i, (one_tensor, measured) in enumerate(racers):
         step = max(measured, STEP_SECONDS)
         if one_tensor or starts == 1:
             seconds += epochs * (step + starts * ELEMENT_SECONDS)
         else:
             seconds += epochs * starts * step
+        if i < len(noisy) and noisy[i]:
+            seconds += epochs * starts * NOISE_SECONDS
     if seconds > TIME_LIMIT:
         memory = _trace_memory(len(racers), starts, epochs, dims)
         path = "starts" if starts > epochs else "epochs"

@@ -10,6 +10,7 @@ import torch
 
 from optrace._core.types import Fn, Point
 from optrace.engine.plan import RacePlan
+from optrace.optim.noise import NoiseSpec
 from optrace.optim.optimizers import OptimizerSpec
 from optrace.optim.schedules import ScheduleSpec
 from optrace.optim.step import step
@@ -34,6 +35,7 @@ def race_one(
     epochs: int,
     progress: Callable[[int], None] | None = None,
     schedule: ScheduleSpec | None = None,
+    noise: NoiseSpec | None = None,
 ) -> Run:
     """Race one optimizer from every start.
 
@@ -44,10 +46,16 @@ def race_one(
     ``lr`` is the learning rate that step used (at epoch 0, the first one). From
     a start's first non-finite place or loss on, all are NaN. An element-wise
     optimizer races all starts as one tensor, which gives the same bits as
-    separate runs; any other races each start on its own.
+    separate runs; any other races each start on its own. ``noise`` is added to
+    each gradient, its rows matching ``starts``.
     """
     if len(starts) > 1 and not spec.elementwise:
-        runs = [race_one(spec, fn, [s], epochs, progress, schedule) for s in starts]
+        runs = [
+            race_one(
+                spec, fn, [s], epochs, progress, schedule, None if noise is None else noise.row(i)
+            )
+            for i, s in enumerate(starts)
+        ]
         ys = [r.y for r in runs if r.y is not None]
         return Run(
             np.concatenate([r.x for r in runs]),
@@ -64,6 +72,7 @@ def race_one(
     param = torch.tensor(first, dtype=DTYPE, requires_grad=True)
     optimizer = spec.build(param)
     scheduler = schedule.build(optimizer) if schedule is not None else None
+    drawn = noise.start(dims) if noise is not None else None
 
     def record(epoch: int, alive: np.ndarray) -> np.ndarray:
         place = param.detach().numpy().reshape(count, dims)
@@ -77,7 +86,8 @@ def race_one(
     lrs[:, 0] = optimizer.param_groups[0]["lr"]
     for epoch in range(1, epochs + 1):
         lrs[alive, epoch] = optimizer.param_groups[0]["lr"]
-        step(optimizer, param, fn, spec.needs_closure, loss)
+        perturb = None if drawn is None else drawn.at(epoch)
+        step(optimizer, param, fn, spec.needs_closure, loss, perturb)
         loss = fn(param)
         if scheduler is not None and schedule is not None:
             schedule.step(scheduler, loss.detach())
@@ -92,11 +102,24 @@ def race_one(
 
 
 def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceResult:
-    """Run every racer from the plan's start; ``progress`` hears of each racer-epoch."""
+    """Run every racer from each of the plan's starts, ``plan.repeats`` times; ``progress``
+    hears of each racer-epoch of each run."""
     traces = []
+    repeats = plan.repeats
+    starts = [s for s in plan.starts for _ in range(repeats)]
+    streams = tuple((i, r) for i in range(len(plan.starts)) for r in range(repeats))
     for racer in plan.racers:
+        noise = racer.noise
         ran = race_one(
-            racer.optimizer, plan.objective.fn, plan.starts, plan.epochs, progress, racer.schedule
+            racer.optimizer,
+            plan.objective.fn,
+            starts,
+            plan.epochs,
+            progress,
+            racer.schedule,
+            None
+            if noise is None or noise.std == 0
+            else NoiseSpec(noise.std, noise.relative, plan.seed, streams),
         )
         traces.append(
             Trace(
@@ -109,6 +132,8 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
                 lr=ran.lr if racer.schedule is not None else None,
                 schedule=racer.schedule.name if racer.schedule is not None else None,
                 y=ran.y,
+                repeats=repeats,
+                noise=None if noise is None else noise.model_dump(),
             )
         )
     objective = plan.objective

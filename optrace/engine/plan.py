@@ -19,22 +19,25 @@ from optrace.optim.schedules import ScheduleSpec, resolve_schedule
 from optrace.problems.functions import build_function
 from optrace.problems.objective import DTYPE, Objective
 from optrace.spec.loading import load_config
-from optrace.spec.model import AnimationConfig, RaceConfig
+from optrace.spec.model import AnimationConfig, NoiseConfig, RaceConfig
 
 
 @dataclass(frozen=True)
 class RacerPlan:
-    """One racer, resolved: its label, style, optimizer and schedule."""
+    """One racer, resolved: its label, style, optimizer, schedule and gradient noise
+    (its own, else the race's)."""
 
     label: str
     style: str
     optimizer: OptimizerSpec
     schedule: ScheduleSpec | None = None
+    noise: NoiseConfig | None = None
 
 
 @dataclass(frozen=True)
 class RacePlan:
-    """A checked config, ready to run."""
+    """A checked config, ready to run; every start is raced ``repeats`` times, each
+    repeat with its own noise (drawn from ``seed``)."""
 
     title: str
     objective: Objective
@@ -44,6 +47,8 @@ class RacePlan:
     racers: tuple[RacerPlan, ...]
     animation: AnimationConfig
     tolerance: float = 1e-3
+    seed: int = 0
+    repeats: int = 1
 
 
 def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True) -> RacePlan:
@@ -70,7 +75,8 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
             f"a surface needs a function of x and y; {objective.name} is 1-D: use 'contour'",
         )
     if limits:
-        cost.check_traces(len(config.racers), _start_count(config, dims), config.epochs, dims)
+        runs = _start_count(config, dims) * config.repeats
+        cost.check_traces(len(config.racers), runs, config.epochs, dims)
         cost.check_animation(config.animation.frame_count(config.epochs), config.animation.size)
     domain = objective.domain
     starts = _starts(config, objective)
@@ -128,9 +134,14 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         replace(spec, elementwise=False) if sched is not None and sched.on_loss else spec
         for spec, sched in zip(specs, schedules, strict=True)
     ]
+    noises = [config.noise if r.noise is None else r.noise for r in config.racers]
     if limits:
         cost.check_race(
-            [(s.elementwise, s.step_seconds) for s in specs], len(starts), config.epochs, dims
+            [(s.elementwise, s.step_seconds) for s in specs],
+            len(starts) * config.repeats,
+            config.epochs,
+            dims,
+            noisy=[n is not None and n.std > 0 for n in noises],
         )
     chosen_styles = [
         None if r.style is None else parse_style(r.style, f"racers[{i}].style")
@@ -145,11 +156,15 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         starts=tuple(s for _, s in starts),
         epochs=config.epochs,
         racers=tuple(
-            RacerPlan(label=label, style=style, optimizer=spec, schedule=sched)
-            for label, style, spec, sched in zip(labels, styles, specs, schedules, strict=True)
+            RacerPlan(label=label, style=style, optimizer=spec, schedule=sched, noise=noise)
+            for label, style, spec, sched, noise in zip(
+                labels, styles, specs, schedules, noises, strict=True
+            )
         ),
         animation=config.animation,
         tolerance=config.tolerance,
+        seed=config.seed,
+        repeats=config.repeats,
     )
 
 

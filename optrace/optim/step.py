@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import torch
 from torch.optim import Optimizer
@@ -22,6 +23,7 @@ def step(
     fn: Fn,
     with_closure: bool,
     loss: torch.Tensor | None = None,
+    perturb: Callable[[torch.Tensor], None] | None = None,
 ) -> None:
     """One epoch: zero_grad, loss.backward(), step (with a closure where required).
 
@@ -33,6 +35,9 @@ def step(
         loss: ``fn(param)`` already computed at this place, which the race has
             from recording it; without a closure its sum is differentiated
             instead of evaluating ``fn`` again (the same bits either way).
+        perturb: Called with ``param`` after every backward(), before the step
+            uses the gradient (gradient noise); inside the closure, once per
+            evaluation.
     """
     if with_closure:
 
@@ -40,10 +45,14 @@ def step(
             optimizer.zero_grad()
             loss = fn(param).sum()
             loss.backward()  # type: ignore[no-untyped-call]
+            if perturb is not None:
+                perturb(param)
             return loss
 
         optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; LBFGS takes a tensor
         return
     optimizer.zero_grad()
     (fn(param) if loss is None else loss).sum().backward()  # type: ignore[no-untyped-call]
+    if perturb is not None:
+        perturb(param)
     optimizer.step()

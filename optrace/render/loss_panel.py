@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.collections import FillBetweenPolyCollection
 from matplotlib.lines import Line2D
 
 from optrace.results.trace import RaceResult
@@ -17,9 +19,10 @@ class LossPanel:
 
     Where the function's lowest minimum f* is known the panel shows the gap
     ``loss - f*`` on a log scale (how far from the best there is); otherwise
-    the loss itself, on a log scale if it stays positive. A swarm shows the
-    median over its starts. Learning rates under a schedule, known in advance,
-    are drawn whole on a twin axis, beneath the moving lines.
+    the loss itself, on a log scale if it stays positive. A swarm (or repeats)
+    shows the median over its runs, in a band from the first to the third
+    quartile; a run that diverged drops out. Learning rates under a schedule,
+    known in advance, are drawn whole on a twin axis, beneath the moving lines.
     """
 
     FLOOR = 1e-16
@@ -27,11 +30,19 @@ class LossPanel:
     def __init__(self, ax: Axes, result: RaceResult, markers: Sequence[Line2D]) -> None:
         self.ax = ax
         best = result.minima[0][1] if result.minima else None
-        with np.errstate(all="ignore"):
-            values = [np.nanmedian(t.loss, axis=0) for t in result.traces]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an epoch where every run diverged
+            # Rows: the median, then the quartiles of a racer with more than one run.
+            quantiles = [
+                np.nanquantile(t.loss, (0.5, 0.25, 0.75), axis=0)
+                if t.loss.shape[0] > 1
+                else t.loss[:1]
+                for t in result.traces
+            ]
             if best is not None:
-                values = [np.maximum(v - best, self.FLOOR) for v in values]
-        finite = np.concatenate([v[np.isfinite(v)] for v in values])
+                quantiles = [np.maximum(q - best, self.FLOOR) for q in quantiles]
+        values = [q[0] for q in quantiles]
+        finite = np.concatenate([q[np.isfinite(q)] for q in quantiles])
         log = best is not None or bool(finite.size and (finite > 0).all())
         self.values = values
         if any(t.lr is not None for t in result.traces):
@@ -54,6 +65,15 @@ class LossPanel:
             ax.plot([], [], color=marker.get_color(), linewidth=1.5, zorder=6)[0]
             for marker in markers
         ]
+        self.quartiles = [q[1:] if len(q) == 3 else None for q in quantiles]
+        self.bands: list[FillBetweenPolyCollection | None] = [
+            None
+            if q is None
+            else ax.fill_between(
+                [], [], [], color=marker.get_color(), alpha=0.2, linewidth=0, zorder=5
+            )
+            for q, marker in zip(self.quartiles, markers, strict=True)
+        ]
         self.cursor = ax.axvline(0, color="0.5", linewidth=1, zorder=6)
         ax.set_xlim(0, max(result.epochs, 1))
         if log:
@@ -71,12 +91,15 @@ class LossPanel:
 
     @property
     def moving(self) -> list[Artist]:
-        """The loss lines and the epoch cursor."""
-        return [*self.lines, self.cursor]
+        """The interquartile bands, the loss lines and the epoch cursor."""
+        return [*(b for b in self.bands if b is not None), *self.lines, self.cursor]
 
     def update(self, shown: np.ndarray) -> None:
-        """Draw every line through the epochs ``shown`` so far."""
+        """Draw every line (and band) through the epochs ``shown`` so far."""
         for line, values in zip(self.lines, self.values, strict=True):
             line.set_data(shown, values[shown])
+        for band, q in zip(self.bands, self.quartiles, strict=True):
+            if band is not None and q is not None:
+                band.set_data(shown, q[0, shown], q[1, shown])
         epoch = float(shown[-1])
         self.cursor.set_xdata([epoch, epoch])

@@ -10,17 +10,23 @@ from typing import Any
 from optrace._core.atomic import AtomicFile
 from optrace._core.errors import OutputError, UsageError
 from optrace._core.jsonable import jsonable
-from optrace.results.trace import RaceResult, is_swarm
+from optrace.results.trace import RaceResult, is_repeated, is_swarm, run_keys
 
 TRACE_FORMATS = (".csv", ".json")
 
 
+def _head(result: RaceResult) -> list[str]:
+    if is_repeated(result):
+        return ["racer", "start", "repeat"]
+    return ["racer", "start"] if is_swarm(result) else ["racer"]
+
+
 def _rows(result: RaceResult) -> list[list[Any]]:
-    swarm = is_swarm(result)
+    swarm, repeated = is_swarm(result), is_repeated(result)
     rows: list[list[Any]] = []
     for trace in result.traces:
         for s, last in enumerate(trace.last_epoch):
-            head = [trace.label, s] if swarm else [trace.label]
+            head = [trace.label, *run_keys(trace, s, repeated).values()] if swarm else [trace.label]
             columns = [trace.x[s, : last + 1].tolist()]
             if trace.y is not None:
                 columns.append(trace.y[s, : last + 1].tolist())
@@ -32,11 +38,12 @@ def _rows(result: RaceResult) -> list[list[Any]]:
 def traces_json(result: RaceResult) -> dict[str, Any]:
     """The traces as a JSON-ready mapping (floats round-trip exactly)."""
     racers = []
+    repeated = is_repeated(result)
     for trace in result.traces:
         left = trace.left_domain_at(result.domain, result.ydomain)
         runs = [
             {
-                "start": s,
+                **run_keys(trace, s, repeated),
                 "diverged_at": trace.diverged_at[s],
                 "left_domain_at": left[s],
                 "x": trace.x[s, : last + 1].tolist(),
@@ -52,6 +59,7 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
                 "optimizer": trace.optimizer,
                 "hyperparameters": {k: jsonable(v) for k, v in trace.hyperparameters.items()},
                 "schedule": trace.schedule,
+                **({} if trace.noise is None else {"noise": dict(trace.noise)}),
                 "starts": runs,
             }
         )
@@ -72,7 +80,8 @@ def open_traces(path: Path) -> AtomicFile:
 
 def write_traces(result: RaceResult, out: AtomicFile) -> None:
     """Write CSV (``racer,epoch,x,loss``, or ``racer,epoch,x,y,loss`` in 2-D, with
-    ``start`` after ``racer`` for a swarm; floats as repr) or JSON, by suffix."""
+    ``start`` after ``racer`` for a swarm, and ``start,repeat`` with repeats; floats
+    as repr) or JSON, by suffix."""
     try:
         with open(out.path, "w", encoding="utf-8", newline="") as fh:
             if out.target.suffix.lower() == ".json":
@@ -80,9 +89,8 @@ def write_traces(result: RaceResult, out: AtomicFile) -> None:
                 fh.write("\n")
             else:
                 writer = csv.writer(fh, lineterminator="\n")
-                head = ["racer", "start"] if is_swarm(result) else ["racer"]
                 place = ["x"] if result.dims == 1 else ["x", "y"]
-                writer.writerow([*head, "epoch", *place, "loss"])
+                writer.writerow([*_head(result), "epoch", *place, "loss"])
                 writer.writerows(_rows(result))
     except OSError as exc:
         raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None

@@ -9,8 +9,8 @@ from optrace._core.atomic import AtomicFile
 from optrace._core.errors import OutputError
 from optrace._core.jsonable import jsonable
 from optrace._core.types import Minimum, describe_box
-from optrace.results.summary import Summary, summarize
-from optrace.results.trace import RaceResult
+from optrace.results.summary import Quartiles, Spread, Summary, spread, summarize
+from optrace.results.trace import RaceResult, Trace, is_repeated, is_swarm, run_keys
 
 
 def _number(value: float) -> str:
@@ -27,13 +27,20 @@ def minimum_json(m: Minimum) -> dict[str, float]:
     return {"x": m.x, "f": m.value} if m.y is None else {"x": m.x, "y": m.y, "f": m.value}
 
 
-def _note(summary: Summary, starts: int) -> str:
+def _runs(trace: Trace) -> str:
+    """What a trace's rows are called: starts, or runs when starts are repeated."""
+    return "runs" if trace.repeats > 1 else "starts"
+
+
+def _note(summary: Summary, trace: Trace) -> str:
+    starts = trace.x.shape[0]
+
     def said(count: int, first: int | None, what: str) -> str | None:
         if first is None:
             return None
         if starts == 1:
             return f"{what} at epoch {first}"
-        return f"{count} of {starts} starts {what}, first at {first}"
+        return f"{count} of {starts} {_runs(trace)} {what}, first at {first}"
 
     notes = [
         said(summary.diverged, summary.diverged_at, "diverged"),
@@ -42,42 +49,87 @@ def _note(summary: Summary, starts: int) -> str:
     return "; ".join(n for n in notes if n)
 
 
+def _median(q: Quartiles | None, never: str) -> str:
+    if q is None:
+        return "-"
+    return never if q.median is None else _number(q.median)
+
+
+def _iqr(q: Quartiles | None) -> str:
+    if q is None or q.median is None:
+        return "-"
+    return "inf" if q.iqr is None else _number(q.iqr)
+
+
+def _spread_cells(s: Spread) -> list[str]:
+    gap = s.final_gap if s.final_gap is not None else s.final_loss
+    return [
+        _median(gap, "inf"),
+        _iqr(gap),
+        _median(s.reached_at, "never"),
+        _iqr(s.reached_at),
+    ]
+
+
 def summary_table(result: RaceResult) -> str:
     """Per racer: final place, final loss, best loss and its epoch, the epoch it came
     within the tolerance of the lowest known minimum, and its distance to the
-    nearest known minimum; aligned, one line each."""
+    nearest known minimum; aligned, one line each. With a swarm or repeats, also
+    the median and interquartile range, over all runs, of the final gap (final
+    loss minus the lowest minimum) and of the epoch it was reached."""
     place = "final x" if result.dims == 1 else "final x, y"
-    header = ["racer", place, "final loss", "best loss", "best epoch", "reached", "to min", ""]
-    rows = [header]
+    header = ["racer", place, "final loss", "best loss", "best epoch", "reached", "to min"]
+    many = is_swarm(result)
+    if many:
+        gap = "gap" if result.minima else "loss"
+        header += [f"median {gap}", f"{gap} IQR", "median reached", "reached IQR"]
+    rows = [[*header, ""]]
     for trace in result.traces:
         s = summarize(trace, result)
-        rows.append(
-            [
-                s.label,
-                _place(s),
-                _number(s.final_loss),
-                _number(s.best_loss),
-                str(s.best_epoch),
-                "never" if s.reached_at is None else str(s.reached_at),
-                "-" if s.distance is None else f"{s.distance:.3g}",
-                _note(s, trace.x.shape[0]),
-            ]
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        cells = [
+            s.label,
+            _place(s),
+            _number(s.final_loss),
+            _number(s.best_loss),
+            str(s.best_epoch),
+            "never" if s.reached_at is None else str(s.reached_at),
+            "-" if s.distance is None else f"{s.distance:.3g}",
+        ]
+        if many:
+            cells += _spread_cells(spread(trace, result))
+        rows.append([*cells, _note(s, trace)])
+    columns = len(header)
+    widths = [max(len(r[i]) for r in rows) for i in range(columns)]
     lines = []
     for row in rows:
         cells = [row[0].ljust(widths[0])]
-        cells += [c.rjust(w) for c, w in zip(row[1:7], widths[1:7], strict=True)]
-        lines.append("  ".join([*cells, row[7]]).rstrip())
-    starts = result.traces[0].x.shape[0]
-    if starts > 1:
-        lines.append(f"({starts} starts: each row shows the start with the lowest final loss)")
+        cells += [c.rjust(w) for c, w in zip(row[1:columns], widths[1:], strict=True)]
+        lines.append("  ".join([*cells, row[columns]]).rstrip())
+    first = result.traces[0]
+    runs = first.x.shape[0]
+    if first.repeats > 1:
+        starts = runs // first.repeats
+        lines.append(
+            f"({starts} start{'s' if starts > 1 else ''} x {first.repeats} repeats: each row "
+            "shows the run with the lowest final loss, and the median and IQR over all runs)"
+        )
+    elif runs > 1:
+        lines.append(
+            f"({runs} starts: each row shows the start with the lowest final loss, "
+            "and the median and IQR over all starts)"
+        )
     return "\n".join(lines)
 
 
 def warnings(result: RaceResult) -> list[str]:
-    """One line per racer that diverged or left the plotted domain."""
+    """One line per racer that diverged or left the plotted domain, and one if
+    starts are repeated without any noise to tell the repeats apart."""
     lines = []
+    if is_repeated(result) and not any(t.noise and t.noise["std"] > 0 for t in result.traces):
+        lines.append(
+            f"warning: repeats: {result.traces[0].repeats} repeats but no racer has noise, so "
+            "every repeat of a start is the same race; add e.g. 'noise: {std: 0.1}'"
+        )
     for trace in result.traces:
         starts = len(trace.diverged_at)
         stopped = [e for e in trace.diverged_at if e is not None]
@@ -89,8 +141,9 @@ def warnings(result: RaceResult) -> list[str]:
             )
         elif stopped:
             lines.append(
-                f"warning: racer '{trace.label}': {len(stopped)} of {starts} starts diverged "
-                f"(x or loss not finite), the first at epoch {min(stopped)}; each stops there"
+                f"warning: racer '{trace.label}': {len(stopped)} of {starts} {_runs(trace)} "
+                f"diverged (x or loss not finite), the first at epoch {min(stopped)}; "
+                "each stops there"
             )
         box = describe_box(result.domain, result.ydomain)
         if left and starts == 1:
@@ -100,8 +153,9 @@ def warnings(result: RaceResult) -> list[str]:
             )
         elif left:
             lines.append(
-                f"warning: racer '{trace.label}': {len(left)} of {starts} starts left the domain "
-                f"{box}, the first at epoch {min(left)}; they are drawn at the edge"
+                f"warning: racer '{trace.label}': {len(left)} of {starts} {_runs(trace)} "
+                f"left the domain {box}, the first at epoch {min(left)}; they are drawn at "
+                "the edge"
             )
     return lines
 
@@ -133,15 +187,35 @@ def _summary_fields(s: Summary) -> dict[str, Any]:
     }
 
 
+def _quartiles_json(q: Quartiles | None) -> dict[str, float | None] | None:
+    if q is None:
+        return None
+    return {"median": q.median, "q1": q.q1, "q3": q.q3, "iqr": q.iqr}
+
+
+def spread_json(s: Spread) -> dict[str, Any]:
+    """A racer's spread over its runs as JSON; null stands for infinity (diverged, or
+    never reached)."""
+    return {
+        "runs": s.runs,
+        "final_gap": _quartiles_json(s.final_gap),
+        "final_loss": _quartiles_json(s.final_loss),
+        "reached_at": _quartiles_json(s.reached_at),
+        "reached": s.reached,
+    }
+
+
 def summary_json(result: RaceResult) -> dict[str, Any]:
-    """The finish line as a JSON-ready mapping: per racer and per start."""
+    """The finish line as a JSON-ready mapping: per racer and per run (start, and
+    repeat with repeats); with a swarm or repeats, each racer's ``spread``."""
     racers = []
+    repeated = is_repeated(result)
     for trace in result.traces:
         best = summarize(trace, result)
         left = trace.left_domain_at(result.domain, result.ydomain)
         starts = [
             {
-                "start": i,
+                **run_keys(trace, i, repeated),
                 **_summary_fields(summarize(trace, result, i)),
                 "diverged_at": trace.diverged_at[i],
                 "left_domain_at": left[i],
@@ -153,10 +227,12 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
                 "label": trace.label,
                 "optimizer": trace.optimizer,
                 "schedule": trace.schedule,
-                "best_start": best.start,
+                **({} if trace.noise is None else {"noise": dict(trace.noise)}),
+                **{f"best_{k}": v for k, v in run_keys(trace, best.start, repeated).items()},
                 **_summary_fields(best),
                 "diverged": best.diverged,
                 "left_domain": best.left,
+                **({"spread": spread_json(spread(trace, result))} if is_swarm(result) else {}),
                 "starts": starts,
             }
         )

@@ -17,7 +17,7 @@ class Summary:
     """How one racer finished; for a swarm, its start with the lowest final loss.
 
     Attributes:
-        start: Index of the start summarised.
+        start: The row summarised (with repeats, run ``start * repeats + repeat``).
         diverged: How many starts diverged, and ``diverged_at`` the epoch of the first.
     """
 
@@ -79,4 +79,79 @@ def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Sum
         nearest_minimum=nearest,
         distance=distance,
         final_y=final_y,
+    )
+
+
+@dataclass(frozen=True)
+class Quartiles:
+    """The quartiles of some values (linear interpolation, as numpy's default);
+    None stands for infinity (a run that diverged, or never reached the minimum)."""
+
+    q1: float | None
+    median: float | None
+    q3: float | None
+
+    @property
+    def iqr(self) -> float | None:
+        """The interquartile range, q3 - q1 (None if q3 is infinite)."""
+        if self.q1 is None or self.q3 is None:
+            return None
+        return self.q3 - self.q1
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How one racer's runs (starts and repeats) spread at the finish.
+
+    Attributes:
+        runs: How many runs.
+        final_gap: Of the final loss minus the lowest known minimum (None if none
+            is known); a run that diverged counts as infinitely far.
+        final_loss: Of the final loss, likewise.
+        reached_at: Of the epoch each run came within the tolerance of the lowest
+            minimum, a run that never did counting as infinitely late.
+        reached: How many runs reached it.
+    """
+
+    runs: int
+    final_gap: Quartiles | None
+    final_loss: Quartiles
+    reached_at: Quartiles | None
+    reached: int
+
+
+def quartiles(values: np.ndarray) -> Quartiles:
+    """The quartiles of ``values``, which may hold +inf (never NaN)."""
+    ordered = np.sort(np.asarray(values, dtype=float))
+
+    def at(q: float) -> float | None:
+        position = q * (len(ordered) - 1)
+        low = int(np.floor(position))
+        high = min(low + 1, len(ordered) - 1)
+        a, b = float(ordered[low]), float(ordered[high])
+        value = a if a == b or position == low else a + (b - a) * (position - low)
+        return value if math.isfinite(value) else None
+
+    return Quartiles(at(0.25), at(0.5), at(0.75))
+
+
+def spread(trace: Trace, result: RaceResult) -> Spread:
+    """The quartiles of ``trace``'s final gap, final loss and reached epoch over all
+    its runs: the median and IQR that the table and the summary JSON report."""
+    rows = trace.loss.shape[0]
+    last = trace.last_epoch
+    finals = trace.loss[np.arange(rows), last]
+    finals = np.where(np.array([d is None for d in trace.diverged_at]), finals, np.inf)
+    if not result.minima:
+        return Spread(rows, None, quartiles(finals), None, 0)
+    lowest = result.minima[0].value
+    with np.errstate(invalid="ignore"):
+        hit = trace.loss <= lowest + result.tolerance
+    reached = np.where(hit.any(axis=1), np.argmax(hit, axis=1), np.inf)
+    return Spread(
+        runs=rows,
+        final_gap=quartiles(finals - lowest),
+        final_loss=quartiles(finals),
+        reached_at=quartiles(reached),
+        reached=int(np.isfinite(reached).sum()),
     )

@@ -26,6 +26,8 @@ class Trace:
         lr: With a schedule, the learning rate each epoch's step used, shaped likewise.
         schedule: The schedule's name, if any.
         y: In 2-D, the y of each position, shaped like ``x``; None in 1-D.
+        repeats: Runs per start: row ``i * repeats + r`` is start ``i``'s repeat ``r``.
+        noise: The gradient noise it raced with (``std``, ``relative``), if any.
     """
 
     label: str
@@ -37,6 +39,12 @@ class Trace:
     lr: np.ndarray | None = None
     schedule: str | None = None
     y: np.ndarray | None = None
+    repeats: int = 1
+    noise: Mapping[str, Any] | None = None
+
+    def run_of(self, row: int) -> tuple[int, int]:
+        """The (start index, repeat) that row ``row`` holds."""
+        return divmod(row, self.repeats)
 
     @property
     def epoch(self) -> np.ndarray:
@@ -111,5 +119,16 @@ class RaceResult:
 
 
 def is_swarm(result: RaceResult) -> bool:
-    """Whether the racers start from more than one point."""
+    """Whether the racers run more than once: from more than one point, or repeated."""
     return any(t.x.shape[0] > 1 for t in result.traces)
+
+
+def is_repeated(result: RaceResult) -> bool:
+    """Whether each start is raced more than once (``repeats``)."""
+    return any(t.repeats > 1 for t in result.traces)
+
+
+def run_keys(trace: Trace, row: int, repeated: bool) -> dict[str, int]:
+    """Which run row ``row`` of ``trace`` holds: its start, and with repeats its repeat."""
+    start, repeat = trace.run_of(row)
+    return {"start": start, "repeat": repeat} if repeated else {"start": start}

@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 
 from optrace._core.errors import ConfigError
 from optrace._core.keys import did_you_mean, key_path, show
-from optrace.spec.model import AnimationConfig, RaceConfig, _AtPath
+from optrace.spec.model import AnimationConfig, NoiseConfig, RaceConfig, _AtPath
 
 # --- YAML --------------------------------------------------------------------
 
@@ -121,6 +121,8 @@ def _read_yaml(text: str) -> Any:
 _MODELS: dict[tuple[str, ...], type[BaseModel]] = {
     (): RaceConfig,
     ("animation",): AnimationConfig,
+    ("noise",): NoiseConfig,
+    ("racers", "noise"): NoiseConfig,
 }
 
 _MISSING_HINTS = {
@@ -154,6 +156,8 @@ def _message(err: ErrorDetails) -> tuple[str, str]:
         return path, f"expected a whole number, got {show(value)}"
     if kind in {"float_type", "float_parsing"}:
         return path, f"expected a number, got {show(value)}"
+    if kind == "finite_number":
+        return path, f"expected a finite number, got {show(value)}"
     if kind in {"bool_type", "bool_parsing"}:
         return path, f"expected true or false, got {show(value)}"
     if kind in {"string_type"}:
@@ -211,7 +215,19 @@ def parse_config(data: Any) -> RaceConfig:
     try:
         return RaceConfig.model_validate(data)
     except ValidationError as exc:
-        path, message = _message(exc.errors()[0])
+        errors = exc.errors()
+        first = errors[0]
+        if first["type"] == "missing":
+            # A misspelt key beside the missing one says more: 'sd' for 'std'.
+            first = next(
+                (
+                    e
+                    for e in errors
+                    if e["type"] == "extra_forbidden" and e["loc"][:-1] == first["loc"][:-1]
+                ),
+                first,
+            )
+        path, message = _message(first)
         raise ConfigError(path, message) from None
 
 

@@ -29,7 +29,7 @@ from optrace._core.types import Box, Range
 Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict()]
 
-RESERVED_RACER_KEYS = ("optimizer", "label", "style", "schedule")
+RESERVED_RACER_KEYS = ("optimizer", "label", "style", "schedule", "noise")
 #: Epochs of trail a 2-D race draws unless the config says otherwise.
 TRAIL_2D = 30
 #: Matplotlib's Agg canvas takes at most 2**15 - 1 pixels a side.
@@ -127,6 +127,23 @@ class FunctionConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class NoiseConfig(BaseModel):
+    """Gaussian noise added to the gradient at every evaluation: ``{std: 0.5}``, or
+    ``{std: 0.2, relative: true}`` to scale it by the gradient's size, element by element."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    std: Number = Field(
+        ge=0,
+        allow_inf_nan=False,
+        description="Standard deviation of the noise added to each gradient element (0: none).",
+    )
+    relative: Annotated[bool, Strict()] = Field(
+        default=False,
+        description="Scale the noise by |gradient|, element by element (std is then a fraction).",
+    )
+
+
 class RacerConfig(BaseModel):
     """One racer: an optimizer and its hyperparameters, plus how it is shown."""
 
@@ -146,6 +163,9 @@ class RacerConfig(BaseModel):
     schedule: dict[str, Any] | None = Field(
         default=None,
         description="A learning-rate schedule: {name: a torch.optim.lr_scheduler class, ...}.",
+    )
+    noise: NoiseConfig | None = Field(
+        default=None, description="This racer's gradient noise, instead of the race's."
     )
 
     @field_validator("optimizer", mode="plain")
@@ -246,6 +266,17 @@ class RaceConfig(BaseModel):
         "(N per axis) or {random: N}.",
     )
     seed: Count = Field(default=0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
+    noise: NoiseConfig | None = Field(
+        default=None,
+        description="Gaussian noise on every racer's gradient: {std: 0.5} or "
+        "{std: 0.2, relative: true}; seeded by 'seed', the same for every racer.",
+    )
+    repeats: Count = Field(
+        default=1,
+        ge=1,
+        description="Race each start this many times, each with its own noise "
+        "(a swarm over the noise).",
+    )
     epochs: Count = Field(ge=1, description="Optimizer steps per racer.")
     tolerance: Number = Field(
         default=1e-3,
