@@ -121,10 +121,12 @@ def show(
         on_frame: Called with each frame number as it is drawn.
         options: What the scene draws (trail, 2-D view, ...).
         stop_requested: Asked every ``POLL_MS`` ms while the window is open; once it
-            returns True the window closes and ``show`` returns. A command line
-            wires SIGTERM and SIGINT to it: its handlers, which Qt's loop holds
-            back, run at these polls, and must not raise, since an exception
-            raised inside a Qt callback is printed and lost.
+            returns True the window closes and ``show`` returns. Give it when the
+            caller handles SIGINT and SIGTERM (a command line wires them to it):
+            their handlers, which Qt's loop holds back, run at these polls, and
+            must not raise, since an exception raised inside a Qt callback is
+            printed and lost. Without it, matplotlib's ``plt.show`` runs the loop,
+            and its own SIGINT handler closes the window on Ctrl-C.
 
     Raises:
         OutputError: No window can open (see :func:`check_display`).
@@ -181,7 +183,14 @@ def show(
         )
         if not stopping():
             poll.start()
-            plt.show()
+            if stop_requested is None:
+                plt.show()
+            else:
+                # The caller handles the signals: run Qt's loop without the SIGINT
+                # handler plt.show adds, which closes the windows from inside
+                # whichever callback is running, and FuncAnimation fails there.
+                figure.show()
+                QtWidgets.QApplication.instance().exec()
             poll.stop()
         del animation
     finally:
