@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 Progress = Callable[[int], None]
 
 
-
 class Racer:
     """One racer: an optimizer and its hyperparameters, as a config's racer entry.
 
@@ -349,12 +348,16 @@ class RaceRun:
             )
         return epoch
 
-    def show(self, frames: int | None = None) -> None:
+    def show(
+        self, frames: int | None = None, stop_requested: Callable[[], bool] | None = None
+    ) -> None:
         """Play the race in a Qt window; return when it is closed (needs a display
         and the ``qt`` extra).
 
         Args:
             frames: Show this many evenly spaced epochs (default: as the config says).
+            stop_requested: Asked every 50 ms while the window is open; when it says
+                True the window closes (the command line wires SIGINT and SIGTERM to it).
         """
         from optrace.export.window import check_display, show
 
@@ -366,6 +369,7 @@ class RaceRun:
             drawing.size,
             frame_epochs=self.frame_epochs(frames),
             options=drawing.options,
+            stop_requested=stop_requested,
         )
 
     def _repr_html_(self) -> str:

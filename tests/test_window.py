@@ -8,6 +8,7 @@ import ctypes.util
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -222,3 +223,115 @@ def test_show_without_a_display_is_one_line_and_writes_nothing(
         "--mp4, or run under xvfb-run\n"
     )
     assert not gif.exists()
+
+
+def visible_windows(env: dict[str, str], title: str = "") -> list[str]:
+    found = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", f"^optrace: {title}"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.split()
+
+
+RUNS = 5
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+@pytest.mark.parametrize(
+    "signum, code, message",
+    [
+        (signal.SIGTERM, 143, "Error: terminated; the window was closed\n"),
+        (signal.SIGINT, 130, "Error: interrupted; the window was closed\n"),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_a_signal_closes_the_window_at_once_and_keeps_the_files(
+    display: str, tmp_path: Path, small_config: dict[str, Any], signum: int, code: int, message: str
+) -> None:
+    """Five runs with their windows open side by side (they start together, to
+    keep the test short); each is stopped at another moment of its animation."""
+    env = window_env(display)
+    procs: list[subprocess.Popen[str]] = []
+    for run in range(RUNS):
+        # 600 frames at 40 ms: the animation is still drawing when the signal comes.
+        config = dict(small_config, title=f"run {run}", epochs=600, animation={"interval": 40})
+        (tmp_path / f"race{run}.yaml").write_text(yaml.safe_dump(config))
+        procs.append(
+            subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "optrace", "run", tmp_path / f"race{run}.yaml"),
+                    *("--show", "--traces", tmp_path / f"traces{run}.csv"),
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                # As in a terminal: a background job's inherited SIGINT "ignore" would stay.
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
+        )
+    took: list[float] = []
+    try:
+        deadline = time.monotonic() + 300  # five starts at once on a busy machine
+        while len(visible_windows(env)) < RUNS and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.2)
+        for run, proc in enumerate(procs):
+            assert visible_windows(env, f"run {run}$"), f"run {run}: no window appeared"
+            time.sleep(0.15)  # a different moment of the animation each time
+            sent = time.monotonic()
+            proc.send_signal(signum)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=2)
+            took.append(time.monotonic() - sent)
+            assert proc.poll() is not None, f"run {run}: still running 2 s after the signal"
+            assert not visible_windows(env, f"run {run}$")
+        outputs = [p.communicate(timeout=10) for p in procs]
+    finally:
+        for proc in procs:
+            proc.kill() if proc.poll() is None else None
+    for run, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
+        assert proc.returncode == code, (run, err)
+        assert "Traceback" not in err
+        assert err == f"wrote {tmp_path / f'traces{run}.csv'}\n{message}", run
+        assert out.splitlines()[0].split()[:3] == ["racer", "final", "x"]
+        rows = (tmp_path / f"traces{run}.csv").read_text().splitlines()
+        assert rows[0] == "racer,epoch,x,loss"
+        assert len(rows) == 1 + 2 * 601 and rows[-1].split(",")[1] == "600"
+    assert max(took) < 2, took
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"race{run}.yaml" for run in range(RUNS)] + [f"traces{run}.csv" for run in range(RUNS)]
+    )
+
+
+def free_display(first: int = 55) -> str:
+    """A display number no X server listens on here."""
+    number = first
+    while os.path.exists(f"/tmp/.X11-unix/X{number}") or os.path.exists(f"/tmp/.X{number}-lock"):
+        number += 1
+    return f":{number}"
+
+
+def test_show_with_a_display_that_does_not_open_is_one_line_and_writes_nothing(
+    config_file: Path, tmp_path: Path
+) -> None:
+    absent = free_display()
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
+    env["DISPLAY"] = absent
+    gif = tmp_path / "a.gif"
+    done = subprocess.run(
+        [sys.executable, "-m", "optrace", "run", str(config_file), "--show", "--gif", str(gif)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"Error: --show: cannot open the display '{absent}'; start an X server, run under "
+        "xvfb-run -a -s -noreset, or write a file with --gif or --mp4\n"
+    )
+    assert done.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]

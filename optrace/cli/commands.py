@@ -8,8 +8,10 @@ commands that need them, so ``--help`` and ``--version`` answer at once.
 from __future__ import annotations
 
 import json
+import os
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -43,26 +45,63 @@ class _Terminated(BaseException):
     """SIGTERM arrived: unwind like Ctrl-C, so that temporary files are removed."""
 
 
+class _Signals:
+    """SIGTERM and SIGINT during one command.
+
+    They unwind as exceptions (``_Terminated``, ``KeyboardInterrupt``), except
+    while the window is open: an exception raised there would surface inside a
+    Qt callback, which prints it and carries on. So there a signal is only
+    recorded; the window polls for it, closes, and it unwinds once the window has.
+    """
+
+    def __init__(self) -> None:
+        self.window_open = False
+        self.received: int | None = None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.window_open:
+            self.received = signum
+            return
+        raise _Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+    @contextmanager
+    def window(self) -> Iterator[Callable[[], bool]]:
+        """While the window is open: yield its ``stop_requested``; afterwards
+        unwind for the signal that closed it, if one did."""
+        self.window_open = True
+        try:
+            yield lambda: self.received is not None
+        finally:
+            self.window_open = False
+        if self.received is not None:
+            raise _Terminated if self.received == signal.SIGTERM else KeyboardInterrupt
+
+
 @contextmanager
-def _reporting() -> Iterator[None]:
+def _reporting() -> Iterator[_Signals]:
     """Turn expected failures into one ``Error:`` line and their exit code."""
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise _Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_term)
+    signals = _Signals()
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, signals.handle)}
+    # An inherited "ignore" (a shell's background job) stays; a custom handler too.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signals.handle)
     try:
-        yield
+        yield signals
     except OptraceError as exc:
         raise _fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:
-        raise _fail("interrupted; no output was written", 130) from None
+        raise _fail(f"interrupted; {_after(signals)}", 130) from None
     except _Terminated:
-        raise _fail("terminated; no output was written", 143) from None
+        raise _fail(f"terminated; {_after(signals)}", 143) from None
     except MemoryError:
         raise _fail("out of memory; make the race smaller (epochs, starts, size)", 1) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _after(signals: _Signals) -> str:
+    return "the window was closed" if signals.received is not None else "no output was written"
 
 
 def _version(value: bool) -> None:
@@ -120,7 +159,7 @@ def run(
     ] = None,
 ) -> None:
     """Run a race; write a GIF, an MP4, a still or the traces, or show it in a window."""
-    with _reporting():
+    with _reporting() as signals:
         from optrace.api import Race
         from optrace.export.outputs import ANIMATIONS, Output, check_outputs, opened
 
@@ -160,7 +199,8 @@ def run(
             typer.echo(f"wrote {out.path}", err=True)
         failed = ran.strict_failures() if strict else []
         if show:
-            ran.show(frames)
+            with signals.window() as stop_requested:
+                ran.show(frames, stop_requested=stop_requested)
         if failed:
             raise StrictFailure(f"--strict: {'; '.join(failed)}")
 
@@ -397,4 +437,14 @@ def gallery(
 
 def main() -> None:
     """Entry point of the ``optrace`` console script."""
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code in (130, 143):
+            # Stopped by a signal, and every temporary file is already removed:
+            # skip the interpreter's teardown (seconds once torch and Qt are
+            # loaded), as the signal's default action would.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code)
+        raise
