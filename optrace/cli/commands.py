@@ -146,7 +146,7 @@ def run(
         if mp4 is not None:
             from optrace.export.mp4 import check_mp4_size
 
-            check_mp4_size(animation.size)
+            check_mp4_size(animation.size, animation.scale)
         if show:
             from optrace.export.window import check_display
 
@@ -156,7 +156,7 @@ def run(
             from optrace.engine import cost
 
             try:
-                cost.check_animation(min(frames, plan.epochs + 1), animation.size)
+                cost.check_animation(min(frames, plan.epochs + 1), animation.pixels)
             except ConfigError as exc:
                 raise UsageError(f"--frames: {exc.message}") from None
 

@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
 from optrace.results.trace import RaceResult
+
+
+#: Line patterns for racers that share a colour, in order (dashed last: the
+#: learning rates are dashed).
+DASHES: tuple[Any, ...] = (
+    "-",
+    ":",
+    "-.",
+    "--",
+    (0, (5, 1, 1, 1, 1, 1)),
+    (0, (8, 2)),
+    (0, (1, 3)),
+    (0, (3, 1, 1, 1, 1, 1, 1, 1)),
+)
+
+
+def dashes(colours: Sequence[Any]) -> list[Any]:
+    """A line pattern per racer: solid, unless an earlier racer has the same colour."""
+    seen: list[tuple[float, ...]] = []
+    patterns = []
+    for colour in colours:
+        rgba = to_rgba(colour)
+        patterns.append(DASHES[seen.count(rgba) % len(DASHES)])
+        seen.append(rgba)
+    return patterns
 
 
 class LossPanel:
@@ -20,6 +47,10 @@ class LossPanel:
     the loss itself, on a log scale if it stays positive. A swarm shows the
     median over its starts. Learning rates under a schedule, known in advance,
     are drawn whole on a twin axis, beneath the moving lines.
+
+    Each line carries its racer's marker at its head (the epoch shown), and
+    racers of one colour get distinct line patterns, so the lines read without
+    the legend; :meth:`legend_handles` gives the legend the same look.
     """
 
     FLOOR = 1e-16
@@ -50,10 +81,23 @@ class LossPanel:
                         alpha=0.5,
                     )
             twin.set_ylabel("lr (dashed)")
+        patterns = dashes([marker.get_color() for marker in markers])
         self.lines = [
-            ax.plot([], [], color=marker.get_color(), linewidth=1.5, zorder=6)[0]
-            for marker in markers
+            ax.plot(
+                [],
+                [],
+                color=marker.get_color(),
+                linestyle=pattern,
+                linewidth=1.5,
+                marker=marker.get_marker(),
+                markevery=[-1],
+                markersize=6,
+                markeredgecolor=marker.get_markeredgecolor(),
+                zorder=6,
+            )[0]
+            for marker, pattern in zip(markers, patterns, strict=True)
         ]
+        self._markers = list(markers)
         self.cursor = ax.axvline(0, color="0.5", linewidth=1, zorder=6)
         ax.set_xlim(0, max(result.epochs, 1))
         if log:
@@ -69,6 +113,17 @@ class LossPanel:
         ax.set_ylabel("loss - f*" if best is not None else "loss")
         ax.grid(alpha=0.25)
 
+    def legend_handles(self) -> list[Line2D]:
+        """Legend entries that look like the race's markers on the panel's lines."""
+        handles = []
+        for marker, line in zip(self._markers, self.lines, strict=True):
+            handle = Line2D([], [])
+            handle.update_from(marker)
+            handle.set_linestyle(line.get_linestyle())
+            handle.set_linewidth(line.get_linewidth())
+            handles.append(handle)
+        return handles
+
     @property
     def moving(self) -> list[Artist]:
         """The loss lines and the epoch cursor."""
@@ -77,6 +132,10 @@ class LossPanel:
     def update(self, shown: np.ndarray) -> None:
         """Draw every line through the epochs ``shown`` so far."""
         for line, values in zip(self.lines, self.values, strict=True):
-            line.set_data(shown, values[shown])
+            # Up to the last finite value, so a racer that diverged keeps its head.
+            finite = np.flatnonzero(np.isfinite(values[shown]))
+            upto = shown[: finite[-1] + 1] if finite.size else shown[:0]
+            line.set_data(upto, values[upto])
+            line.set_visible(bool(finite.size))  # a head needs a point to sit on
         epoch = float(shown[-1])
         self.cursor.set_xdata([epoch, epoch])
