@@ -326,11 +326,14 @@ racers:               # any torch.optim optimizer (optrace list-optimizers)
     lr: 0.1
   - optimizer: RMSprop
     lr: 0.01
-    label: RMSprop (slow)   # optional; so is style, e.g. style: gs
+    label: RMSprop (slow)   # optional; so is style, e.g. style: gs or "#E69F00s"
 animation:
   interval: 100       # ms per frame
   size: [640, 480]
   # trail: 10         # a fading trail of each racer's last 10 epochs
+  # scale: 2          # twice the pixels, same layout (high-density screens)
+  # font_scale: 1.5   # every text 1.5 times larger (projectors, papers)
+  # theme: dark       # light (default) or dark, for slides
 """
 
 

@@ -70,9 +70,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         )
     if limits:
         cost.check_traces(len(config.racers), _start_count(config, dims), config.epochs, dims)
-        cost.check_animation(
-            config.animation.frame_count(config.epochs), config.animation.pixels
-        )
+        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.pixels)
     domain = objective.domain
     starts = _starts(config, objective)
     box = [domain] if objective.ydomain is None else [domain, objective.ydomain]

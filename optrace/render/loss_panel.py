@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,6 @@ from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
 from optrace.results.trace import RaceResult
-
 
 #: Line patterns for racers that share a colour, in order (dashed last: the
 #: learning rates are dashed).
@@ -54,11 +54,13 @@ class LossPanel:
     """
 
     FLOOR = 1e-16
+    CEILING = 1e150
 
     def __init__(self, ax: Axes, result: RaceResult, markers: Sequence[Line2D]) -> None:
         self.ax = ax
         best = result.minima[0][1] if result.minima else None
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # epochs where every start diverged
             values = [np.nanmedian(t.loss, axis=0) for t in result.traces]
             if best is not None:
                 values = [np.maximum(v - best, self.FLOOR) for v in values]
@@ -103,7 +105,9 @@ class LossPanel:
         if log:
             ax.set_yscale("log")
         if finite.size:
-            lo, hi = float(finite.min()), float(finite.max())
+            # A diverging racer's last finite losses can near 1e308, past what
+            # the log ticks can count in decades.
+            lo, hi = float(finite.min()), min(float(finite.max()), self.CEILING)
             if log:
                 ax.set_ylim(lo / 2, hi * 2)
             else:

@@ -156,6 +156,7 @@ class RaceScene:
             loc="best" if result.surface is None and self.font_scale == 1 else "upper right",
             numpoints=1,
             fontsize=scaled_size("small" if result.surface is not None else None, self.font_scale),
+            title_fontsize=scaled_size(None, self.font_scale),
             **self.theme.legend_kwargs(),
         )
         if not self.three_d:

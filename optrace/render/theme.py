@@ -93,7 +93,8 @@ def readable(colour: Any, background: Any, least: float = OBJECT_CONTRAST) -> st
     rgb = colorsys.hls_to_rgb(h, max(lightness, 1 - lightness), s)
     for step in range(21):
         t = step / 20
-        mixed = tuple(c + (1 - c) * t for c in rgb)
+        r, g, b = (c + (1 - c) * t for c in rgb)
+        mixed = (r, g, b)
         if contrast(mixed, background) >= least:
             return to_hex(mixed)
     return "#ffffff"
@@ -126,12 +127,15 @@ def dress(figure: Figure, theme: Theme, font_scale: float) -> None:
             (axis, which, ticks[0].label1.get_fontsize())
             for ax in figure.axes
             for axis in _axes_axis(ax)
-            for which, ticks in (("major", axis.get_major_ticks(1)), ("minor", axis.get_minor_ticks(1)))
+            for which, ticks in (
+                ("major", axis.get_major_ticks(1)),
+                ("minor", axis.get_minor_ticks(1)),
+            )
         ]
         for text in figure.findobj(Text):
-            text.set_fontsize(text.get_fontsize() * font_scale)
+            text.set_fontsize(float(text.get_fontsize()) * font_scale)
         for axis, which, size in sizes:
-            axis.set_tick_params(which=which, labelsize=size * font_scale)
+            axis.set_tick_params(which=which, labelsize=float(size) * font_scale)
     if not theme.dark:
         return
     figure.set_facecolor(theme.background)
