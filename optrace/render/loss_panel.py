@@ -55,6 +55,7 @@ class LossPanel:
 
     FLOOR = 1e-16
     CEILING = 1e150
+    MARGIN = 0.02
 
     def __init__(self, ax: Axes, result: RaceResult, markers: Sequence[Line2D]) -> None:
         self.ax = ax
@@ -101,7 +102,9 @@ class LossPanel:
         ]
         self._markers = list(markers)
         self.cursor = ax.axvline(0, color="0.5", linewidth=1, zorder=6)
-        ax.set_xlim(0, max(result.epochs, 1))
+        # A margin, so the heads' markers at the first and last epoch show whole.
+        span = max(result.epochs, 1)
+        ax.set_xlim(-self.MARGIN * span, (1 + self.MARGIN) * span)
         if log:
             ax.set_yscale("log")
         if finite.size:
