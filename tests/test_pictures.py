@@ -260,6 +260,18 @@ def test_font_scale_multiplies_every_text(make: Callable[..., Any]) -> None:
     assert sum(len(before) for before in plain_ticks) >= 2
 
 
+def test_larger_type_keeps_the_seed_legend_off_the_epoch_counter() -> None:
+    plan = load(ROOT / "configs" / "seed.yaml")
+    result = run(plan)
+    options = SceneOptions.of(plan.animation.model_copy(update={"font_scale": 1.5}), 1)
+    figure, scene = scene_on(result, plan.animation.size, options)
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    legend = scene.axes.get_legend().get_window_extent(renderer)
+    counter = next(t for t in scene.axes.texts if t.get_text().startswith("epoch"))
+    assert not legend.overlaps(counter.get_window_extent(renderer))
+    assert legend.overlaps(scene.axes.get_window_extent(renderer))  # still inside the axes
+
+
 # --- the dark theme ---------------------------------------------------------
 
 

@@ -29,7 +29,18 @@ DASHES: tuple[Any, ...] = (
 
 
 def dashes(colours: Sequence[Any]) -> list[Any]:
-    """A line pattern per racer: solid, unless an earlier racer has the same colour."""
+    """A line pattern per racer: solid, unless an earlier racer has the same colour.
+
+    Args:
+        colours: Each racer's colour.
+
+    Returns:
+        Each racer's linestyle, from :data:`DASHES`.
+
+    Examples:
+        >>> dashes(["r", "k", "red", "b"])
+        ['-', '-', ':', '-']
+    """
     seen: list[tuple[float, ...]] = []
     patterns = []
     for colour in colours:

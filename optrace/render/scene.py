@@ -149,11 +149,9 @@ class RaceScene:
         self.update(0)
         dress(figure, self.theme, self.font_scale)
         # With the loss panel, each entry shows its line's pattern as well.
-        ax.legend(
+        legend = ax.legend(
             handles=self.panel.legend_handles() if self.panel is not None else self.markers,
-            # 'best' counts the epoch counter as one point of the curve: a legend
-            # in larger type would cover it.
-            loc="best" if result.surface is None and self.font_scale == 1 else "upper right",
+            loc="best" if result.surface is None else "upper right",
             numpoints=1,
             fontsize=scaled_size("small" if result.surface is not None else None, self.font_scale),
             title_fontsize=scaled_size(None, self.font_scale),
@@ -161,6 +159,12 @@ class RaceScene:
         )
         if not self.three_d:
             figure.tight_layout()
+        if result.surface is None and self.font_scale != 1:
+            # 'best' weighs the epoch counter as one point of the curve, so a
+            # legend in larger type could cover it: it goes below the counter.
+            height = ax.get_position().height * figure.get_figheight() * 72
+            top = 0.97 - 1.4 * float(self.counter.get_fontsize()) / height
+            legend.set_bbox_to_anchor((0, 0, 1, top), transform=ax.transAxes)
 
     def _draw_curve(self, ax: Axes) -> list[tuple[float, float]]:
         result = self.result
@@ -271,8 +275,9 @@ class RaceScene:
             linestyle="none",
             marker="*",
             markersize=11,
-            markerfacecolor="white",
-            markeredgecolor="black",
+            # Hollow-looking in both themes, apart from a racer's filled star.
+            markerfacecolor=self.theme.face,
+            markeredgecolor=self.theme.text,
             markeredgewidth=0.8,
             zorder=3,
             label="known minima",

@@ -27,8 +27,8 @@ class Theme:
     Attributes:
         name: ``light`` or ``dark``.
         background: The figure's face.
-        face: Each axes' face, the legend's and the epoch counter's box.
-        text: Every text.
+        face: Each axes' face, the legend's, and the known minima's stars.
+        text: Every text, and the stars' edges.
         edge: Spines, ticks and frames.
         curve: The 1-D function's curve.
         box: The epoch counter's box in 2-D.
@@ -65,7 +65,14 @@ THEMES = {
 
 
 def luminance(colour: Any) -> float:
-    """WCAG 2's relative luminance of a colour (0 black, 1 white)."""
+    """WCAG 2's relative luminance of a colour.
+
+    Args:
+        colour: Any matplotlib colour.
+
+    Returns:
+        From 0 (black) to 1 (white).
+    """
 
     def linear(c: float) -> float:
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
@@ -75,7 +82,19 @@ def luminance(colour: Any) -> float:
 
 
 def contrast(a: Any, b: Any) -> float:
-    """WCAG 2's contrast ratio of two colours, from 1 to 21."""
+    """WCAG 2's contrast ratio of two colours.
+
+    Args:
+        a: A matplotlib colour.
+        b: Another.
+
+    Returns:
+        From 1 (equal luminance) to 21 (black on white); text wants 4.5.
+
+    Examples:
+        >>> round(contrast("black", "white"), 1)
+        21.0
+    """
     high, low = sorted((luminance(a), luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
 
@@ -86,6 +105,14 @@ def readable(colour: Any, background: Any, least: float = OBJECT_CONTRAST) -> st
     A colour darker than mid-grey has its lightness mirrored first (black
     becomes white, navy a light blue), so it keeps its hue; one still too dark
     is mixed with white until it stands out.
+
+    Args:
+        colour: A matplotlib colour.
+        background: The dark colour it is drawn on.
+        least: The contrast wanted (WCAG's 3:1 for graphics by default).
+
+    Returns:
+        A hex colour.
     """
     if contrast(colour, background) >= least:
         return to_hex(colour)
@@ -105,7 +132,15 @@ def _axes_axis(ax: Any) -> list[Any]:
 
 
 def scaled_size(size: Any, font_scale: float) -> Any:
-    """A font size (points or a name such as ``small``) times ``font_scale``; as given at 1."""
+    """A font size times ``font_scale``.
+
+    Args:
+        size: Points, a name such as ``small``, or None for the default size.
+        font_scale: The factor.
+
+    Returns:
+        ``size`` itself at 1 (so matplotlib resolves it as before), else points.
+    """
     if font_scale == 1:
         return size
     return FontProperties(size=size).get_size_in_points() * font_scale

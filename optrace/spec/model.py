@@ -119,7 +119,10 @@ class RacerConfig(BaseModel):
     )
     label: str | None = Field(default=None, min_length=1, description="The name in the legend.")
     style: str | None = Field(
-        default=None, min_length=1, description="A matplotlib format string such as 'ro' or 'b<'."
+        default=None,
+        min_length=1,
+        description="A matplotlib format string such as 'ro' or 'b<', or a hex colour "
+        "and a marker such as '#E69F00s'.",
     )
     schedule: dict[str, Any] | None = Field(
         default=None,
