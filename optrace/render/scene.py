@@ -263,13 +263,13 @@ class RaceScene:
             return
         xs, ys = [m.x for m in minima], [m.y for m in minima]
         values = [m.value for m in minima]
-        place = (
-            [xs, values]
-            if result.surface is None
-            else [xs, ys, self._height(np.array(values))]
-            if self.three_d
-            else [xs, ys]
-        )
+        place: list[Any]
+        if result.surface is None:
+            place = [xs, values]
+        elif self.three_d:
+            place = [xs, ys, self._height(np.array(values))]
+        else:
+            place = [xs, ys]
         ax.plot(
             *place,
             linestyle="none",
