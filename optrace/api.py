@@ -331,7 +331,8 @@ class RaceRun:
         if not paths:
             raise UsageError("save: give at least one path, e.g. run.save('race.gif')")
         outputs = [Output(kind_of(Path(p)), Path(p)) for p in paths]
-        check_outputs(outputs, self.race.config.animation.size)
+        animation = self.race.config.animation
+        check_outputs(outputs, animation.size, animation.scale)
         self._epoch(epoch)
         with opened(outputs) as files:
             if progress:

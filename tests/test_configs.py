@@ -28,9 +28,9 @@ def test_example_config_renders_to_gif_mp4_and_traces(
     frames = loaded.animation.frame_count(loaded.epochs)
     with Image.open(gif) as im:
         assert im.n_frames == frames
-        assert im.size == loaded.animation.size
+        assert im.size == loaded.animation.pixels
         assert im.info["duration"] == loaded.animation.interval
-    width, height = loaded.animation.size
+    width, height = loaded.animation.pixels
     assert iio.imread(mp4, plugin="FFMPEG").shape == (frames, height, width, 3)
     rows = csv.read_text().splitlines()
     runs = len(plan.starts) * plan.repeats

@@ -173,7 +173,7 @@ def run(
             ("summary", summary, "--summary"),
         ]
         outputs = [Output(kind, path, flag) for kind, path, flag in wanted if path is not None]
-        check_outputs(outputs, animation.size)
+        check_outputs(outputs, animation.size, animation.scale)
         if show:
             from optrace.export.window import check_display
 
@@ -183,7 +183,7 @@ def run(
             from optrace.engine import cost
 
             try:
-                cost.check_animation(min(frames, race.config.epochs + 1), animation.size)
+                cost.check_animation(min(frames, race.config.epochs + 1), animation.pixels)
             except ConfigError as exc:
                 raise UsageError(f"--frames: {exc.message}") from None
         with opened(outputs) as files:
@@ -296,11 +296,14 @@ racers:               # any torch.optim optimizer (optrace list-optimizers)
     lr: 0.1
   - optimizer: RMSprop
     lr: 0.01
-    label: RMSprop (slow)   # optional; so is style, e.g. style: gs
+    label: RMSprop (slow)   # optional; so is style, e.g. style: gs or "#E69F00s"
 animation:
   interval: 100       # ms per frame
   size: [640, 480]
   # trail: 10         # a fading trail of each racer's last 10 epochs
+  # scale: 2          # twice the pixels, same layout (high-density screens)
+  # font_scale: 1.5   # every text 1.5 times larger (projectors, papers)
+  # theme: dark       # light (default) or dark, for slides
 """
 
 

@@ -77,7 +77,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
     if limits:
         runs = _start_count(config, dims) * config.repeats
         cost.check_traces(len(config.racers), runs, config.epochs, dims)
-        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.size)
+        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.pixels)
     domain = objective.domain
     starts = _starts(config, objective)
     box = [domain] if objective.ydomain is None else [domain, objective.ydomain]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from optrace._core.errors import OutputError, UsageError
 from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 100
 
@@ -77,13 +80,20 @@ def render(
     progress: Callable[[int], None] | None = None,
     options: SceneOptions | None = None,
 ) -> int:
-    """Draw every frame once and hand it to each sink; return the number of frames."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Draw every frame once and hand it to each sink; return the number of frames.
 
-    figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+    Args:
+        size: ``animation.size``; the frames have ``options.scale`` times its pixels,
+            drawn at that many times the dpi, so the layout is the same.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = new_figure(size)
     canvas: Any = FigureCanvasAgg(figure)  # its blitting methods are untyped
     scene = RaceScene(figure, result, frame_epochs, options)
+    if options is not None and options.scale != 1:
+        # Laid out at scale 1, drawn at scale times the dpi: the same layout, exactly.
+        scale_figure(figure, size, options.scale)
     scene.set_animated(True)
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)
@@ -98,6 +108,41 @@ def render(
         if progress is not None:
             progress(1)
     return scene.n_frames
+
+
+def new_figure(size: tuple[int, int]) -> Figure:
+    """A figure of ``size`` pixels at :data:`DPI`.
+
+    Args:
+        size: Width and height in pixels.
+
+    Returns:
+        The figure (no canvas yet).
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+
+
+def scale_figure(figure: Figure, size: tuple[int, int], scale: float) -> None:
+    """Draw ``figure`` (of ``size`` pixels at :data:`DPI`) at ``scale`` times its
+    pixels: the dpi grows, the inches and so the layout stay.
+
+    Args:
+        figure: The figure, laid out.
+        size: Its width and height in pixels at scale 1.
+        scale: The multiple of the pixels; ``size * scale`` must be whole.
+    """
+    dpi = DPI * scale
+    inches = []
+    for side in size:
+        # Agg truncates inches * dpi to whole pixels: never fall a hair short.
+        wanted, ins = round(side * scale), side / DPI
+        while ins * dpi < wanted:
+            ins = float(np.nextafter(ins, np.inf))
+        inches.append(ins)
+    figure.set_dpi(dpi)
+    figure.set_size_inches(inches[0], inches[1])
 
 
 @contextmanager

@@ -35,8 +35,21 @@ class Mp4Sink:
         self._writer.close()
 
 
-def check_mp4_size(size: tuple[int, int]) -> None:
-    """Refuse an MP4 of odd width or height, which H.264 cannot encode."""
+def check_mp4_size(size: tuple[int, int], scale: float = 1.0) -> None:
+    """Refuse an MP4 of odd width or height, which H.264 cannot encode.
+
+    Args:
+        size: ``animation.size``.
+        scale: ``animation.scale``; the frames are ``size`` times this.
+    """
+    if scale != 1:
+        width, height = round(size[0] * scale), round(size[1] * scale)
+        if width % 2 or height % 2:
+            raise UsageError(
+                f"animation.scale: MP4 (H.264) needs an even width and height, got "
+                f"{width}x{height} ({scale:g} x {size[0]}x{size[1]}); use a whole scale"
+            )
+        return
     if size[0] % 2 or size[1] % 2:
         raise UsageError(
             f"animation.size: MP4 (H.264) needs an even width and height, got "

@@ -61,7 +61,7 @@ def kind_of(path: Path) -> str:
     raise UsageError(f"'{path}': unknown format '{suffix or path.name}'; known: {known}")
 
 
-def check_outputs(outputs: Sequence[Output], size: tuple[int, int]) -> None:
+def check_outputs(outputs: Sequence[Output], size: tuple[int, int], scale: float = 1.0) -> None:
     """Refuse outputs that cannot be written as asked, before anything runs."""
     for out in outputs:
         # An animation's format is its kind; the others' come from the suffix.
@@ -74,7 +74,7 @@ def check_outputs(outputs: Sequence[Output], size: tuple[int, int]) -> None:
     if any(out.kind == "mp4" for out in outputs):
         from optrace.export.mp4 import check_mp4_size
 
-        check_mp4_size(size)
+        check_mp4_size(size, scale)
 
 
 @dataclass

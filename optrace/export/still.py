@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from optrace.export.frames import DPI
+from optrace.export.frames import new_figure, scale_figure
 from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
@@ -39,11 +39,12 @@ def write_still(
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
+    options = replace(options or SceneOptions(), trail=0)
     with matplotlib.rc_context({"svg.hashsalt": "optrace", "svg.fonttype": "path"}):
-        figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+        figure = new_figure(size)
         FigureCanvasAgg(figure)
-        scene = RaceScene(figure, result, [epoch], replace(options or SceneOptions(), trail=0))
+        scene = RaceScene(figure, result, [epoch], options)
         scene.draw_paths(epoch)
-        figure.savefig(path, format=fmt.lstrip("."), dpi=DPI, metadata=FORMATS[fmt])
+        scale_figure(figure, size, options.scale)
+        figure.savefig(path, format=fmt.lstrip("."), dpi=figure.dpi, metadata=FORMATS[fmt])

@@ -4,14 +4,51 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import FillBetweenPolyCollection
+from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
 from optrace.results.trace import RaceResult
+
+#: Line patterns for racers that share a colour, in order (dashed last: the
+#: learning rates are dashed).
+DASHES: tuple[Any, ...] = (
+    "-",
+    ":",
+    "-.",
+    "--",
+    (0, (5, 1, 1, 1, 1, 1)),
+    (0, (8, 2)),
+    (0, (1, 3)),
+    (0, (3, 1, 1, 1, 1, 1, 1, 1)),
+)
+
+
+def dashes(colours: Sequence[Any]) -> list[Any]:
+    """A line pattern per racer: solid, unless an earlier racer has the same colour.
+
+    Args:
+        colours: Each racer's colour.
+
+    Returns:
+        Each racer's linestyle, from :data:`DASHES`.
+
+    Examples:
+        >>> dashes(["r", "k", "red", "b"])
+        ['-', '-', ':', '-']
+    """
+    seen: list[tuple[float, ...]] = []
+    patterns = []
+    for colour in colours:
+        rgba = to_rgba(colour)
+        patterns.append(DASHES[seen.count(rgba) % len(DASHES)])
+        seen.append(rgba)
+    return patterns
 
 
 class LossPanel:
@@ -23,9 +60,15 @@ class LossPanel:
     shows the median over its runs, in a band from the first to the third
     quartile; a run that diverged drops out. Learning rates under a schedule,
     known in advance, are drawn whole on a twin axis, beneath the moving lines.
+
+    Each line carries its racer's marker at its head (the epoch shown), and
+    racers of one colour get distinct line patterns, so the lines read without
+    the legend; :meth:`legend_handles` gives the legend the same look.
     """
 
     FLOOR = 1e-16
+    CEILING = 1e150
+    MARGIN = 0.02
 
     def __init__(self, ax: Axes, result: RaceResult, markers: Sequence[Line2D]) -> None:
         self.ax = ax
@@ -61,9 +104,21 @@ class LossPanel:
                         alpha=0.5,
                     )
             twin.set_ylabel("lr (dashed)")
+        patterns = dashes([marker.get_color() for marker in markers])
         self.lines = [
-            ax.plot([], [], color=marker.get_color(), linewidth=1.5, zorder=6)[0]
-            for marker in markers
+            ax.plot(
+                [],
+                [],
+                color=marker.get_color(),
+                linestyle=pattern,
+                linewidth=1.5,
+                marker=marker.get_marker(),
+                markevery=[-1],
+                markersize=6,
+                markeredgecolor=marker.get_markeredgecolor(),
+                zorder=6,
+            )[0]
+            for marker, pattern in zip(markers, patterns, strict=True)
         ]
         self.quartiles = [q[1:] if len(q) == 3 else None for q in quantiles]
         self.bands: list[FillBetweenPolyCollection | None] = [
@@ -74,12 +129,17 @@ class LossPanel:
             )
             for q, marker in zip(self.quartiles, markers, strict=True)
         ]
+        self._markers = list(markers)
         self.cursor = ax.axvline(0, color="0.5", linewidth=1, zorder=6)
-        ax.set_xlim(0, max(result.epochs, 1))
+        # A margin, so the heads' markers at the first and last epoch show whole.
+        span = max(result.epochs, 1)
+        ax.set_xlim(-self.MARGIN * span, (1 + self.MARGIN) * span)
         if log:
             ax.set_yscale("log")
         if finite.size:
-            lo, hi = float(finite.min()), float(finite.max())
+            # A diverging racer's last finite losses can near 1e308, past what
+            # the log ticks can count in decades.
+            lo, hi = float(finite.min()), min(float(finite.max()), self.CEILING)
             if log:
                 ax.set_ylim(lo / 2, hi * 2)
             else:
@@ -89,6 +149,17 @@ class LossPanel:
         ax.set_ylabel("loss - f*" if best is not None else "loss")
         ax.grid(alpha=0.25)
 
+    def legend_handles(self) -> list[Line2D]:
+        """Legend entries that look like the race's markers on the panel's lines."""
+        handles = []
+        for marker, line in zip(self._markers, self.lines, strict=True):
+            handle = Line2D([], [])
+            handle.update_from(marker)
+            handle.set_linestyle(line.get_linestyle())
+            handle.set_linewidth(line.get_linewidth())
+            handles.append(handle)
+        return handles
+
     @property
     def moving(self) -> list[Artist]:
         """The interquartile bands, the loss lines and the epoch cursor."""
@@ -97,7 +168,11 @@ class LossPanel:
     def update(self, shown: np.ndarray) -> None:
         """Draw every line (and band) through the epochs ``shown`` so far."""
         for line, values in zip(self.lines, self.values, strict=True):
-            line.set_data(shown, values[shown])
+            # Up to the last finite value, so a racer that diverged keeps its head.
+            finite = np.flatnonzero(np.isfinite(values[shown]))
+            upto = shown[: finite[-1] + 1] if finite.size else shown[:0]
+            line.set_data(upto, values[upto])
+            line.set_visible(bool(finite.size))  # a head needs a point to sit on
         for band, q in zip(self.bands, self.quartiles, strict=True):
             if band is not None and q is not None:
                 band.set_data(shown, q[0, shown], q[1, shown])

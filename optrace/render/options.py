@@ -1,4 +1,4 @@
-"""Render options: what a scene draws besides the racers (panels, trails, view)."""
+"""Render options: what a scene draws besides the racers (panels, trails, view, look)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,17 @@ class SceneOptions:
         loss_panel: A second axes under the race with each racer's loss (and lr).
         trail: How many epochs of each racer's recent path are drawn, fading.
         view: For a 2-D function, ``contour`` (seen from above) or ``surface`` (3-D).
+        scale: Pixels per pixel of ``animation.size`` (the figure's dpi is 100 times it).
+        font_scale: The factor of every text's size.
+        theme: ``light`` or ``dark``.
     """
 
     loss_panel: bool = False
     trail: int = 0
     view: Literal["contour", "surface"] = "contour"
+    scale: float = 1.0
+    font_scale: float = 1.0
+    theme: Literal["light", "dark"] = "light"
 
     @classmethod
     def of(cls, animation: AnimationConfig, dims: int) -> SceneOptions:
@@ -29,4 +35,7 @@ class SceneOptions:
             loss_panel=animation.loss_panel,
             trail=animation.trail_epochs(dims),
             view=animation.view,
+            scale=animation.scale,
+            font_scale=animation.font_scale,
+            theme=animation.theme,
         )

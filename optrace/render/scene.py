@@ -20,8 +20,10 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
+from optrace.engine.styles import split_style
 from optrace.render.loss_panel import LossPanel
 from optrace.render.options import SceneOptions
+from optrace.render.theme import THEMES, dress, scaled_size
 from optrace.results.trace import RaceResult, Surface, Trace
 
 #: Moving artists sit above everything static (the legend is at 5), so drawing
@@ -57,6 +59,8 @@ class RaceScene:
         options = options or SceneOptions()
         self.result = result
         self.trail = options.trail
+        self.theme = THEMES[options.theme]
+        self.font_scale = options.font_scale
         self.frame_epochs = (
             np.arange(result.epochs + 1) if frame_epochs is None else np.asarray(frame_epochs)
         )
@@ -97,8 +101,10 @@ class RaceScene:
         flat = result.surface is None or self.three_d
         outline: dict[str, Any] = {} if flat else {"markeredgecolor": "white"}
         for trace in result.traces:
+            hexcolour, fmt = split_style(trace.style)
             (marker,) = self._plot(
-                trace.style,
+                fmt,
+                **({"color": hexcolour} if hexcolour is not None else {}),
                 markersize=size,
                 alpha=alpha,
                 linestyle="none",
@@ -106,6 +112,8 @@ class RaceScene:
                 zorder=_MARKER_Z,
                 **outline,
             )
+            if self.theme.dark:
+                marker.set_color(self.theme.racer_colour(marker.get_color()))
             colour = marker.get_color()
             (ghost,) = self._plot(
                 linestyle="none",
@@ -133,26 +141,35 @@ class RaceScene:
             if self.trail:
                 self.trails.append(self._trail_collection(colour))
         self._add_counter(figure, ax, result.epochs, boxed=not flat)
-        self.update(0)
-        ax.legend(
-            handles=self.markers,
-            loc="best" if result.surface is None else "upper right",
-            numpoints=1,
-            fontsize="small" if result.surface is not None else None,
-        )
         self.panel = (
             LossPanel(figure.add_subplot(grid[1]), result, self.markers)
             if grid is not None
             else None
         )
-        if self.panel is not None:
-            self.panel.update(self.frame_epochs[:1])
+        self.update(0)
+        dress(figure, self.theme, self.font_scale)
+        # With the loss panel, each entry shows its line's pattern as well.
+        legend = ax.legend(
+            handles=self.panel.legend_handles() if self.panel is not None else self.markers,
+            loc="best" if result.surface is None else "upper right",
+            numpoints=1,
+            fontsize=scaled_size("small" if result.surface is not None else None, self.font_scale),
+            title_fontsize=scaled_size(None, self.font_scale),
+            **self.theme.legend_kwargs(),
+        )
         if not self.three_d:
             figure.tight_layout()
+        if result.surface is None and self.font_scale != 1:
+            # 'best' weighs the epoch counter as one point of the curve, so a
+            # legend in larger type could cover it: it goes below the counter.
+            height = ax.get_position().height * figure.get_figheight() * 72
+            top = 0.97 - 1.4 * float(self.counter.get_fontsize()) / height
+            legend.set_bbox_to_anchor((0, 0, 1, top), transform=ax.transAxes)
 
     def _draw_curve(self, ax: Axes) -> list[tuple[float, float]]:
         result = self.result
-        ax.plot(result.curve_x, result.curve_y, color="0.3", linewidth=1.5, zorder=1)
+        ax.plot(result.curve_x, result.curve_y, color=self.theme.curve, linewidth=1.5, zorder=1)
+        self._mark_minima(ax)
         ax.set_xlim(*result.domain)
         lo, hi = float(np.nanmin(result.curve_y)), float(np.nanmax(result.curve_y))
         pad = 0.08 * (hi - lo) if hi > lo else 1.0
@@ -236,22 +253,31 @@ class RaceScene:
         return [result.domain, result.ydomain, (low, high)]
 
     def _mark_minima(self, ax: Any) -> None:
-        minima = [m for m in self.result.minima if m.y is not None]
+        result = self.result
+        if result.surface is None:  # on the curve, those inside the domain
+            low, high = result.domain
+            minima = [m for m in result.minima if m.y is None and low <= m.x <= high]
+        else:
+            minima = [m for m in result.minima if m.y is not None]
         if not minima:
             return
         xs, ys = [m.x for m in minima], [m.y for m in minima]
-        place = (
-            [xs, ys, self._height(np.array([m.value for m in minima]))]
-            if self.three_d
-            else [xs, ys]
-        )
+        values = [m.value for m in minima]
+        place: list[Any]
+        if result.surface is None:
+            place = [xs, values]
+        elif self.three_d:
+            place = [xs, ys, self._height(np.array(values))]
+        else:
+            place = [xs, ys]
         ax.plot(
             *place,
             linestyle="none",
             marker="*",
             markersize=11,
-            markerfacecolor="white",
-            markeredgecolor="black",
+            # Hollow-looking in both themes, apart from a racer's filled star.
+            markerfacecolor=self.theme.face,
+            markeredgecolor=self.theme.text,
             markeredgewidth=0.8,
             zorder=3,
             label="known minima",
@@ -296,7 +322,7 @@ class RaceScene:
         )
         text = ax.text2D if self.three_d else ax.text
         text(0.02, 0.97, f"epoch {' ' * width} / {epochs}", transform=ax.transAxes, **mono, **box)
-        em = FontProperties(family="monospace").get_size_in_points()
+        em = FontProperties(family="monospace").get_size_in_points() * self.font_scale
         end = offset_copy(ax.transAxes, figure, x=(6 + width) * 0.6 * em, units="points")
         self.counter = text(0.02, 0.97, "", transform=end, ha="right", zorder=_TEXT_Z, **mono)
         # In 2-D the notes go to the bottom, away from the legend and the counter.

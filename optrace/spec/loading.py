@@ -167,9 +167,10 @@ def _message(err: ErrorDetails) -> tuple[str, str]:
         return path, f"expected {choices}, got {show(value)}"
     if kind == "string_too_short":
         return path, "must not be empty"
-    if kind in {"greater_than_equal", "greater_than"}:
-        bound = ctx.get("ge", ctx.get("gt"))
-        return path, f"must be at least {bound}, got {show(value)}"
+    if kind == "greater_than_equal":
+        return path, f"must be at least {ctx.get('ge')}, got {show(value)}"
+    if kind == "greater_than":
+        return path, f"must be above {ctx.get('gt'):g}, got {show(value)}"
     if kind in {"less_than_equal", "less_than"}:
         bound = ctx.get("le", ctx.get("lt"))
         return path, f"must be at most {bound}, got {show(value)}"

@@ -158,7 +158,10 @@ class RacerConfig(BaseModel):
     )
     label: str | None = Field(default=None, min_length=1, description="The name in the legend.")
     style: str | None = Field(
-        default=None, min_length=1, description="A matplotlib format string such as 'ro' or 'b<'."
+        default=None,
+        min_length=1,
+        description="A matplotlib format string such as 'ro' or 'b<', or a hex colour "
+        "and a marker such as '#E69F00s'.",
     )
     schedule: dict[str, Any] | None = Field(
         default=None,
@@ -216,12 +219,50 @@ class AnimationConfig(BaseModel):
         default="contour",
         description="A 2-D race seen from above (contour) or as a 3-D surface.",
     )
+    scale: Number = Field(
+        default=1.0,
+        gt=0,
+        le=8,
+        description="Render at this multiple of size's pixels with the same layout "
+        "(e.g. 2 for high-density screens).",
+    )
+    font_scale: Number = Field(
+        default=1.0,
+        gt=0,
+        le=5,
+        description="Multiply every text's size (e.g. 1.5 for a projector or a paper).",
+    )
+    theme: Literal["light", "dark"] = Field(
+        default="light", description="light, or dark: a dark background for slides."
+    )
 
     @model_validator(mode="after")
     def _one_length(self) -> AnimationConfig:
         if self.frames is not None and self.duration is not None:
             raise _AtPath("animation.duration", "give either 'frames' or 'duration', not both")
         return self
+
+    @model_validator(mode="after")
+    def _whole_pixels(self) -> AnimationConfig:
+        width, height = (side * self.scale for side in self.size)
+        if not (width.is_integer() and height.is_integer()):
+            raise _AtPath(
+                "animation.scale",
+                f"{self.scale:g} x {self.size[0]}x{self.size[1]} is not a whole number of "
+                "pixels; use a scale such as 2, or a size it divides evenly",
+            )
+        if max(width, height) > MAX_SIDE:
+            raise _AtPath(
+                "animation.scale",
+                f"{self.scale:g} x {self.size[0]}x{self.size[1]} is {width:.0f}x{height:.0f}; "
+                f"each side must be at most {MAX_SIDE} pixels",
+            )
+        return self
+
+    @property
+    def pixels(self) -> tuple[int, int]:
+        """The frames' width and height in pixels: ``size`` times ``scale``."""
+        return round(self.size[0] * self.scale), round(self.size[1] * self.scale)
 
     def trail_epochs(self, dims: int) -> int:
         """The trail's length for a race in ``dims`` dimensions."""
