@@ -21,6 +21,9 @@ from optrace.problems.objective import DTYPE, Objective
 from optrace.spec.loading import load_config
 from optrace.spec.model import AnimationConfig, RaceConfig
 
+#: The config's dtype names.
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
 
 @dataclass(frozen=True)
 class RacerPlan:
@@ -44,6 +47,7 @@ class RacePlan:
     racers: tuple[RacerPlan, ...]
     animation: AnimationConfig
     tolerance: float = 1e-3
+    seed: int = 0
 
 
 def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True) -> RacePlan:
@@ -110,6 +114,9 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
             start_tensor,
             folder,
             probe_limit,
+            base_optimizer=r.base_optimizer,
+            wraps=None if r.wraps is None else r.wraps.as_mapping(),
+            dtype=DTYPES[r.dtype or config.dtype],
         )
         for i, r in enumerate(config.racers)
     ]
@@ -149,6 +156,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         ),
         animation=config.animation,
         tolerance=config.tolerance,
+        seed=config.seed,
     )
 
 

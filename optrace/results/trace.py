@@ -26,6 +26,8 @@ class Trace:
         lr: With a schedule, the learning rate each epoch's step used, shaped likewise.
         schedule: The schedule's name, if any.
         y: In 2-D, the y of each position, shaped like ``x``; None in 1-D.
+        failure: What the optimizer raised when it stopped the racer (its first
+            line); the racer stops there as if it had diverged.
     """
 
     label: str
@@ -37,6 +39,7 @@ class Trace:
     lr: np.ndarray | None = None
     schedule: str | None = None
     y: np.ndarray | None = None
+    failure: str | None = None
 
     @property
     def last_epoch(self) -> np.ndarray:
