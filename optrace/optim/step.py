@@ -18,7 +18,7 @@ class StepMode:
 
     Attributes:
         closure: ``step(closure)``, with a closure that zeroes the gradient,
-            re-evaluates the loss, back-propagates and returns the loss.
+            re-evaluates the loss, back-propagates and returns the loss (a float).
         gradient_first: The gradient at the current place is computed before
             ``step`` (False only for LBFGS-like optimizers whose closure
             computes every gradient they use).
@@ -106,9 +106,11 @@ def step(
         optimizer.step()
         return
 
-    def closure() -> torch.Tensor:
+    def closure() -> float:
+        # The loss as a number, as AliG's documentation writes the closure
+        # (``lambda: float(loss)``); LBFGS takes float() of it all the same.
         with torch.enable_grad():
             optimizer.zero_grad()
-            return backward(fn(param))
+            return float(backward(fn(param)))
 
-    optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; LBFGS takes a tensor
+    optimizer.step(closure)
