@@ -404,7 +404,7 @@ def test_list_optimizers_of_a_missing_package_is_one_line(invoke: Any) -> None:
     )
 
 
-#: pytorch_optimizer 4.1.0's classes that cannot race, and why (README, "Which cannot race").
+#: pytorch_optimizer 4.1.0's classes that cannot race, and why (the README's table).
 CANNOT_RACE = {
     "AdaGO": "Tensor.__contains__",  # the Muon family: parameter groups of weight matrices
     "AdaMuon": "Tensor.__contains__",
@@ -459,6 +459,7 @@ def test_the_pytorch_optimizer_sweep(one_thread: Any) -> None:
         assert result.traces[0].failure is None, entry.name
         raced.append(entry.name)
     assert len(raced) == 126 and len(refused) == 13  # the README's numbers
+    assert sum(not e.needs for e in entries if e.name in raced) == 114
     assert set(refused) == set(CANNOT_RACE)
     for name, why in CANNOT_RACE.items():
         assert why in refused[name], refused[name]

@@ -12,6 +12,7 @@ import importlib
 import inspect
 import math
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -491,6 +492,8 @@ def resolve(
         if plain.mode is None:
             assert plain.failure is not None
             reason = first_line(plain.failure)
+            if not plain.built and inner is None:
+                reason += _as_a_group(cls, start.to(dtype), reason)
             if dtype != torch.float32 and tried(replace(draft, dtype=torch.float32)).mode:
                 raise CannotRace(
                     f"{path}.optimizer",
@@ -511,6 +514,21 @@ def resolve(
         and found.mode == PLAIN
     )
     return replace(draft, mode=found.mode, elementwise=elementwise, step_seconds=found.seconds)
+
+
+def _as_a_group(cls: type[Optimizer], start: torch.Tensor, said: str) -> str:
+    """What ``cls`` says when given its parameter as a group, ``[{"params": [p]}]``,
+    if that differs: the Muon family names the group key it wants there."""
+    param = start.detach().clone().requires_grad_(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            maker: Any = cls  # any constructor: it is only tried
+            maker([{"params": [param]}])
+    except Exception as exc:
+        group = first_line(exc)
+        return "" if group == said else f"; as a parameter group: {group}"
+    return ""
 
 
 def _resolve_wrapped(
