@@ -22,6 +22,7 @@ from optrace.optim.optimizers import (
     torch_optimizers,
     wraps_only,
 )
+from optrace.optim.probe import first_line
 
 #: The stand-ins the catalog races with where a constructor needs a key that has
 #: no default: the base optimizer of a SAM-like one, the optimizer a wrapper
@@ -137,6 +138,8 @@ def _entry(
         return CatalogEntry(name, shown, exc.reason, {})
     except ConfigError as exc:
         return CatalogEntry(name, shown, exc.message, {})
+    except Exception as exc:  # a class odd enough to break its own inspection
+        return CatalogEntry(name, shown, f"inspecting it failed: {first_line(exc)}", {})
     return CatalogEntry(name, shown, None, needs, steps)
 
 

@@ -223,8 +223,10 @@ def find_class(
 def constructor_parameters(cls: type) -> tuple[list[inspect.Parameter], bool]:
     """The hyperparameters of ``cls`` (all but the first, ``params``) and whether
     it takes ``**kwargs``."""
-    sig = inspect.signature(cls)
-    params = list(sig.parameters.values())
+    try:
+        params = list(inspect.signature(cls).parameters.values())
+    except (TypeError, ValueError):  # a constructor without a signature takes anything
+        return [], True
     var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
     named = [p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     return named[1:], var_kw
@@ -320,7 +322,7 @@ def check_hyperparameters(
     parameters named in ``supplied``)."""
     params, var_kw = constructor_parameters(cls)
     by_name = {p.name: p for p in params}
-    first = next(iter(inspect.signature(cls).parameters))
+    first = first_parameter(cls).name
     checked: dict[str, Any] = {}
     for key, value in given.items():
         where = child(path, key)
@@ -360,7 +362,11 @@ WRAPS_EXAMPLE = "wraps: {optimizer: Adam, lr: 0.1}"
 
 def first_parameter(cls: type) -> inspect.Parameter:
     """The constructor's first parameter: the params, or the optimizer a wrapper wraps."""
-    return next(iter(inspect.signature(cls).parameters.values()))
+    try:
+        params = list(inspect.signature(cls).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    return params[0] if params else inspect.Parameter("params", inspect.Parameter.POSITIONAL_ONLY)
 
 
 def is_wrapper(cls: type) -> bool:
