@@ -221,7 +221,7 @@ def test_sigterm_then_a_second_run_gives_the_whole_site(folder: Path, tmp_path: 
             {**SMALL, "functions": ["rosenbrok"]},
             "functions[0]: unknown function 'rosenbrok' (did you mean 'rosenbrock'?)",
         ),
-        ({**SMALL, "optimizers": "torch.optimm"}, "optimizers: unknown collection 'torch.optimm'"),
+        ({**SMALL, "optimizers": "torch.optimm"}, "optimizers: cannot import 'torch.optimm'"),
     ],
 )  # fmt: skip
 def test_bad_gallery_configs_are_one_line_and_write_nothing(

@@ -7,7 +7,10 @@ from typing import Any
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` as JSON can hold it: tuples as lists, anything else unusual as its repr."""
+    """``value`` as JSON can hold it: tuples as lists, mappings with text keys,
+    anything else unusual as its repr."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
         return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):

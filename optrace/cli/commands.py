@@ -340,40 +340,68 @@ _FLAGS = ("foreach", "fused", "capturable", "differentiable")
 @app.command("list-optimizers")
 def list_optimizers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    package: Annotated[
+        str | None,
+        typer.Option(
+            help="List every Optimizer subclass of this package instead of torch.optim "
+            "(e.g. pytorch_optimizer)."
+        ),
+    ] = None,
 ) -> None:
-    """List torch.optim's optimizers with their defaults, and which cannot race."""
+    """List torch.optim's optimizers (or a package's) with their defaults, and which cannot race."""
     with _reporting():
         from optrace._core.jsonable import jsonable
         from optrace.optim.catalog import catalog
 
-        entries = catalog()
+        try:
+            entries = catalog(package)
+        except ConfigError as exc:
+            raise UsageError(f"{exc.path}: {exc.message}") from None
         if as_json:
             doc = [
                 {
-                    "name": e.name,
+                    "name": e.name if package is None else f"{package}.{e.name}",
                     "defaults": {k: jsonable(v) for k, v in e.defaults.items()},
                     "can_race": e.cannot_race is None,
+                    "needs": {k: jsonable(v) for k, v in e.needs.items()},
+                    "steps": e.steps,
                     "reason": e.cannot_race,
                 }
                 for e in entries
             ]
             typer.echo(json.dumps(doc, indent=1))
             return
+        if not entries:
+            typer.echo(f"{package} has no torch.optim.Optimizer subclasses")
+            return
         width = max(len(e.name) for e in entries)
         for e in entries:
             if e.cannot_race is not None:
                 text = f"cannot race: {e.cannot_race}"
             else:
-                text = " ".join(
-                    f"{k}={json.dumps(jsonable(v))}"
-                    for k, v in e.defaults.items()
-                    if k not in _FLAGS
+                needs = "".join(f"needs {k}={_shown(v)}; " for k, v in e.needs.items())
+                steps = "" if e.steps in (None, "plain") else f"steps with {e.steps}; "
+                text = (
+                    needs
+                    + steps
+                    + " ".join(
+                        f"{k}={json.dumps(jsonable(v))}"
+                        for k, v in e.defaults.items()
+                        if k not in _FLAGS
+                    )
                 )
-            typer.echo(f"{e.name.ljust(width)}  {text}")
+            typer.echo(f"{e.name.ljust(width)}  {text}".rstrip())
+        racing = sum(e.cannot_race is None for e in entries)
         typer.echo(
-            f"\n(not shown: {', '.join(_FLAGS)}, which choose torch's implementation; "
-            "--json lists every default)"
+            f"\n{racing} of {len(entries)} race. (not shown: {', '.join(_FLAGS)}, which choose "
+            "torch's implementation; --json lists every default)"
         )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 @app.command()

@@ -10,6 +10,8 @@ from optrace.optim.schedules import ScheduleSpec
 
 
 def _format(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_format(v)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple):
         return "(" + ", ".join(_format(v) for v in value) + ")"
     return repr(value) if isinstance(value, (float, str)) else str(value)
@@ -58,6 +60,6 @@ def default_labels(
 def _with_defaults(spec: OptimizerSpec, schedule: ScheduleSpec | None) -> Mapping[str, Any]:
     params, _ = constructor_parameters(spec.cls)
     full = {p.name: p.default for p in params}
-    full.update(spec.hyperparameters)
+    full.update(spec.keywords())
     full["schedule"] = "none" if schedule is None else schedule.name
     return full

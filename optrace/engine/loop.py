@@ -11,21 +11,23 @@ import torch
 from optrace._core.types import Fn, Point
 from optrace.engine.plan import RacePlan
 from optrace.optim.noise import NoiseSpec
-from optrace.optim.optimizers import OptimizerSpec
+from optrace.optim.optimizers import OptimizerSpec, learning_rate
+from optrace.optim.probe import first_line, seeded
 from optrace.optim.schedules import ScheduleSpec
 from optrace.optim.step import step
-from optrace.problems.objective import DTYPE
 from optrace.results.trace import RaceResult, Surface, Trace
 
 
 class Run(NamedTuple):
     """One racer's run from every start, each array ``(starts, epochs + 1)``;
-    ``y`` only in 2-D."""
+    ``y`` only in 2-D; ``lr`` None where the optimizer has no learning rate;
+    ``failure`` what the optimizer raised, if it stopped the racer."""
 
     x: np.ndarray
     loss: np.ndarray
-    lr: np.ndarray
+    lr: np.ndarray | None
     y: np.ndarray | None = None
+    failure: str | None = None
 
 
 def race_one(
@@ -35,16 +37,22 @@ def race_one(
     epochs: int,
     progress: Callable[[int], None] | None = None,
     schedule: ScheduleSpec | None = None,
+    seed: int = 0,
     noise: NoiseSpec | None = None,
 ) -> Run:
     """Race one optimizer from every start.
 
-    The parameter is one float64 tensor: in 1-D, of one element per start; in
-    2-D, of the two elements ``(x, y)`` (``(starts, 2)`` for a swarm). Each
-    epoch is zero_grad, loss.backward(), step(), then the schedule's step,
-    exactly as a plain torch loop; the values after the step are recorded, and
-    ``lr`` is the learning rate that step used (at epoch 0, the first one). From
-    a start's first non-finite place or loss on, all are NaN. An element-wise
+    The parameter is one tensor of ``spec.dtype`` (float64 unless the config
+    says float32): in 1-D, of one element per start; in 2-D, of the two
+    elements ``(x, y)`` (``(starts, 2)`` for a swarm). Each epoch is zero_grad,
+    loss.backward(), step(), then the schedule's step, exactly as a plain torch
+    loop (with a closure or ``create_graph=True`` where the optimizer needs
+    them, see :class:`optrace.optim.step.StepMode`); the values after the step
+    are recorded, and ``lr`` is the learning rate that step used (at epoch 0,
+    the first one). From a start's first non-finite place or loss on, all are
+    NaN; an optimizer that raises stops the same way, its message kept in
+    ``failure``. Torch's random generator is seeded with ``seed`` for each run
+    (and left as it was), so optimizers that draw noise repeat. An element-wise
     optimizer races all starts as one tensor, which gives the same bits as
     separate runs; any other races each start on its own. ``noise`` is added to
     each gradient, its rows matching ``starts``.
@@ -52,26 +60,51 @@ def race_one(
     if len(starts) > 1 and not spec.elementwise:
         runs = [
             race_one(
-                spec, fn, [s], epochs, progress, schedule, None if noise is None else noise.row(i)
+                spec,
+                fn,
+                [s],
+                epochs,
+                progress,
+                schedule,
+                seed,
+                None if noise is None else noise.row(i),
             )
             for i, s in enumerate(starts)
         ]
         ys = [r.y for r in runs if r.y is not None]
+        lrs = [r.lr for r in runs if r.lr is not None]
         return Run(
             np.concatenate([r.x for r in runs]),
             np.concatenate([r.loss for r in runs]),
-            np.concatenate([r.lr for r in runs]),
+            np.concatenate(lrs) if len(lrs) == len(runs) else None,
             np.concatenate(ys) if ys else None,
+            next((r.failure for r in runs if r.failure is not None), None),
         )
+    with seeded(seed):
+        return _race(spec, fn, starts, epochs, progress, schedule, noise)
+
+
+def _lr(optimizer: torch.optim.Optimizer) -> float:
+    lr = learning_rate(optimizer)
+    return np.nan if lr is None else lr
+
+
+def _race(
+    spec: OptimizerSpec,
+    fn: Fn,
+    starts: Sequence[Point],
+    epochs: int,
+    progress: Callable[[int], None] | None,
+    schedule: ScheduleSpec | None,
+    noise: NoiseSpec | None = None,
+) -> Run:
     count = len(starts)
     dims = 2 if isinstance(starts[0], tuple) else 1
     places = np.full((count, epochs + 1, dims), np.nan)
     losses = np.full((count, epochs + 1), np.nan)
     lrs = np.full((count, epochs + 1), np.nan)
     first = starts[0] if dims == 2 and count == 1 else list(starts)
-    param = torch.tensor(first, dtype=DTYPE, requires_grad=True)
-    optimizer = spec.build(param)
-    scheduler = schedule.build(optimizer) if schedule is not None else None
+    param = torch.tensor(first, dtype=spec.dtype, requires_grad=True)
     drawn = noise.start(dims) if noise is not None else None
 
     def record(epoch: int, alive: np.ndarray) -> np.ndarray:
@@ -83,22 +116,42 @@ def race_one(
 
     loss = fn(param)
     alive = record(0, np.ones(count, dtype=bool))
-    lrs[:, 0] = optimizer.param_groups[0]["lr"]
+    failure = None
+    try:
+        optimizer = spec.build(param)
+        scheduler = schedule.build(optimizer) if schedule is not None else None
+    except Exception as exc:
+        y = places[..., 1] if dims == 2 else None
+        return Run(places[..., 0], losses, None, y, first_line(exc))
+    has_lr = learning_rate(optimizer) is not None
+    lrs[:, 0] = _lr(optimizer)
     for epoch in range(1, epochs + 1):
-        lrs[alive, epoch] = optimizer.param_groups[0]["lr"]
-        perturb = None if drawn is None else drawn.at(epoch)
-        step(optimizer, param, fn, spec.needs_closure, loss, perturb)
-        loss = fn(param)
-        if scheduler is not None and schedule is not None:
-            schedule.step(scheduler, loss.detach())
-        alive = record(epoch, alive)
+        lrs[alive, epoch] = _lr(optimizer)
+        try:
+            perturb = None if drawn is None else drawn.at(epoch)
+            step(optimizer, param, fn, spec.mode, loss, perturb)
+            loss = fn(param)
+            if scheduler is not None and schedule is not None:
+                schedule.step(scheduler, loss.detach())
+            alive = record(epoch, alive)
+        except Exception as exc:
+            # Whatever a third-party optimizer raises stops this racer like a
+            # divergence; the race goes on.
+            failure = first_line(exc)
+            alive[:] = False
         if progress is not None:
             progress(count)
         if not alive.any():
             if progress is not None:
                 progress(count * (epochs - epoch))
             break
-    return Run(places[..., 0], losses, lrs, places[..., 1] if dims == 2 else None)
+    return Run(
+        places[..., 0],
+        losses,
+        lrs if has_lr else None,
+        places[..., 1] if dims == 2 else None,
+        failure,
+    )
 
 
 def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceResult:
@@ -117,6 +170,7 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
             plan.epochs,
             progress,
             racer.schedule,
+            plan.seed,
             None
             if noise is None or noise.std == 0
             else NoiseSpec(noise.std, noise.relative, plan.seed, streams),
@@ -125,11 +179,12 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
             Trace(
                 label=racer.label,
                 optimizer=racer.optimizer.name,
-                hyperparameters=dict(racer.optimizer.hyperparameters),
+                hyperparameters=racer.optimizer.keywords(),
                 style=racer.style,
                 x=ran.x,
                 loss=ran.loss,
                 lr=ran.lr if racer.schedule is not None else None,
+                failure=ran.failure,
                 schedule=racer.schedule.name if racer.schedule is not None else None,
                 y=ran.y,
                 repeats=repeats,

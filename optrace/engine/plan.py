@@ -21,6 +21,9 @@ from optrace.problems.objective import DTYPE, Objective
 from optrace.spec.loading import load_config
 from optrace.spec.model import AnimationConfig, NoiseConfig, RaceConfig
 
+#: The config's dtype names.
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
 
 @dataclass(frozen=True)
 class RacerPlan:
@@ -117,6 +120,9 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
             start_tensor,
             folder,
             probe_limit,
+            base_optimizer=r.base_optimizer,
+            wraps=None if r.wraps is None else r.wraps.as_mapping(),
+            dtype=DTYPES[r.dtype or config.dtype],
         )
         for i, r in enumerate(config.racers)
     ]

@@ -85,12 +85,17 @@ def racers_of(config: GalleryConfig) -> list[tuple[str, dict[str, Any]]]:
     if isinstance(config.optimizers, str):
         from optrace.optim.catalog import catalog
 
-        if config.optimizers != "torch.optim":
-            raise ConfigError(
-                "optimizers",
-                f"unknown collection '{config.optimizers}'; write torch.optim, or a list of racers",
-            )
-        return [(e.name, {"optimizer": e.name}) for e in catalog() if e.cannot_race is None]
+        package = config.optimizers
+        try:
+            entries = catalog(None if package == "torch.optim" else package)
+        except ConfigError as exc:
+            raise ConfigError("optimizers", exc.message) from None
+        prefix = "" if package == "torch.optim" else f"{package}."
+        return [
+            (e.name, {"optimizer": prefix + e.name, **e.needs})
+            for e in entries
+            if e.cannot_race is None
+        ]
     return [(_name(r), _racer(r)) for r in config.optimizers]
 
 

@@ -1,22 +1,34 @@
-"""The probe: an optimizer built and stepped on a throwaway copy of the parameter."""
+"""The probe: an optimizer built and stepped on a throwaway copy of the parameter,
+in each way it may need to be stepped, until one works."""
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch.optim import Optimizer
 
 from optrace._core.types import Fn
-from optrace.optim.step import needs_closure, step
+from optrace.optim.step import StepMode, step
 
 
 class TooSlow(BaseException):
     """The probe step ran past its time limit (a BaseException, so the probe's own
     ``except Exception`` and an optimizer's let it through)."""
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Torch's global CPU generator seeded with ``seed`` inside, and given back as
+    it was afterwards: optimizers that draw noise (AdaHessian, SophiaH, Kron...)
+    draw the same numbers in every run, and the caller's generator is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _with_deadline(fn: Fn, seconds: float | None) -> Fn:
@@ -39,37 +51,99 @@ def _with_deadline(fn: Fn, seconds: float | None) -> Fn:
     return timed
 
 
-def try_step(
-    cls: type[Optimizer],
-    hyper: Mapping[str, Any],
+@dataclass(frozen=True)
+class Probed:
+    """What the probe found.
+
+    Attributes:
+        mode: The first step mode that worked, or None.
+        failure: When none worked, the exception that tells most.
+        built: Whether the optimizer could be built at all.
+        seconds: How long the last probe step took (the first also pays set-up).
+    """
+
+    mode: StepMode | None
+    failure: Exception | None
+    built: bool
+    seconds: float = 0.0
+
+
+def _attempt(
+    build: Callable[[torch.Tensor], Optimizer],
+    mode: StepMode,
+    fn: Fn,
+    start: torch.Tensor,
+    steps: int,
+    time_limit: float | None,
+) -> tuple[Exception | None, bool, float]:
+    param = start.detach().clone().requires_grad_(True)
+    seconds = 0.0
+    with warnings.catch_warnings(), seeded(0):
+        warnings.simplefilter("ignore")
+        try:
+            optimizer = build(param)
+        except Exception as exc:
+            return exc, False, 0.0
+        timed = _with_deadline(fn, time_limit)
+        try:
+            for _ in range(steps):
+                began = time.perf_counter()
+                step(optimizer, param, timed, mode)
+                seconds = time.perf_counter() - began
+        except Exception as exc:
+            return exc, True, seconds
+    return None, True, seconds
+
+
+def _about_the_mode(exc: Exception) -> bool:
+    """Whether a failure says the optimizer wanted another kind of step (a
+    closure, a gradient with its graph) rather than other hyperparameters."""
+    text = str(exc).lower()
+    return "closure" in text or "does not require grad" in text or "grad_fn" in text
+
+
+def probe(
+    build: Callable[[torch.Tensor], Optimizer],
+    modes: Sequence[StepMode],
     fn: Fn,
     start: torch.Tensor,
     steps: int = 1,
     time_limit: float | None = None,
-) -> tuple[Exception | None, float]:
-    """Build ``cls`` on a copy of ``start`` and step it: the exception it raised, if
-    any, and how long its last step took (the first also pays one-time set-up).
+) -> Probed:
+    """Build an optimizer on a copy of ``start`` and step it in each of ``modes``
+    until one works.
 
     ``time_limit`` bounds the steps only: building the first optimizer imports
-    parts of torch, which is never counted against it.
+    parts of torch, which is never counted against it. Torch's random generator
+    is seeded inside and left as it was.
+
+    Args:
+        build: Makes the optimizer over a parameter.
+        modes: The step modes to try, in order.
+        fn: The objective.
+        start: The parameter's value (and dtype).
+        steps: Steps per mode.
+        time_limit: Seconds the steps of one mode may take (TooSlow past it).
+
+    Returns:
+        The first mode that worked, or the most telling failure.
     """
-    param = start.detach().clone().requires_grad_(True)
-    seconds = 0.0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            optimizer = cls([param], **hyper)
-            timed = _with_deadline(fn, time_limit)
-            for _ in range(steps):
-                began = time.perf_counter()
-                step(optimizer, param, timed, needs_closure(cls))
-                seconds = time.perf_counter() - began
-    except Exception as exc:
-        return exc, seconds
-    return None, seconds
+    failures: list[Exception] = []
+    for mode in modes:
+        failure, built, seconds = _attempt(build, mode, fn, start, steps, time_limit)
+        if failure is None:
+            return Probed(mode, None, True, seconds)
+        if not built:
+            return Probed(None, failure, False)
+        failures.append(failure)
+    telling = next((f for f in failures if not _about_the_mode(f)), failures[0])
+    return Probed(None, telling, True)
 
 
-def first_line(exc: Exception) -> str:
+def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, for a one-line error."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, KeyError):
+        # A KeyError's message is only the missing key: name what went wrong.
+        text = f"KeyError: {text}"
     return text.rstrip(".")

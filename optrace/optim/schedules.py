@@ -18,8 +18,13 @@ from torch.optim import lr_scheduler
 from optrace._core.errors import ConfigError
 from optrace._core.keys import child
 from optrace._core.types import Fn
-from optrace.optim.optimizers import OptimizerSpec, check_hyperparameters, find_class
-from optrace.optim.probe import first_line
+from optrace.optim.optimizers import (
+    OptimizerSpec,
+    check_hyperparameters,
+    find_class,
+    learning_rate,
+)
+from optrace.optim.probe import first_line, seeded
 from optrace.optim.step import step
 
 #: Schedulers that a YAML config cannot build: they take Python functions or
@@ -111,13 +116,20 @@ def resolve_schedule(
     spec = ScheduleSpec(
         name=name, cls=cls, params=params, on_loss=cls is lr_scheduler.ReduceLROnPlateau
     )
-    param = start.detach().clone().requires_grad_(True)
+    param = start.detach().to(optimizer.dtype).clone().requires_grad_(True)
     try:
-        built = optimizer.build(param)
-        scheduler = spec.build(built)
-        for _ in range(2):
-            step(built, param, fn, optimizer.needs_closure)
-            spec.step(scheduler, fn(param).detach())
+        with seeded(0):
+            built = optimizer.build(param)
+            if learning_rate(built) is None:
+                raise ConfigError(
+                    path, f"{optimizer.name} has no 'lr' for a schedule to drive; remove 'schedule'"
+                )
+            scheduler = spec.build(built)
+            for _ in range(2):
+                step(built, param, fn, optimizer.mode)
+                spec.step(scheduler, fn(param).detach())
+    except ConfigError:
+        raise
     except Exception as exc:
         raise ConfigError(path, f"{name} rejects these parameters: {first_line(exc)}") from None
     return spec

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch.optim import Optimizer
@@ -11,48 +13,111 @@ from torch.optim import Optimizer
 from optrace._core.types import Fn
 
 
+@dataclass(frozen=True)
+class StepMode:
+    """How an optimizer is stepped; the probe chooses one per racer.
+
+    Attributes:
+        closure: ``step(closure)``, with a closure that zeroes the gradient,
+            re-evaluates the loss, back-propagates and returns the loss (a float).
+        gradient_first: The gradient at the current place is computed before
+            ``step`` (False only for LBFGS-like optimizers whose closure
+            computes every gradient they use).
+        create_graph: ``loss.backward(create_graph=True)``, for second-order
+            optimizers that differentiate the gradient (AdaHessian, SophiaH).
+    """
+
+    closure: bool = False
+    gradient_first: bool = True
+    create_graph: bool = False
+
+    def describe(self) -> str:
+        """A few words for listings: ``plain``, ``closure``, ``create_graph``."""
+        parts = [
+            *(["closure"] if self.closure else []),
+            *(["create_graph"] if self.create_graph else []),
+        ]
+        return " + ".join(parts) or "plain"
+
+
+#: zero_grad, loss.backward(), step(): every optimizer that does not ask for more.
+PLAIN = StepMode()
+#: step(closure) alone, as torch.optim.LBFGS documents it.
+CLOSURE_ONLY = StepMode(closure=True, gradient_first=False)
+#: The ways the probe tries, in order, for an optimizer whose step signature does
+#: not demand a closure: plain first, so that whatever steps plainly keeps the
+#: plain loop's bits.
+MODES = (
+    PLAIN,
+    StepMode(closure=True),
+    StepMode(create_graph=True),
+    StepMode(closure=True, create_graph=True),
+)
+
+
 def needs_closure(cls: type[Optimizer]) -> bool:
     """Whether ``cls.step`` has a ``closure`` parameter without a default."""
-    closure = inspect.signature(cls.step).parameters.get("closure")
+    try:
+        closure = inspect.signature(cls.step).parameters.get("closure")
+    except (TypeError, ValueError):
+        return False
     return closure is not None and closure.default is inspect.Parameter.empty
+
+
+def modes_for(cls: type[Optimizer]) -> tuple[StepMode, ...]:
+    """The step modes to try for ``cls``, in order."""
+    return (CLOSURE_ONLY, *MODES) if needs_closure(cls) else MODES
 
 
 def step(
     optimizer: Optimizer,
     param: torch.Tensor,
     fn: Fn,
-    with_closure: bool,
+    mode: StepMode,
     loss: torch.Tensor | None = None,
     perturb: Callable[[torch.Tensor], None] | None = None,
 ) -> None:
-    """One epoch: zero_grad, loss.backward(), step (with a closure where required).
+    """One epoch: zero_grad, loss.backward(), step(), as ``mode`` says.
 
     Args:
         optimizer: The optimizer over ``param``.
         param: The parameter tensor.
         fn: The objective; the loss is the sum of its values.
-        with_closure: Step with a closure that re-evaluates the loss (LBFGS).
+        mode: How to step (see :class:`StepMode`).
         loss: ``fn(param)`` already computed at this place, which the race has
-            from recording it; without a closure its sum is differentiated
-            instead of evaluating ``fn`` again (the same bits either way).
+            from recording it; its sum is differentiated instead of evaluating
+            ``fn`` again (the same bits either way).
         perturb: Called with ``param`` after every backward(), before the step
             uses the gradient (gradient noise); inside the closure, once per
             evaluation.
     """
-    if with_closure:
 
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad()
-            loss = fn(param).sum()
-            loss.backward()  # type: ignore[no-untyped-call]
-            if perturb is not None:
-                perturb(param)
-            return loss
+    def backward(value: torch.Tensor) -> torch.Tensor:
+        total = value.sum()
+        if mode.create_graph:
+            # zero_grad sets the gradient to None every epoch, which breaks the
+            # cycle torch warns about.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*create_graph=True.*")
+                total.backward(create_graph=True)  # type: ignore[no-untyped-call]
+        else:
+            total.backward()  # type: ignore[no-untyped-call]
+        if perturb is not None:
+            perturb(param)
+        return total
 
-        optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; LBFGS takes a tensor
+    if mode.gradient_first:
+        optimizer.zero_grad()
+        backward(fn(param) if loss is None else loss)
+    if not mode.closure:
+        optimizer.step()
         return
-    optimizer.zero_grad()
-    (fn(param) if loss is None else loss).sum().backward()  # type: ignore[no-untyped-call]
-    if perturb is not None:
-        perturb(param)
-    optimizer.step()
+
+    def closure() -> float:
+        # The loss as a number, as AliG's documentation writes the closure
+        # (``lambda: float(loss)``); LBFGS takes float() of it all the same.
+        with torch.enable_grad():
+            optimizer.zero_grad()
+            return float(backward(fn(param)))
+
+    optimizer.step(closure)

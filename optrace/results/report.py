@@ -134,7 +134,13 @@ def warnings(result: RaceResult) -> list[str]:
         starts = len(trace.diverged_at)
         stopped = [e for e in trace.diverged_at if e is not None]
         left = [e for e in trace.left_domain_at(result.domain, result.ydomain) if e is not None]
-        if stopped and starts == 1:
+        if trace.failure is not None:
+            first = min(stopped) if stopped else 1
+            lines.append(
+                f"warning: racer '{trace.label}' stopped at epoch {first}: its optimizer "
+                f"raised: {trace.failure}"
+            )
+        elif stopped and starts == 1:
             lines.append(
                 f"warning: racer '{trace.label}' diverged at epoch {stopped[0]} "
                 f"(x or loss not finite); it stops at epoch {stopped[0] - 1}"

@@ -28,6 +28,8 @@ class Trace:
         y: In 2-D, the y of each position, shaped like ``x``; None in 1-D.
         repeats: Runs per start: row ``i * repeats + r`` is start ``i``'s repeat ``r``.
         noise: The gradient noise it raced with (``std``, ``relative``), if any.
+        failure: What the optimizer raised when it stopped the racer (its first
+            line); the racer stops there as if it had diverged.
     """
 
     label: str
@@ -50,6 +52,8 @@ class Trace:
     def epoch(self) -> np.ndarray:
         """The epochs: 0 (the start) to the last, one per value along the last axis."""
         return np.arange(self.x.shape[-1])
+
+    failure: str | None = None
 
     @property
     def last_epoch(self) -> np.ndarray:

@@ -28,8 +28,8 @@ class GalleryConfig(BaseModel):
         description="Built-in function names, or all-1d / all-2d / all."
     )
     optimizers: str | list[RacerConfig] = Field(
-        description="'torch.optim' (every optimizer of it that can race, at its defaults), "
-        "or a list of racers written as in a race config."
+        description="'torch.optim' or a package such as pytorch_optimizer (every optimizer "
+        "of it that can race, at its defaults), or a list of racers written as in a race config."
     )
     epochs: Count = Field(ge=1, description="Optimizer steps per cell.")
     starts: list[float] | list[tuple[float, float]] | dict[str, Count] | None = Field(

@@ -29,7 +29,18 @@ from optrace._core.types import Box, Range
 Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict()]
 
-RESERVED_RACER_KEYS = ("optimizer", "label", "style", "schedule", "noise")
+RESERVED_RACER_KEYS = (
+    "optimizer",
+    "label",
+    "style",
+    "schedule",
+    "base_optimizer",
+    "wraps",
+    "dtype",
+    "noise",
+)
+#: The parameter dtypes a race may use.
+DType = Literal["float32", "float64"]
 #: Epochs of trail a 2-D race draws unless the config says otherwise.
 TRAIL_2D = 30
 #: Matplotlib's Agg canvas takes at most 2**15 - 1 pixels a side.
@@ -144,6 +155,33 @@ class NoiseConfig(BaseModel):
     )
 
 
+class WrappedConfig(BaseModel):
+    """The optimizer a wrapper (Lookahead, OrthoGrad...) wraps: ``{optimizer: Adam, lr: 0.1}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    optimizer: str = Field(
+        min_length=1, description="A torch.optim name (Adam) or a dotted path (mymodule.MyAdam)."
+    )
+    base_optimizer: str | None = Field(
+        default=None, min_length=1, description="Its base optimizer class, if it is SAM-like."
+    )
+    wraps: WrappedConfig | None = Field(
+        default=None, description="The optimizer it wraps, if it is a wrapper itself."
+    )
+
+    def as_mapping(self) -> dict[str, Any]:
+        """As written: ``optimizer``, ``base_optimizer`` and ``wraps`` where given,
+        then the hyperparameters."""
+        found: dict[str, Any] = {"optimizer": self.optimizer}
+        if self.base_optimizer is not None:
+            found["base_optimizer"] = self.base_optimizer
+        if self.wraps is not None:
+            found["wraps"] = self.wraps.as_mapping()
+        found.update(self.model_extra or {})
+        return found
+
+
 class RacerConfig(BaseModel):
     """One racer: an optimizer and its hyperparameters, plus how it is shown."""
 
@@ -169,6 +207,20 @@ class RacerConfig(BaseModel):
     )
     noise: NoiseConfig | None = Field(
         default=None, description="This racer's gradient noise, instead of the race's."
+    )
+    base_optimizer: str | None = Field(
+        default=None,
+        min_length=1,
+        description="For a SAM-like optimizer: its base optimizer class, a name (SGD) or "
+        "a dotted path; the racer's other keys it does not take go to the base.",
+    )
+    wraps: WrappedConfig | None = Field(
+        default=None,
+        description="For a wrapper (Lookahead, OrthoGrad...): the optimizer it wraps, "
+        "built first on the same parameter: {optimizer: Adam, lr: 0.1}.",
+    )
+    dtype: DType | None = Field(
+        default=None, description="This racer's parameter dtype (default: the race's)."
     )
 
     @field_validator("optimizer", mode="plain")
@@ -319,6 +371,11 @@ class RaceConfig(BaseModel):
         "(a swarm over the noise).",
     )
     epochs: Count = Field(ge=1, description="Optimizer steps per racer.")
+    dtype: DType = Field(
+        default="float64",
+        description="The dtype of every racer's parameter (float32 for optimizers that "
+        "need it); the function's curve and minima stay float64.",
+    )
     tolerance: Number = Field(
         default=1e-3,
         gt=0,
