@@ -103,6 +103,9 @@ def run(
     config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
     gif: Annotated[Path | None, typer.Option(help="Write the animation as a GIF.")] = None,
     mp4: Annotated[Path | None, typer.Option(help="Write the animation as an MP4 (H.264).")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML player (.html).")
+    ] = None,
     show: Annotated[bool, typer.Option("--show", help="Play the race in a Qt window.")] = False,
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
@@ -142,7 +145,7 @@ def run(
             check_traces_path(traces)
         if summary is not None and summary.suffix.lower() != ".json":
             raise UsageError(f"--summary: '{summary}' must end in .json")
-        check_distinct([p for p in (gif, mp4, traces, summary) if p is not None])
+        check_distinct([p for p in (gif, mp4, html, traces, summary) if p is not None])
         if mp4 is not None:
             from optrace.export.mp4 import check_mp4_size
 
@@ -169,6 +172,8 @@ def run(
                 files["traces"] = trace_file
             if summary is not None:
                 files["summary"] = AtomicFile(summary)
+            if html is not None:
+                files["html"] = AtomicFile(html)
             result = _race(plan)
             if trace_file is not None:
                 from optrace.results.files import write_traces
@@ -195,6 +200,18 @@ def run(
                         progress=progress,
                         options=_scene_options(animation, result.dims),
                     )
+            if html is not None:
+                from optrace.export.html import write_player
+
+                write_player(
+                    result,
+                    files["html"].path,
+                    animation.size,
+                    animation.interval,
+                    frame_epochs=shown,
+                    options=_scene_options(animation, result.dims),
+                    loop=animation.loop,
+                )
             for out in files.values():
                 out.commit()
         finally:
