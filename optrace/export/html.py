@@ -116,10 +116,13 @@ def player_data(
 
     epochs = result.epochs
     changes: list[list[Any]] = []
+    layouts: dict[str, dict[str, Any] | None] = {}
     for epoch in range(epochs + 1):
         text = scene.note_text(epoch)
         if not changes or changes[-1][1] != text:
-            changes.append([epoch, text])
+            if text not in layouts:
+                layouts[text] = _lines(scene.notes, renderer, height, text)
+            changes.append([epoch, text, layouts[text]])
 
     return {
         "format": FORMAT,
@@ -368,27 +371,22 @@ def _legend_boxes(legend: Any, renderer: Any, height: int, count: int) -> list[l
 
 
 def _text_place(text: Any, renderer: Any, height: int, sample: str) -> dict[str, Any]:
-    """Where a text artist's lines sit, so the page writes them where matplotlib would.
+    """Where a text artist sits, so the page writes it where matplotlib would.
 
-    Returns its anchor (figure pixels, y down), alignment, font size, colour,
-    each line's baseline below the anchor (for one line, and for the first
-    and second of two: the page extends that), the ascent and descent of a
-    line, the box behind it, if any, and the box it is clipped to.
+    Returns its anchor (figure pixels, y down), alignment, font size, family,
+    colour, the baseline of one line of ``sample`` below the anchor, the box
+    behind it, if any, and the box it is clipped to.
     """
     prop = text.get_fontproperties()
     saved, visible = text.get_text(), text.get_visible()
-    # matplotlib's own line layout (private, but the one Text.draw uses): the
-    # offset of each line's baseline from the anchor, y up.
     text.set_visible(True)
     text.set_text(sample)
+    # matplotlib's own line layout (private, but the one Text.draw uses): the
+    # offset of each line's baseline from the anchor.
     _, one, _ = text._get_layout(renderer)
-    extent = text.get_window_extent(renderer)
-    text.set_text(f"{sample}\n{sample}")
-    _, two, _ = text._get_layout(renderer)
     text.set_text(saved)
     text.set_visible(visible)
     x, y = text.get_transform().transform(text.get_unitless_position())
-    baseline = float(y) + _baseline(one[0])
     patch = text.get_bbox_patch()
     size = _px(prop.get_size_in_points())
     box = None
@@ -403,18 +401,39 @@ def _text_place(text: Any, renderer: Any, height: int, sample: str) -> dict[str,
         "x": float(x),
         "y": height - float(y),
         "ha": text.get_horizontalalignment(),
-        "va": text.get_verticalalignment(),
         "size": size,
         "family": "monospace" if "monospace" in prop.get_family() else "sans-serif",
         "colour": _rgba(text.get_color(), text.get_alpha()),
         "one": -_baseline(one[0]),
-        "two": [-_baseline(two[0]), -_baseline(two[1])],
-        "ascent": float(extent.y1) - baseline,
-        "descent": baseline - float(extent.y0),
         "box": box,
         "clip": None
         if clip is None
         else [float(clip.x0), height - float(clip.y1), float(clip.x1), height - float(clip.y0)],
+    }
+
+
+def _lines(text: Any, renderer: Any, height: int, content: str) -> dict[str, Any] | None:
+    """Where matplotlib puts each line of ``content`` in ``text``: baselines below
+    the anchor, widths, and the whole text's box (figure pixels, y down). A
+    line's height depends on its letters, so each distinct note is laid out."""
+    if not content:
+        return None
+    saved, visible = text.get_text(), text.get_visible()
+    text.set_visible(True)
+    text.set_text(content)
+    _, info, _ = text._get_layout(renderer)
+    extent = text.get_window_extent(renderer)
+    text.set_text(saved)
+    text.set_visible(visible)
+    return {
+        "baselines": [-_baseline(line) for line in info],
+        "widths": [float(line[1][0]) for line in info],
+        "extent": [
+            float(extent.x0),
+            height - float(extent.y1),
+            float(extent.x1),
+            height - float(extent.y0),
+        ],
     }
 
 

@@ -288,50 +288,53 @@
       return project(main, coords[0], coords[1], coords[2]);
     }
 
-    function writeText(place, lines) {
+    /* One line of text at the anchor of `place` (the epoch counter). */
+    function writeLine(place, line) {
       ctx.font = fontOf(place);
       ctx.textBaseline = "alphabetic";
       ctx.textAlign = place.ha === "right" ? "right" : place.ha === "center" ? "center" : "left";
-      var count = lines.length;
-      var step = place.two[1] - place.two[0];
-      var baselines = lines.map(function (_, i) {
-        if (count === 1) {
-          return place.y + place.one;
-        }
-        return place.va === "bottom"
-          ? place.y + place.two[1] - (count - 1 - i) * step
-          : place.y + place.two[0] + i * step;
-      });
+      ctx.fillStyle = css(place.colour);
+      ctx.fillText(line, place.x, place.y + place.one);
+    }
+
+    /* A note as matplotlib laid it out: each line's baseline and width (the
+     * browser's glyphs are stretched to that width), on its box if it has one. */
+    function writeNote(place, lines, layout) {
+      ctx.save();
       if (place.clip) {
-        ctx.save();
         clipTo(ctx, place.clip);
       }
       if (place.box) {
-        var widest = 0;
-        lines.forEach(function (line) {
-          widest = Math.max(widest, ctx.measureText(line).width);
-        });
-        var left = place.ha === "right" ? place.x - widest : place.x;
-        var top = baselines[0] - place.ascent, bottom = baselines[count - 1] + place.descent;
+        var pad = place.box.pad, box = layout.extent;
         ctx.fillStyle = css(place.box.colour);
-        ctx.fillRect(left - place.box.pad, top - place.box.pad, widest + 2 * place.box.pad,
-          bottom - top + 2 * place.box.pad);
+        ctx.fillRect(box[0] - pad, box[1] - pad, box[2] - box[0] + 2 * pad,
+          box[3] - box[1] + 2 * pad);
       }
+      ctx.font = fontOf(place);
+      ctx.textBaseline = "alphabetic";
+      ctx.textAlign = "left";
       ctx.fillStyle = css(place.colour);
       lines.forEach(function (line, i) {
-        ctx.fillText(line, place.x, baselines[i]);
-      });
-      if (place.clip) {
+        var width = ctx.measureText(line).width, wanted = layout.widths[i];
+        var left = place.ha === "right" ? place.x - wanted
+          : place.ha === "center" ? place.x - wanted / 2 : place.x;
+        ctx.save();
+        ctx.translate(left, place.y + layout.baselines[i]);
+        if (width > 0 && wanted > 0) {
+          ctx.scale(wanted / width, 1);
+        }
+        ctx.fillText(line, 0, 0);
         ctx.restore();
-      }
+      });
+      ctx.restore();
     }
 
     function noteAt(e) {
-      var changes = data.notes.changes, text = "";
+      var changes = data.notes.changes, note = null;
       for (var i = 0; i < changes.length && changes[i][0] <= e; i++) {
-        text = changes[i][1];
+        note = changes[i];
       }
-      return text;
+      return note;
     }
 
     function draw() {
@@ -387,10 +390,10 @@
         }
       });
       ctx.restore();
-      writeText(data.counter, [String(e)]);
+      writeLine(data.counter, String(e));
       var note = noteAt(e);
-      if (note) {
-        writeText(data.notes, note.split("\n"));
+      if (note && note[2]) {
+        writeNote(data.notes, note[1].split("\n"), note[2]);
       }
       if (panelAxes) {
         ctx.save();
@@ -708,13 +711,32 @@
       }
     });
 
+    /* Every start's marker centre now, per racer: [[px, py], ...]. */
+    function points() {
+      return racers.map(function (racer, r) {
+        var list = [];
+        for (var s = 0; s < racer.spec.starts; s++) {
+          var p = place(r, s, epoch);
+          list.push([p.px, p.py]);
+        }
+        return list;
+      });
+    }
+
+    /* Where racer r's loss-panel line is at epoch e, or null without a panel. */
+    function panelPoint(e, r) {
+      return panelAxes ? project(panelAxes, e, racers[r].panel[e]) : null;
+    }
+
     var api = {
       element: root,
       seek: seek,
       play: play,
       pause: pause,
       state: state,
-      setVisible: setVisible
+      setVisible: setVisible,
+      points: points,
+      panelPoint: panelPoint
     };
     refresh();
     return api;
