@@ -90,7 +90,7 @@ def test_every_optrace_command_in_the_readme_runs(
         expected = int(m.group(1)) if (m := re.match(r"\s*exits (\d+)", comment)) else 0
         args = command.split()[1:]
         args = [
-            str(tmp_path / Path(a).name) if re.search(r"\.(gif|mp4|csv|json)$", a) else a
+            str(tmp_path / Path(a).name) if re.search(r"\.(gif|mp4|csv|json|html)$", a) else a
             for a in args
         ]
         result = invoke(*args)

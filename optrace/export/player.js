@@ -599,7 +599,7 @@
     }
 
     function hover(fx, fy) {
-      var best = null, bestDistance = HOVER_PX;
+      var best = null, bestDistance = HOVER_PX + 1e-9;
       racers.forEach(function (racer, r) {
         if (!racer.visible) {
           return;
@@ -607,7 +607,7 @@
         for (var s = 0; s < racer.spec.starts; s++) {
           var p = place(r, s, epoch);
           var d = Math.hypot(p.px - fx, p.py - fy);
-          if (d <= bestDistance) {
+          if (d < bestDistance) {  // on a tie, the first drawn
             bestDistance = d;
             best = [r, s];
           }
