@@ -31,10 +31,12 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 HOSTILE = "</script><script>alert(1)</script>"
+HOSTILE_TITLE = "</title><b>bold</b> & <img src=x onerror=alert(2)>"
 #: A screenshot matches a GIF frame when at most this share of its pixels
 #: differ by more than MISMATCH levels in a channel: edges antialiased by the
-#: browser rather than by Agg, and the counter's digits hinted differently.
-MISMATCH, MISMATCH_SHARE = 64, 0.005
+#: browser rather than by Agg, and text hinted differently (the browser's glyphs
+#: are stretched to matplotlib's line widths); a small figure with a note has most.
+MISMATCH, MISMATCH_SHARE = 64, 0.006
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and DRIVER.exists()),
@@ -125,7 +127,7 @@ def line_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
     return make_race(
         tmp_path_factory.mktemp("line"),
         {
-            "title": "a line race",
+            "title": HOSTILE_TITLE,
             "function": "peaks-slice",
             "start": -0.3,
             "epochs": 12,
@@ -176,6 +178,24 @@ def swarm_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
                 {"optimizer": "Adam", "lr": 0.5},
             ],
             "animation": {"size": [480, 320]},
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def diverging_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
+    return make_race(
+        tmp_path_factory.mktemp("diverging"),
+        {
+            "function": "quartic",
+            "start": 2.0,
+            "epochs": 20,
+            "racers": [
+                {"optimizer": "SGD", "lr": 0.5, "style": "ro"},
+                {"optimizer": "SGD", "lr": 0.01, "style": "bs"},
+                {"optimizer": "Adam", "lr": 0.3, "style": "mD"},
+            ],
+            "animation": {"size": [400, 320], "loss_panel": True, "trail": 4},
         },
     )
 
@@ -272,13 +292,20 @@ def test_markers_sit_where_the_gif_draws_them(
             assert racer["x"] == race.result.traces[i].x[0, race.frames[k]]
 
 
-@pytest.mark.parametrize("which", ["line", "plane", "swarm"])
+@pytest.mark.parametrize("which", ["line", "plane", "swarm", "diverging"])
 def test_a_screenshot_at_epoch_k_is_gif_frame_k(
-    browser: Any, which: str, line_race: Race, plane_race: Race, swarm_race: Race
+    browser: Any,
+    which: str,
+    line_race: Race,
+    plane_race: Race,
+    swarm_race: Race,
+    diverging_race: Race,
 ) -> None:
-    race = {"line": line_race, "plane": plane_race, "swarm": swarm_race}[which]
+    race = {"line": line_race, "plane": plane_race, "swarm": swarm_race}.get(which, diverging_race)
     if which == "swarm":  # its last frame has a note: a start of Adam left the domain
         assert race.result.traces[1].outside(race.result.domain)[:, -1].any()
+    if which == "diverging":  # a note, a ghost and a loss line that ends
+        assert race.result.traces[0].diverged_at[0] is not None
     open_player(browser, race.html)
     last = len(race.frames) - 1
     for k in (0, 5, last):
@@ -295,7 +322,9 @@ def test_a_screenshot_at_epoch_k_is_gif_frame_k(
                 abs(o["px"] - racer["px"]) < 10 and abs(o["py"] - racer["py"]) < 10
                 for o in racers[i + 1 :]
             )
-            if not covered:
+            lo, hi = race.result.domain
+            drawn = racer["x"] is not None and lo <= racer["x"] <= hi  # not a ghost or hollow
+            if drawn and not covered:
                 centre = shot[int(racer["py"]), int(racer["px"])]
                 assert tuple(centre) == colour, (k, racer["label"])
     # And the check can tell frames apart: the last epoch is not the first frame.
@@ -430,6 +459,12 @@ def test_a_hostile_label_is_text_and_runs_nothing(browser: Any, line_race: Race)
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018
     assert browser.execute_script("return document.scripts.length") == 2
+    assert browser.title == HOSTILE_TITLE
+    assert browser.find_elements(By.CSS_SELECTOR, "b") == []
+    assert len(browser.find_elements(By.CSS_SELECTOR, "img")) == 1  # the background
+    assert (
+        browser.find_element(By.CSS_SELECTOR, ".optrace-bg").get_attribute("alt") == HOSTILE_TITLE
+    )
     assert state(browser)["racers"][2]["label"] == HOSTILE
     labels = [
         b.get_attribute("aria-label")

@@ -107,10 +107,10 @@ def player_data(
             "x": _b64(trace.x, np.float64),
             "y": None if trace.y is None else _b64(trace.y, np.float64),
             "loss": _b64(trace.loss, np.float64),
-            "z": _b64(coords[2], np.float32) if scene.three_d else None,
+            "z": _b64(coords[2], np.float64) if scene.three_d else None,
             "lr": None if trace.lr is None else _b64(trace.lr, np.float64),
             "lrConst": _lr_constant(trace.hyperparameters),
-            "panel": None if scene.panel is None else _b64(scene.panel.values[i], np.float32),
+            "panel": None if scene.panel is None else _b64(scene.panel.values[i], np.float64),
         }
         racers.append(racer)
 
@@ -328,9 +328,20 @@ def _glyph(line: Any) -> dict[str, Any]:
     style = MarkerStyle(line.get_marker(), line.get_fillstyle())
     scale = _px(line.get_markersize())
     transform = style.get_transform() + Affine2D().scale(scale, -scale)
-    path: list[Any] = []
-    for vertices, code in style.get_path().iter_segments(transform, simplify=False, curves=True):
-        path.append([int(code), *(round(float(v), 3) for v in vertices)])
+    segments = [
+        (int(code), [float(v) for v in vertices])
+        for vertices, code in style.get_path().iter_segments(transform, simplify=False, curves=True)
+    ]
+    width = _px(line.get_markeredgewidth())
+    if _snaps(segments):
+        # As Agg snaps a path of only horizontal and vertical lines: each vertex
+        # to a pixel corner, or to a pixel centre under an odd stroke width.
+        half = 0.5 if round(width) % 2 else 0.0
+        segments = [
+            (code, [float(np.floor(v + 0.5)) + half for v in vertices])
+            for code, vertices in segments
+        ]
+    path = [[code, *(round(v, 3) for v in vertices)] for code, vertices in segments]
     alpha = line.get_alpha()
     face = line.get_markerfacecolor()
     filled = style.is_filled() and not (isinstance(face, str) and face == "none")
@@ -338,10 +349,30 @@ def _glyph(line: Any) -> dict[str, Any]:
         "path": path,
         "fill": _rgba(face, alpha) if filled else None,
         "stroke": _rgba(line.get_markeredgecolor(), alpha),
-        "width": _px(line.get_markeredgewidth()),
+        "width": width,
         "join": str(style.get_joinstyle()),
         "cap": str(style.get_capstyle()),
     }
+
+
+def _snaps(segments: list[tuple[int, list[float]]]) -> bool:
+    """Whether Agg snaps this path: straight segments only, each horizontal or vertical."""
+    from matplotlib.path import Path as MplPath
+
+    last: list[float] | None = None
+    for code, vertices in segments:
+        if code not in (MplPath.MOVETO, MplPath.LINETO, MplPath.CLOSEPOLY):
+            return False
+        diagonal = (
+            last is not None
+            and abs(vertices[0] - last[0]) >= 1e-4
+            and abs(vertices[1] - last[1]) >= 1e-4
+        )
+        if code == MplPath.LINETO and diagonal:
+            return False
+        if code != MplPath.CLOSEPOLY:
+            last = vertices
+    return True
 
 
 def _legend_boxes(legend: Any, renderer: Any, height: int, count: int) -> list[list[float] | None]:

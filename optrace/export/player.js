@@ -115,9 +115,13 @@
     }
   }
 
+  /* Clip to a box rounded to whole pixels, as Agg rounds its clip box. */
   function clipTo(ctx, box) {
+    var r = box.map(function (v) {
+      return Math.floor(v + 0.5);
+    });
     ctx.beginPath();
-    ctx.rect(box[0], box[1], box[2] - box[0], box[3] - box[1]);
+    ctx.rect(r[0], r[1], r[2] - r[0], r[3] - r[1]);
     ctx.clip();
   }
 
@@ -142,9 +146,9 @@
         x: decode(r.x, Float64Array),
         y: decode(r.y, Float64Array),
         loss: decode(r.loss, Float64Array),
-        z: decode(r.z, Float32Array),
+        z: decode(r.z, Float64Array),
         lr: decode(r.lr, Float64Array),
-        panel: decode(r.panel, Float32Array),
+        panel: decode(r.panel, Float64Array),
         visible: true
       };
     });
@@ -425,7 +429,10 @@
           }
           ctx.stroke();
         });
-        var cx = project(panelAxes, e, 1)[0];
+        // A vertical line snaps as Agg snaps it: to a pixel centre under an
+        // odd stroke width, else to a pixel edge.
+        var cx = Math.floor(project(panelAxes, e, 1)[0] + 0.5) +
+          (Math.round(data.panel.cursorWidth) % 2 ? 0.5 : 0);
         ctx.strokeStyle = css(data.panel.cursor);
         ctx.lineWidth = data.panel.cursorWidth;
         ctx.lineCap = "butt";
