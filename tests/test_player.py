@@ -118,7 +118,7 @@ def make_race(folder: Path, config: dict[str, Any]) -> Race:
     export(result, {"gif": gif}, animation.interval, animation.size, True, shown, None, options)
     gif.commit()
     html = folder / "race.html"
-    write_player(result, html, animation.size, animation.interval, shown, options)
+    write_player(result, html, animation.interval, animation.size, shown, options)
     return Race(result, shown, gif.target, html)
 
 
@@ -497,7 +497,7 @@ def test_two_players_on_one_page_keep_to_themselves(
 
     page = tmp_path / "two.html"
     fragments = [
-        player_html(race.result, (400, 300), frame_epochs=race.frames, page=False)
+        player_html(race.result, 100, (400, 300), frame_epochs=race.frames, page=False)
         for race in (line_race, plane_race)
     ]
     page.write_text("<!DOCTYPE html><html><body>" + "".join(fragments) + "</body></html>")
@@ -538,3 +538,25 @@ def test_every_config_writes_a_player_that_loads(
     )
     if sized:
         assert html.stat().st_size < (tmp_path / "race.gif").stat().st_size
+
+
+def test_html_into_a_missing_folder_is_one_line_before_the_race(
+    invoke: Any, write_config: Any, small_config: dict[str, Any], tmp_path: Path
+) -> None:
+    target = tmp_path / "missing" / "race.html"
+    result = invoke("run", write_config(small_config), "--html", target)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: cannot write '{target}': folder '{target.parent}' does not exist\n"
+    )
+    assert result.stdout == ""  # refused before racing: no summary table
+
+
+def test_html_and_gif_cannot_name_the_same_file(
+    invoke: Any, write_config: Any, small_config: dict[str, Any], tmp_path: Path
+) -> None:
+    same = tmp_path / "race.html"
+    result = invoke("run", write_config(small_config), "--html", same, "--gif", same)
+    assert result.exit_code == 2
+    assert result.stderr == "Error: two outputs name the same file; give each its own path\n"
+    assert not same.exists()

@@ -206,8 +206,8 @@ def run(
                 write_player(
                     result,
                     files["html"].path,
-                    animation.size,
                     animation.interval,
+                    animation.size,
                     frame_epochs=shown,
                     options=_scene_options(animation, result.dims),
                     loop=animation.loop,

@@ -154,8 +154,8 @@ def player_data(
 
 def player_html(
     result: RaceResult,
+    interval: int,
     size: tuple[int, int],
-    interval: int = 200,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     options: SceneOptions | None = None,
     loop: bool = True,
@@ -165,8 +165,8 @@ def player_html(
 
     Args:
         result: The race.
-        size: The figure's ``(width, height)`` in pixels.
         interval: Milliseconds per GIF frame; playing at 1x takes as long as the GIF.
+        size: The figure's ``(width, height)`` in pixels.
         frame_epochs: The epochs the GIF shows (default every epoch).
         options: Panels, trails and view, as for the GIF.
         loop: Whether playing starts over at the end.
@@ -178,7 +178,8 @@ def player_html(
         The HTML text.
 
     Examples:
-        >>> text = player_html(result, (640, 480))  # doctest: +SKIP
+        In a notebook, ``RaceRun._repr_html_`` returns
+        ``player_html(result, 200, (640, 480), page=False)``.
     """
     data = player_data(result, size, frame_epochs, options, Timing(interval, loop))
     ident = "optrace-" + uuid.uuid4().hex[:12]
@@ -214,8 +215,8 @@ def player_html(
 def write_player(
     result: RaceResult,
     path_or_file: Path | IO[str],
+    interval: int,
     size: tuple[int, int],
-    interval: int = 200,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     options: SceneOptions | None = None,
     loop: bool = True,
@@ -226,8 +227,8 @@ def write_player(
         result: The race.
         path_or_file: Where to write (UTF-8); for an atomic write pass an
             :class:`~optrace._core.atomic.AtomicFile`'s ``path``.
-        size: The figure's ``(width, height)`` in pixels.
         interval: Milliseconds per GIF frame; playing at 1x takes as long as the GIF.
+        size: The figure's ``(width, height)`` in pixels.
         frame_epochs: The epochs the GIF shows (default every epoch).
         options: Panels, trails and view, as for the GIF.
         loop: Whether playing starts over at the end.
@@ -235,7 +236,7 @@ def write_player(
     Raises:
         OutputError: The file could not be written.
     """
-    text = player_html(result, size, interval, frame_epochs, options, loop, page=True)
+    text = player_html(result, interval, size, frame_epochs, options, loop, page=True)
     if not isinstance(path_or_file, Path):
         path_or_file.write(text)
         return
