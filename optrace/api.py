@@ -7,10 +7,8 @@ the command line is one client of them, a notebook another.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
@@ -314,8 +312,8 @@ class RaceRun:
         progress: bool = False,
     ) -> list[Path]:
         """Write the race to files, chosen by suffix: ``.gif`` ``.mp4`` (rendered
-        once for all of them), ``.png`` ``.svg`` ``.pdf`` (a still), ``.csv``
-        ``.json`` (the traces). Each file appears whole or not at all.
+        once for all of them), ``.png`` ``.svg`` ``.pdf`` (a still), ``.html``
+        (the player), ``.csv`` ``.json`` (the traces). Each file appears whole or not at all.
 
         Args:
             *paths: One or more files.
@@ -374,15 +372,20 @@ class RaceRun:
         )
 
     def _repr_html_(self) -> str:
-        """The race as a self-contained HTML animation, for Jupyter (rendered once)."""
+        """The race as its HTML player, for Jupyter: scoped, so that several players
+        on one page do not interfere; rendered once and cached."""
         if self._html is None:
-            with tempfile.TemporaryDirectory() as folder:
-                gif = Path(folder) / "race.gif"
-                self.save(gif)
-                data = base64.b64encode(gif.read_bytes()).decode("ascii")
-            title = _escape(self.result.title)
-            self._html = (
-                f'<img class="optrace-race" alt="{title}" src="data:image/gif;base64,{data}"/>'
+            from optrace.export.html import player_html
+
+            drawing = self.drawing()
+            self._html = player_html(
+                self.result,
+                drawing.interval,
+                drawing.size,
+                frame_epochs=self.frame_epochs(),
+                options=drawing.options,
+                loop=drawing.loop,
+                page=False,
             )
         return self._html
 
@@ -401,9 +404,3 @@ def _function_of(text: str) -> Any:
 
 def _lists(value: Any) -> Any:
     return [_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)

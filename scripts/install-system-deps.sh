@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: a virtual X server, xdotool to drive
-# the window, and the xcb libraries Qt 6 loads for its X11 platform plugin.
+# the window, the xcb libraries Qt 6 loads for its X11 platform plugin, and
+# Chromium with its WebDriver for the HTML player's browser tests.
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,7 @@ packages=(
     libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
     libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
     libegl1 libgl1 libfontconfig1 libdbus-1-3
+    chromium chromium-driver fonts-dejavu-core
 )
 
 missing=()

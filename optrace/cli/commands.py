@@ -133,6 +133,9 @@ def run(
         Path | None,
         typer.Option(help="Write the last frame with each racer's whole path: .png, .svg or .pdf."),
     ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML player (.html).")
+    ] = None,
     show: Annotated[bool, typer.Option("--show", help="Play the race in a Qt window.")] = False,
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
@@ -169,6 +172,7 @@ def run(
             ("gif", gif, "--gif"),
             ("mp4", mp4, "--mp4"),
             ("still", still, "--still"),
+            ("html", html, "--html"),
             ("traces", traces, "--traces"),
             ("summary", summary, "--summary"),
         ]

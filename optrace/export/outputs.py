@@ -2,7 +2,7 @@
 render, and committed together (or none of them).
 
 Each output has a kind: ``gif`` and ``mp4`` (animations, streamed from one
-render), ``still`` (``.png``, ``.svg``, ``.pdf``), ``traces`` (``.csv`` or
+render), ``still`` (``.png``, ``.svg``, ``.pdf``), ``html`` (the player), ``traces`` (``.csv`` or
 ``.json``) and ``summary`` (``.json``). :func:`kind_of` chooses one by suffix.
 """
 
@@ -25,11 +25,14 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "gif": (".gif",),
     "mp4": (".mp4",),
     "still": (".png", ".svg", ".pdf"),
+    "html": (".html", ".htm"),
     "traces": (".csv", ".json"),
     "summary": (".json",),
 }
 #: The kinds drawn as an animation, rendered once into every file asked for.
 ANIMATIONS = ("gif", "mp4")
+#: The kinds a path's suffix chooses, in order (``.json`` is the traces).
+BY_SUFFIX = ("gif", "mp4", "still", "html", "traces")
 
 
 @dataclass(frozen=True)
@@ -54,18 +57,20 @@ def kind_of(path: Path) -> str:
         ('gif', 'still', 'traces')
     """
     suffix = path.suffix.lower()
-    for kind in ("gif", "mp4", "still", "traces"):
+    for kind in BY_SUFFIX:
         if suffix in SUFFIXES[kind]:
             return kind
-    known = " ".join(s for kind in ("gif", "mp4", "still", "traces") for s in SUFFIXES[kind])
+    known = " ".join(s for kind in BY_SUFFIX for s in SUFFIXES[kind])
     raise UsageError(f"'{path}': unknown format '{suffix or path.name}'; known: {known}")
 
 
 def check_outputs(outputs: Sequence[Output], size: tuple[int, int], scale: float = 1.0) -> None:
     """Refuse outputs that cannot be written as asked, before anything runs."""
     for out in outputs:
-        # An animation's format is its kind; the others' come from the suffix.
-        if out.kind not in ANIMATIONS and out.path.suffix.lower() not in SUFFIXES[out.kind]:
+        # An animation's or a player's format is its kind; the others' come from
+        # the suffix.
+        fixed = (*ANIMATIONS, "html")
+        if out.kind not in fixed and out.path.suffix.lower() not in SUFFIXES[out.kind]:
             if out.kind == "traces":
                 raise UsageError(f"{out.flag or 'traces'}: '{out.path}' must end in .csv or .json")
             want = " or ".join(SUFFIXES[out.kind])
@@ -128,6 +133,18 @@ def write_outputs(
             write_traces(result, file)
         elif out.kind == "summary":
             write_summary(result, file)
+        elif out.kind == "html":
+            from optrace.export.html import write_player
+
+            write_player(
+                result,
+                file.path,
+                drawing.interval,
+                drawing.size,
+                frame_epochs=frame_epochs,
+                options=drawing.options,
+                loop=drawing.loop,
+            )
         elif out.kind == "still":
             from optrace.export.still import write_still
 

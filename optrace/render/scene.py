@@ -363,17 +363,38 @@ class RaceScene:
         for artist in self.moving:
             artist.set_animated(animated)
 
+    def _state(self, i: int, epoch: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Racer ``i`` at ``epoch``: each start's drawn coordinates (its last finite
+        ones once it diverged), whether it is still alive, and whether it is outside."""
+        last, outside, coords = self._last[i], self._outside[i], self._coords[i]
+        at = np.minimum(epoch, last)
+        rows = np.arange(len(last))
+        now = [c[rows, at] for c in coords]
+        alive = last >= epoch
+        return now, alive, alive & outside[rows, at]
+
+    def note_text(self, epoch: int) -> str:
+        """The notes shown at ``epoch``: who diverged, who is outside the domain."""
+        notes: list[str] = []
+        for i, trace in enumerate(self.result.traces):
+            now, alive, out = self._state(i, epoch)
+            if len(alive) == 1 and not alive[0]:
+                notes.append(f"x {trace.label} diverged at epoch {int(self._last[i][0]) + 1}")
+            elif not alive.all():
+                notes.append(f"x {int((~alive).sum())} of {trace.label} diverged")
+            if len(alive) == 1 and out[0]:
+                notes.append(f"{self._side(now, out)} {trace.label} is outside the domain")
+            elif out.any():
+                notes.append(
+                    f"{self._side(now, out)} {int(out.sum())} of {trace.label} outside the domain"
+                )
+        return "\n".join(notes)
+
     def update(self, frame: int) -> list[Artist]:
         """Move every racer to its place at ``frame``; return the moving artists."""
         epoch = int(self.frame_epochs[frame])
-        notes: list[str] = []
-        for i, trace in enumerate(self.result.traces):
-            last, outside, coords = self._last[i], self._outside[i], self._coords[i]
-            at = np.minimum(epoch, last)
-            rows = np.arange(len(last))
-            now = [c[rows, at] for c in coords]
-            alive = last >= epoch
-            out = alive & outside[rows, at]
+        for i in range(len(self.result.traces)):
+            now, alive, out = self._state(i, epoch)
             inside = alive & ~out
             _set(self.markers[i], [c[inside] for c in now])
             _set(self.ghosts[i], [c[~alive] for c in now])
@@ -384,19 +405,10 @@ class RaceScene:
             _set(self.edges[i], clipped)
             self.edges[i].set_visible(bool(out.any()))
             if self.trails:
-                self._move_trail(self.trails[i], coords, epoch)
-            if len(alive) == 1 and not alive[0]:
-                notes.append(f"x {trace.label} diverged at epoch {int(last[0]) + 1}")
-            elif not alive.all():
-                notes.append(f"x {int((~alive).sum())} of {trace.label} diverged")
-            if len(alive) == 1 and out[0]:
-                notes.append(f"{self._side(now, out)} {trace.label} is outside the domain")
-            elif out.any():
-                notes.append(
-                    f"{self._side(now, out)} {int(out.sum())} of {trace.label} outside the domain"
-                )
+                self._move_trail(self.trails[i], self._coords[i], epoch)
+        notes = self.note_text(epoch)
         self.counter.set_text(str(epoch))
-        self.notes.set_text("\n".join(notes))
+        self.notes.set_text(notes)
         self.notes.set_visible(bool(notes))
         if self.panel is not None:
             self.panel.update(self.frame_epochs[: frame + 1])
@@ -417,6 +429,12 @@ class RaceScene:
                 alpha=0.45 if swarm else 0.8,
                 zorder=_TRAIL_Z,
             )
+
+    @property
+    def coordinates(self) -> list[tuple[np.ndarray, ...]]:
+        """Per racer, the drawn coordinates of every start and epoch: ``(x, loss)``
+        in 1-D, ``(x, y)`` over a contour, ``(x, y, height)`` on a surface."""
+        return self._coords
 
     def _side(self, now: list[np.ndarray], out: np.ndarray) -> str:
         """An arrow for the way out: in 1-D left or right; in 2-D always ``->``."""
