@@ -78,7 +78,7 @@ def test_the_issue_examples_run_as_written(tmp_path: Path) -> None:
         assert last.size == (640, 480)
         assert np.asarray(last).tolist() != np.asarray(early).tolist()
     html = run._repr_html_()
-    assert "<canvas" in html and "<html" not in html  # the player, to embed in a cell
+    assert 'class="optrace-player' in html and "<html" not in html  # the player, for a cell
     assert run._repr_html_() is html  # rendered once, then cached
 
 

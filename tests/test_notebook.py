@@ -59,13 +59,14 @@ def test_every_cell_runs_without_error(executed: Any) -> None:
 
 
 @pytest.mark.parametrize("source", ["run = seed.run()", "ours = optrace.Race("])
-def test_races_play_inline_as_an_animation(executed: Any, source: str) -> None:
+def test_races_play_inline_as_a_player(executed: Any, source: str) -> None:
     (html,) = outputs(cell_with(executed, source), "text/html")
-    match = re.search(r'src="data:image/gif;base64,([A-Za-z0-9+/=]+)"', html)
+    assert 'class="optrace-player' in html and "<html" not in html
+    # The player's static figure: one PNG of the configured size.
+    match = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
     assert match, html[:200]
-    with Image.open(io.BytesIO(base64.b64decode(match.group(1)))) as gif:
-        assert gif.format == "GIF" and gif.n_frames > 50
-        assert gif.size == (640, 480)
+    with Image.open(io.BytesIO(base64.b64decode(match.group(1)))) as background:
+        assert background.size == (640, 480)
 
 
 def test_the_notebook_traces_equal_the_cli_csv(executed: Any, invoke: Any, tmp_path: Path) -> None:
