@@ -108,7 +108,7 @@ class _Palette:
     CUBE = 8
     #: A cube is filled whole once this many of its colours have appeared; until
     #: then each colour that appears is looked up alone.
-    BUSY = 16
+    BUSY = 8
     #: Palette distances computed at once (bounds the temporaries to a few MB).
     BATCH = 1 << 18
 
