@@ -33,3 +33,25 @@ def test_benchmark_quick_mode_reports_every_section(tmp_path: Path) -> None:
     assert all(s["identical"] for s in report["swarm"])
     assert [s["one_tensor"] for s in report["swarm"]] == [True, False]
     assert "speed-up" in done.stdout and "start-up" in done.stdout
+
+
+def test_swarm_benchmark_quick_mode_compares_both_ways(tmp_path: Path) -> None:
+    out = tmp_path / "swarm.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_swarm.py"),
+            "--quick",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    report = json.loads(out.read_text())
+    assert set(report) == {"swarm", "seed", "rosenbrock", "curve", "curve_ratio"}
+    assert report["seed"]["identical_gif"] and report["rosenbrock"]["identical_gif"]
+    assert [row["starts"] for row in report["curve"]] == [9, 100]
+    assert report["swarm"]["error_p999"] <= 24

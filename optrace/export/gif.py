@@ -88,25 +88,133 @@ def _colour_keys(frame: np.ndarray) -> np.ndarray:
 
 
 class _Palette:
-    """The race's palette: a lookup table from colour key to index, filled as colours appear."""
+    """The race's palette and a table from every colour key to its palette index.
+
+    The 255 commonest colours of the first frame map to themselves; any other
+    colour maps to its nearest entry (squared RGB distance, the lowest index on a
+    tie), exactly as a search of the whole palette would. The table covers all
+    2**24 colours; filling all of it up front costs over a minute in numpy, so it
+    is filled as colours appear: a colour alone at first, and a whole cube of
+    8 x 8 x 8 colours once :attr:`BUSY` of its colours have appeared (a dense
+    swarm's frames touch a few thousand cubes, mostly in its first frames). A
+    cube on the near side of every bisector between its centre's nearest entry
+    and the others takes that entry as a block; otherwise its eight halves are
+    tried against just the entries whose bisectors cross it, down to single
+    colours. Once a race's cubes are filled, a frame's lookup is one gather
+    however many colours changed.
+    """
+
+    #: The side of the cubes filled at once, in colour levels.
+    CUBE = 8
+    #: A cube is filled whole once this many of its colours have appeared; until
+    #: then each colour that appears is looked up alone.
+    BUSY = 8
+    #: Palette distances computed at once (bounds the temporaries to a few MB).
+    BATCH = 1 << 18
 
     def __init__(self, keys: np.ndarray, size: int) -> None:
         colours, counts = np.unique(keys, return_counts=True)
         top = colours[np.argsort(-counts, kind="stable")[:size]]
-        self.rgb = np.stack([top & 255, (top >> 8) & 255, (top >> 16) & 255], axis=1)
-        self.rgb = self.rgb.astype(np.int32)
+        self.rgb = _channels(top)
+        self._square = (self.rgb**2).sum(axis=1)
         self._unknown = size
         self._lut = np.full(1 << 24, size, np.uint8)
         self._lut[top] = np.arange(len(top), dtype=np.uint8)
+        self._seen = np.zeros((256 // self.CUBE) ** 3, np.int32)
+        self._offsets: dict[int, np.ndarray] = {}
+        side = self.CUBE
+        while side >= 1:
+            r, g, b = np.meshgrid(*[np.arange(side, dtype=np.int64)] * 3, indexing="ij")
+            self._offsets[side] = (r | g << 8 | b << 16).reshape(-1)
+            side //= 2
 
     def indices(self, keys: np.ndarray) -> np.ndarray:
-        """Palette indices of ``keys``: exact where the colour is in the palette, else nearest."""
+        """Palette indices of ``keys``: exact where the colour is in the palette, else nearest.
+
+        Args:
+            keys: Colour keys ``r | g << 8 | b << 16``, any shape.
+
+        Returns:
+            uint8 indices of the same shape.
+        """
         found: np.ndarray = self._lut[keys]
         missing = found == self._unknown
         if missing.any():
-            new = np.unique(keys[missing])
-            rgb = np.stack([new & 255, (new >> 8) & 255, (new >> 16) & 255], axis=1)
-            distance = ((rgb[:, None, :].astype(np.int32) - self.rgb[None]) ** 2).sum(axis=2)
-            self._lut[new] = distance.argmin(axis=1).astype(np.uint8)
+            new = np.unique(keys[missing]).astype(np.int64)
+            level = (0xFF // self.CUBE) * self.CUBE
+            cube = new & (level | level << 8 | level << 16)
+            cubes, seen = np.unique(cube, return_counts=True)
+            packed = _pack(cubes, self.CUBE)
+            self._seen[packed] += seen.astype(np.int32)
+            busy = self._seen[packed] >= self.BUSY
+            if busy.any():
+                rows = np.broadcast_to(np.arange(len(self.rgb)), (int(busy.sum()), len(self.rgb)))
+                self._settle(cubes[busy], self.CUBE, rows)
+            lone = new[~np.isin(cube, cubes[busy])]
+            if lone.size:  # a few colours in a quiet cube: each against the whole palette
+                rows = np.broadcast_to(np.arange(len(self.rgb)), (len(lone), len(self.rgb)))
+                self._settle(lone, 1, rows)
             found = self._lut[keys]
         return found
+
+    def _settle(self, corners: np.ndarray, side: int, entries: np.ndarray) -> None:
+        """Fill the table for the cubes of ``side`` at ``corners``, each row of
+        ``entries`` holding the palette indices that can be nearest in that cube,
+        ascending (any repeats after their first appearance)."""
+        for at in range(0, len(corners), max(1, self.BATCH // entries.shape[1])):
+            chunk = slice(at, at + max(1, self.BATCH // entries.shape[1]))
+            self._settle_some(corners[chunk], side, entries[chunk])
+
+    def _settle_some(self, corners: np.ndarray, side: int, entries: np.ndarray) -> None:
+        rgb, square, rows = self.rgb, self._square, np.arange(len(corners))
+        lo = _channels(corners)
+        if side == 1:  # argmin's first minimum is the lowest index
+            distance = ((lo[:, None, :] - rgb[entries]) ** 2).sum(axis=2)
+            self._lut[corners] = entries[rows, distance.argmin(axis=1)]
+            return
+        hi = lo + side - 1
+        # The entry nearest the cube's centre (twice its coordinates, to stay integral).
+        near = entries[
+            rows, (((lo + hi)[:, None, :] - 2 * rgb[entries]) ** 2).sum(axis=2).argmin(axis=1)
+        ]
+        # Entry q is at least as near as p at x iff 2 x.(p-q) + |q|^2 - |p|^2 <= 0;
+        # over the cube the left side is least at one corner.
+        diff = rgb[near][:, None, :] - rgb[entries]
+        corner = np.where(diff > 0, lo[:, None, :], hi[:, None, :])
+        margin = 2 * (corner * diff).sum(axis=2) + square[entries] - square[near][:, None]
+        rival = margin <= 0
+        alone = ~(rival & (entries != near[:, None])).any(axis=1)
+        self._lut[corners[alone][:, None] + self._offsets[side][None]] = near[alone, None]
+        contested = np.flatnonzero(~alone)
+        if contested.size == 0:
+            return
+        # The rivals of each contested cube, still ascending, padded with its first.
+        rival, entries = rival[contested], entries[contested]
+        count = rival.sum(axis=1)
+        by_count = np.argsort(count, kind="stable")
+        rival, entries, count = rival[by_count], entries[by_count], count[by_count]
+        order = np.argsort(~rival, axis=1, kind="stable")
+        kept = np.take_along_axis(entries, order, axis=1)
+        corners = corners[contested][by_count]
+        half = side // 2
+        for group in np.array_split(np.arange(len(count)), max(1, len(count) // 64)):
+            width = int(count[group[-1]])
+            sub = kept[group, :width].copy()
+            pad = np.arange(width)[None] >= count[group, None]
+            sub[pad] = np.broadcast_to(sub[:, :1], sub.shape)[pad]
+            children = (corners[group][:, None] + self._offsets[2][None] * half).reshape(-1)
+            self._settle(children, half, np.repeat(sub, 8, axis=0))
+
+
+def _channels(keys: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` int32 red, green, blue of colour keys."""
+    rgb: np.ndarray = np.stack([keys & 255, (keys >> 8) & 255, (keys >> 16) & 255], axis=1)
+    return rgb.astype(np.int32)
+
+
+def _pack(corners: np.ndarray, cube: int) -> np.ndarray:
+    """The number of each cube of side ``cube`` (a power of two) from its corner key."""
+    rgb = _channels(corners) // cube
+    side = 256 // cube
+    packed: np.ndarray = rgb[:, 0] + side * (rgb[:, 1] + side * rgb[:, 2])
+    return packed

@@ -24,6 +24,7 @@ from optrace.engine.styles import split_style
 from optrace.render.loss_panel import LossPanel
 from optrace.render.options import SceneOptions
 from optrace.render.theme import THEMES, dress, scaled_size
+from optrace.render.trails import RasterTrail
 from optrace.results.trace import RaceResult, Surface, Trace
 
 #: Moving artists sit above everything static (the legend is at 5), so drawing
@@ -40,7 +41,9 @@ class RaceScene:
 
     A 1-D race moves markers along the curve ``f(x)``; a 2-D race moves them
     over a filled contour of ``f(x, y)`` (log-scaled where it spans decades),
-    or over its surface in 3-D, with the known minima marked.
+    or over its surface in 3-D, with the known minima marked. A swarm's trails
+    in the contour view are rasterised by :class:`RasterTrail`; other trails are
+    matplotlib line collections.
 
     Args:
         figure: The figure to draw on (Agg for files, QtAgg for the window).
@@ -48,6 +51,10 @@ class RaceScene:
         frame_epochs: The epoch shown in each frame; default one frame per epoch.
         options: Panels, trails and view.
     """
+
+    #: Racers with at least this many starts have their 2-D contour trails
+    #: rasterised with numpy rather than stroked by matplotlib.
+    RASTER_TRAILS_FROM = 2
 
     def __init__(
         self,
@@ -100,7 +107,7 @@ class RaceScene:
         self.panel: LossPanel | None = None
         flat = result.surface is None or self.three_d
         outline: dict[str, Any] = {} if flat else {"markeredgecolor": "white"}
-        for trace in result.traces:
+        for i, trace in enumerate(result.traces):
             hexcolour, fmt = split_style(trace.style)
             (marker,) = self._plot(
                 fmt,
@@ -139,7 +146,7 @@ class RaceScene:
             self.ghosts.append(ghost)
             self.edges.append(edge)
             if self.trail:
-                self.trails.append(self._trail_collection(colour))
+                self.trails.append(self._trail_collection(colour, self._coords[i]))
         self._add_counter(figure, ax, result.epochs, boxed=not flat)
         self.panel = (
             LossPanel(figure.add_subplot(grid[1]), result, self.markers)
@@ -288,7 +295,12 @@ class RaceScene:
         lines: list[Line2D] = self.axes.plot(*empty, *style, **kwargs)
         return lines
 
-    def _trail_collection(self, colour: Any) -> Any:
+    def _trail_collection(self, colour: Any, coords: tuple[np.ndarray, ...]) -> Any:
+        if not self.three_d and len(coords) == 2 and len(coords[0]) >= self.RASTER_TRAILS_FROM:
+            raster = RasterTrail(self.axes, *coords, to_rgba(colour), self.trail, linewidth=1.5)
+            raster.set_zorder(_TRAIL_Z)
+            self.axes.add_artist(raster)
+            return raster
         if self.three_d:
             from mpl_toolkits.mplot3d.art3d import (  # type: ignore[import-untyped]
                 Line3DCollection,
@@ -450,6 +462,9 @@ class RaceScene:
         (one colour, one draw), so a swarm's trail costs ``trail`` draws, not
         ``trail`` times its starts.
         """
+        if isinstance(trail, RasterTrail):
+            trail.show(epoch)
+            return
         first = max(0, epoch - self.trail)
         path = np.stack([c[:, first : epoch + 1] for c in coords], axis=-1)
         gap = np.full_like(path[:, 1:], np.nan)
