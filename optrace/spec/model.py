@@ -286,8 +286,8 @@ class RacerConfig(BaseModel):
         default=None,
         description="A learning-rate schedule: {name: a torch.optim.lr_scheduler class, ...}.",
     )
-    tune: RacerTune | bool = Field(
-        default=True,
+    tune: RacerTune | Literal[False] | None = Field(
+        default=None,
         description="For optrace tune: false races this racer as written; "
         "{space: ...} searches its own space.",
     )
@@ -295,8 +295,11 @@ class RacerConfig(BaseModel):
     @field_validator("tune", mode="before")
     @classmethod
     def _tune_form(cls, v: Any) -> Any:
-        if not isinstance(v, (bool, dict, RacerTune)):
-            raise ValueError(f"expected false or {{space: ...}}, got {show(v)}")
+        if v is not None and v is not False and not isinstance(v, (dict, RacerTune)):
+            raise ValueError(
+                f"expected false or {{space: ...}}, got {show(v)}; leave it out to tune "
+                "this racer over the tune block's space"
+            )
         return v
 
     @property

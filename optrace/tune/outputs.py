@@ -200,9 +200,14 @@ def _sensitivity(ax: Any, racer: TunedRacer, key: str, objective: str) -> None:
     if (~finite).any():
         top = blended_transform_factory(ax.transData, ax.transAxes)
         ax.scatter(
-            xs[~finite], np.full((~finite).sum(), 0.97), marker="x", color="tab:gray",
-            transform=top, label="diverged / left", clip_on=False,
-        )  # fmt: skip
+            xs[~finite],
+            np.full((~finite).sum(), 0.97),
+            marker="x",
+            color="tab:gray",
+            transform=top,
+            label="diverged / left",
+            clip_on=False,
+        )
     space = racer.space[key]
     if space.get("log"):
         ax.set_xscale("log")
@@ -229,15 +234,26 @@ def _sensitivity(ax: Any, racer: TunedRacer, key: str, objective: str) -> None:
         ax.plot(centres, best, "-", color="tab:orange", label="best per bin")
     if math.isfinite(racer.best_objective) and key in racer.best_params:
         ax.scatter(
-            [float(racer.best_params[key])], [racer.best_objective], marker="*", s=180,
-            color="tab:red", zorder=5, label="chosen",
-        )  # fmt: skip
+            [float(racer.best_params[key])],
+            [racer.best_objective],
+            marker="*",
+            s=180,
+            color="tab:red",
+            zorder=5,
+            label="chosen",
+        )
     baseline = racer.baseline_params.get(key)
     if isinstance(baseline, (int, float)) and math.isfinite(racer.baseline_objective):
         ax.scatter(
-            [float(baseline)], [racer.baseline_objective], marker="o", s=60,
-            facecolors="none", edgecolors="black", zorder=5, label="as written",
-        )  # fmt: skip
+            [float(baseline)],
+            [racer.baseline_objective],
+            marker="o",
+            s=60,
+            facecolors="none",
+            edgecolors="black",
+            zorder=5,
+            label="as written",
+        )
     ax.set_title(racer.label, fontsize=10)
     ax.set_xlabel(key)
     ax.set_ylabel(objective)

@@ -10,6 +10,7 @@ reported before any trial runs.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,8 @@ def resolve_space(
             default = by_name[key].default
             example = [False, True] if isinstance(default, bool) else [default]
             raise ConfigError(
-                where, f"{key} is not a real number: give it choices, e.g. choices: {example}"
+                where,
+                f"{key} is not a real number: give it choices, e.g. choices: {json.dumps(example)}",
             )
         default = by_name[key].default if key in by_name else None
         baseline = spec.hyperparameters.get(key, default)
