@@ -25,6 +25,7 @@ class Run(NamedTuple):
     loss: np.ndarray
     lr: np.ndarray
     y: np.ndarray | None = None
+    stopped: bool = False
 
 
 def race_one(
@@ -34,6 +35,7 @@ def race_one(
     epochs: int,
     progress: Callable[[int], None] | None = None,
     schedule: ScheduleSpec | None = None,
+    stop_when: Callable[[np.ndarray, np.ndarray], bool] | None = None,
 ) -> Run:
     """Race one optimizer from every start.
 
@@ -65,11 +67,17 @@ def race_one(
     optimizer = spec.build(param)
     scheduler = schedule.build(optimizer) if schedule is not None else None
 
+    stopped = False
+
     def record(epoch: int, alive: np.ndarray) -> np.ndarray:
+        nonlocal stopped
         place = param.detach().numpy().reshape(count, dims)
         value = loss.detach().numpy().reshape(count)
         alive &= np.isfinite(place).all(axis=1) & np.isfinite(value)
         places[alive, epoch], losses[alive, epoch] = place[alive], value[alive]
+        if stop_when is not None and stop_when(place, value):
+            stopped = True
+            alive[:] = False
         return alive
 
     loss = fn(param)
@@ -88,7 +96,13 @@ def race_one(
             if progress is not None:
                 progress(count * (epochs - epoch))
             break
-    return Run(places[..., 0], losses, lrs, places[..., 1] if dims == 2 else None)
+    return Run(places[..., 0], losses, lrs, places[..., 1] if dims == 2 else None, stopped)
+
+
+def _unraced(like: Run, epochs: int) -> Run:
+    """A start left unraced after a stop: NaN throughout, shaped like one start's run."""
+    blank = np.full((1, epochs + 1), np.nan)
+    return Run(blank, blank.copy(), blank.copy(), None if like.y is None else blank.copy(), True)
 
 
 def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceResult:

@@ -53,10 +53,12 @@ def _kind(parameter: inspect.Parameter) -> str:
     """``number``, ``choice`` (whole numbers, true/false, text) or ``list``."""
     default = parameter.default
     annotation = parameter.annotation
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    text = annotation if isinstance(annotation, str) else str(annotation)
+    if parameter.name == "lr":
+        return "number"
     if isinstance(default, (tuple, list)):
         return "list"
-    if isinstance(default, bool):
+    if isinstance(default, (bool, str)) or ("str" in text and "float" not in text):
         return "choice"
     if "float" in text or "Tensor" in text or isinstance(default, float):
         return "number"

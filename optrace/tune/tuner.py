@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from optrace._core.errors import ConfigError, OptraceError, UsageError
@@ -23,7 +24,6 @@ from optrace._core.jsonable import jsonable
 from optrace.engine.loop import race_one
 from optrace.engine.plan import RacePlan, RacerPlan, prepare
 from optrace.problems.objective import DTYPE
-from optrace.results.trace import Trace
 from optrace.spec.model import RaceConfig, RacerConfig, RacerTune, TuneConfig
 from optrace.tune.objectives import NEEDS_MINIMUM, score
 from optrace.tune.space import Param, resolve_space
@@ -67,16 +67,31 @@ class TuningPlan:
     limits: bool = True
 
     def evaluate(self, target: Target, params: Mapping[str, Any]) -> float:
-        """The objective of ``target`` raced with ``params`` over the tuning starts."""
+        """The objective of ``target`` raced with ``params`` over the tuning starts.
+
+        The race stops at the first epoch at which any start diverged or left the
+        domain: the trial then scores the worst, ``inf``, whatever the rest would do.
+        """
         spec = target.racer.optimizer
         spec = replace(spec, hyperparameters={**spec.hyperparameters, **params})
         plan = self.tuning
-        ran = race_one(
-            spec, plan.objective.fn, plan.starts, plan.epochs, None, target.racer.schedule
+        box = (
+            [plan.domain]
+            if plan.objective.ydomain is None
+            else [plan.domain, plan.objective.ydomain]
         )
-        trace = Trace(target.label, spec.name, spec.hyperparameters, "", ran.x, ran.loss, y=ran.y)
-        left = bool(trace.outside(plan.domain, plan.objective.ydomain).any())
-        return score(self.settings.objective, ran.loss, self.fstar, plan.tolerance, worst=left)
+        low = np.array([b[0] for b in box])
+        high = np.array([b[1] for b in box])
+
+        def worst(places: np.ndarray, losses: np.ndarray) -> bool:
+            with np.errstate(invalid="ignore"):
+                inside = (places >= low) & (places <= high)
+            return not (inside.all() and np.isfinite(losses).all())
+
+        ran = race_one(
+            spec, plan.objective.fn, plan.starts, plan.epochs, None, target.racer.schedule, worst
+        )
+        return score(self.settings.objective, ran.loss, self.fstar, plan.tolerance, ran.stopped)
 
 
 @dataclass(frozen=True)
