@@ -421,3 +421,31 @@ def test_import_optrace_tune_imports_no_optuna() -> None:
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+def test_a_racer_raced_start_by_start_that_leaves_the_domain_scores_worst_too() -> None:
+    """Adafactor races each start on its own: leaving the domain at the first start
+    is the worst, and a value that stays inside scores what a plain loop scores."""
+    starts = [[1.8802120072262123, 1.8312794575991518], [0.5, -0.5]]
+    space = {"lr": {"choices": [2.8765041432546945, 0.05]}}
+    doc = {
+        "function": "rosenbrock",
+        "epochs": 10,
+        "tune": {"trials": 4, "starts": starts, "space": space},
+        "racers": [{"optimizer": "Adafactor"}],
+    }
+    (racer,) = tune_config(parse_config(doc)).racers
+    by_lr = {t.params["lr"]: t.objective for t in racer.trials}
+    assert set(by_lr) == {2.8765041432546945, 0.05}
+    assert by_lr[2.8765041432546945] == math.inf  # y passes 3, the top of the domain
+    finals = []
+    for start in starts:
+        p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adafactor([p], lr=0.05)
+        for _ in range(10):
+            opt.zero_grad()
+            rosenbrock(p).backward()
+            opt.step()
+            assert -2 <= p[0].item() <= 2 and -1 <= p[1].item() <= 3
+        finals.append(rosenbrock(p).item())
+    assert by_lr[0.05] == math.fsum(finals) / 2 == racer.best_objective

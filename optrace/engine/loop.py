@@ -47,15 +47,28 @@ def race_one(
     a start's first non-finite place or loss on, all are NaN. An element-wise
     optimizer races all starts as one tensor, which gives the same bits as
     separate runs; any other races each start on its own.
+
+    ``stop_when(places, losses)`` (the tuner's: a start diverged or left the
+    domain) is asked after every epoch with each start's place ``(starts, dims)``
+    and loss; once it says True the race stops, and every epoch not run, and
+    every start not raced, is NaN (``stopped`` says so).
     """
     if len(starts) > 1 and not spec.elementwise:
-        runs = [race_one(spec, fn, [s], epochs, progress, schedule) for s in starts]
+        runs: list[Run] = []
+        for s in starts:
+            if runs and runs[-1].stopped:
+                runs.append(_unraced(runs[-1], epochs))
+                if progress is not None:
+                    progress(epochs)
+                continue
+            runs.append(race_one(spec, fn, [s], epochs, progress, schedule, stop_when))
         ys = [r.y for r in runs if r.y is not None]
         return Run(
             np.concatenate([r.x for r in runs]),
             np.concatenate([r.loss for r in runs]),
             np.concatenate([r.lr for r in runs]),
             np.concatenate(ys) if ys else None,
+            any(r.stopped for r in runs),
         )
     count = len(starts)
     dims = 2 if isinstance(starts[0], tuple) else 1
