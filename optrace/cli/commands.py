@@ -210,6 +210,88 @@ def run(
 
 
 @app.command()
+def tune(
+    config: Annotated[Path, typer.Argument(help="The race config (YAML) with a tune: block.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the config with the tuned values (.yaml).")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Plot each racer's objective against lr (.png).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write every trial, the best and the baseline (.json).")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="An Optuna storage: sqlite:///FILE, journal:FILE or a database URL; "
+            "a stored study goes on where it stopped."
+        ),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(help="The studies' name (default: the config's file name).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes running trials (needs --storage journal:FILE).")
+    ] = 1,
+    no_limits: Annotated[
+        bool,
+        typer.Option("--no-limits", help="Tune a race larger than the usual safety limits."),
+    ] = False,
+) -> None:
+    """Tune every racer with the same budget of trials (Optuna); write the tuned config."""
+    with _reporting():
+        from optrace._core.atomic import AtomicFile, check_distinct
+        from optrace.spec.loading import load_document
+
+        document, loaded = load_document(config)
+        for option, path, suffixes in (
+            ("--out", out, (".yaml", ".yml")),
+            ("--plot", plot, (".png",)),
+            ("--report", report, (".json",)),
+        ):
+            if path is not None and path.suffix.lower() not in suffixes:
+                raise UsageError(f"{option}: '{path}' must end in {' or '.join(suffixes)}")
+        outputs = {k: p for k, p in (("out", out), ("plot", plot), ("report", report)) if p}
+        check_distinct(list(outputs.values()))
+        try:
+            import optuna
+        except ModuleNotFoundError:
+            raise UsageError("tuning needs Optuna: pip install 'optrace[tune]'") from None
+        from optrace.tune import outputs as tuned_outputs
+        from optrace.tune.tuner import prepare_tuning, run_tuning
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            plan = prepare_tuning(loaded, config.parent, limits=not no_limits)
+        except ConfigError as exc:
+            raise exc.in_file(str(config)) from None
+        files: dict[str, AtomicFile] = {}
+        try:
+            for kind, path in outputs.items():
+                files[kind] = AtomicFile(path)
+            total = plan.settings.trials * len(plan.targets)
+            with _progress("tuning", total) as progress:
+                tuning = run_tuning(plan, storage, study or config.stem, workers, progress=progress)
+            if "out" in files:
+                files["out"].path.write_text(
+                    tuned_outputs.tuned_yaml(tuning, document), encoding="utf-8"
+                )
+            if "report" in files:
+                files["report"].path.write_text(tuned_outputs.report_json(tuning), encoding="utf-8")
+            if "plot" in files:
+                tuned_outputs.plot(tuning, files["plot"].path)
+            for file in files.values():
+                file.commit()
+        finally:
+            for file in files.values():
+                file.discard()
+        typer.echo(tuned_outputs.table(tuning))
+        for file in files.values():
+            typer.echo(f"wrote {file.target}", err=True)
+
+
+@app.command()
 def validate(
     config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
     no_limits: Annotated[

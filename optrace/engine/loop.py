@@ -28,6 +28,7 @@ class Run(NamedTuple):
     lr: np.ndarray | None
     y: np.ndarray | None = None
     failure: str | None = None
+    stopped: bool = False
 
 
 def race_one(
@@ -39,6 +40,7 @@ def race_one(
     schedule: ScheduleSpec | None = None,
     seed: int = 0,
     noise: NoiseSpec | None = None,
+    stop_when: Callable[[np.ndarray, np.ndarray], bool] | None = None,
 ) -> Run:
     """Race one optimizer from every start.
 
@@ -56,21 +58,22 @@ def race_one(
     optimizer races all starts as one tensor, which gives the same bits as
     separate runs; any other races each start on its own. ``noise`` is added to
     each gradient, its rows matching ``starts``.
+
+    ``stop_when(places, losses)`` (the tuner's: a start diverged or left the
+    domain) is asked after every epoch with each start's place ``(starts, dims)``
+    and loss; once it says True the race stops, and every epoch not run, and
+    every start not raced, is NaN (``stopped`` says so).
     """
     if len(starts) > 1 and not spec.elementwise:
-        runs = [
-            race_one(
-                spec,
-                fn,
-                [s],
-                epochs,
-                progress,
-                schedule,
-                seed,
-                None if noise is None else noise.row(i),
-            )
-            for i, s in enumerate(starts)
-        ]
+        runs: list[Run] = []
+        for i, s in enumerate(starts):
+            if runs and runs[-1].stopped:
+                runs.append(_unraced(runs[-1], epochs))
+                if progress is not None:
+                    progress(epochs)
+                continue
+            row = None if noise is None else noise.row(i)
+            runs.append(race_one(spec, fn, [s], epochs, progress, schedule, seed, row, stop_when))
         ys = [r.y for r in runs if r.y is not None]
         lrs = [r.lr for r in runs if r.lr is not None]
         return Run(
@@ -79,9 +82,10 @@ def race_one(
             np.concatenate(lrs) if len(lrs) == len(runs) else None,
             np.concatenate(ys) if ys else None,
             next((r.failure for r in runs if r.failure is not None), None),
+            any(r.stopped for r in runs),
         )
     with seeded(seed):
-        return _race(spec, fn, starts, epochs, progress, schedule, noise)
+        return _race(spec, fn, starts, epochs, progress, schedule, noise, stop_when)
 
 
 def _lr(optimizer: torch.optim.Optimizer) -> float:
@@ -97,6 +101,7 @@ def _race(
     progress: Callable[[int], None] | None,
     schedule: ScheduleSpec | None,
     noise: NoiseSpec | None = None,
+    stop_when: Callable[[np.ndarray, np.ndarray], bool] | None = None,
 ) -> Run:
     count = len(starts)
     dims = 2 if isinstance(starts[0], tuple) else 1
@@ -107,11 +112,17 @@ def _race(
     param = torch.tensor(first, dtype=spec.dtype, requires_grad=True)
     drawn = noise.start(dims) if noise is not None else None
 
+    stopped = False
+
     def record(epoch: int, alive: np.ndarray) -> np.ndarray:
+        nonlocal stopped
         place = param.detach().numpy().reshape(count, dims)
         value = loss.detach().numpy().reshape(count)
         alive &= np.isfinite(place).all(axis=1) & np.isfinite(value)
         places[alive, epoch], losses[alive, epoch] = place[alive], value[alive]
+        if stop_when is not None and stop_when(place, value):
+            stopped = True
+            alive[:] = False
         return alive
 
     loss = fn(param)
@@ -151,7 +162,15 @@ def _race(
         lrs if has_lr else None,
         places[..., 1] if dims == 2 else None,
         failure,
+        stopped,
     )
+
+
+def _unraced(like: Run, epochs: int) -> Run:
+    """A start left unraced after a stop: NaN throughout, shaped like one start's run."""
+    blank = np.full((1, epochs + 1), np.nan)
+    y = None if like.y is None else blank.copy()
+    return Run(blank, blank.copy(), None if like.lr is None else blank.copy(), y, None, True)
 
 
 def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceResult:

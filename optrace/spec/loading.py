@@ -15,8 +15,16 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from optrace._core.errors import ConfigError
-from optrace._core.keys import did_you_mean, key_path, show
-from optrace.spec.model import AnimationConfig, NoiseConfig, RaceConfig, _AtPath
+from optrace._core.keys import child, did_you_mean, key_path, show
+from optrace.spec.model import (
+    AnimationConfig,
+    NoiseConfig,
+    RaceConfig,
+    RacerTune,
+    SearchRange,
+    TuneConfig,
+    _AtPath,
+)
 
 # --- YAML --------------------------------------------------------------------
 
@@ -123,7 +131,18 @@ _MODELS: dict[tuple[str, ...], type[BaseModel]] = {
     ("animation",): AnimationConfig,
     ("noise",): NoiseConfig,
     ("racers", "noise"): NoiseConfig,
+    ("tune",): TuneConfig,
+    ("tune", "space", "*"): SearchRange,
+    ("racers", "tune"): RacerTune,
+    ("racers", "tune", "space", "*"): SearchRange,
 }
+
+
+def _model_at(parent: tuple[str, ...]) -> type[BaseModel] | None:
+    """The model whose keys live at ``parent`` (any keyword under ``space``)."""
+    shape = tuple("*" if i and parent[i - 1] == "space" else p for i, p in enumerate(parent))
+    return _MODELS.get(shape)
+
 
 _MISSING_HINTS = {
     "function": "add e.g. 'function: peaks-slice'",
@@ -137,12 +156,16 @@ _MISSING_HINTS = {
 def _message(err: ErrorDetails) -> tuple[str, str]:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     # Drop the union branch names pydantic adds (e.g. 'float', "literal['random']").
-    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"float", "int"})))
+    loc = tuple(
+        p
+        for p in loc
+        if not (isinstance(p, str) and ("[" in p or p in {"float", "int", "bool", "RacerTune"}))
+    )
     path = key_path(loc)
     kind, value, ctx = err["type"], err.get("input"), err.get("ctx", {})
     if kind == "extra_forbidden":
         parent = tuple(str(p) for p in loc[:-1] if isinstance(p, str))
-        model = _MODELS.get(parent)
+        model = _model_at(parent)
         keys = list(model.model_fields) if model else []
         hint = did_you_mean(str(loc[-1]), keys)
         return path, f"unknown key{hint}; valid keys are {', '.join(keys)}"
@@ -186,7 +209,9 @@ def _message(err: ErrorDetails) -> tuple[str, str]:
     if kind == "value_error":
         exc = ctx.get("error")
         if isinstance(exc, _AtPath):
-            return exc.path, exc.message
+            return (child(path, exc.path) if exc.path else path) if exc.relative else exc.path, (
+                exc.message
+            )
         return path, str(exc) if exc is not None else err["msg"]
     return path, err["msg"]
 
@@ -234,6 +259,12 @@ def parse_config(data: Any) -> RaceConfig:
 
 def load_config(path: Path) -> RaceConfig:
     """Read and validate a config file; errors name the file and the key path."""
+    return load_document(path)[1]
+
+
+def load_document(path: Path) -> tuple[Any, RaceConfig]:
+    """Read a config file: the YAML document as read (keys in file order) and its
+    validated config; errors name the file and the key path."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -246,6 +277,7 @@ def load_config(path: Path) -> RaceConfig:
     except OSError as exc:
         raise ConfigError("", f"cannot be read ({exc.strerror})", source=source) from None
     try:
-        return parse_config(_read_yaml(text))
+        document = _read_yaml(text)
+        return document, parse_config(document)
     except ConfigError as exc:
         raise exc.in_file(source) from None

@@ -38,6 +38,7 @@ RESERVED_RACER_KEYS = (
     "wraps",
     "dtype",
     "noise",
+    "tune",
 )
 #: The parameter dtypes a race may use.
 DType = Literal["float32", "float64"]
@@ -84,6 +85,35 @@ def _point(v: Any, path: str) -> float | tuple[float, float]:
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(c) for c in v):
         return float(v[0]), float(v[1])
     raise _AtPath(path, f"expected a number or [x, y], got {show(v)}")
+
+
+def _swarm(v: Any, path: str) -> Any:
+    """A swarm: a list of points, ``{grid: N}`` or ``{random: N}``, checked."""
+    form = "a list of points, {grid: N} or {random: N}"
+    if v is None:
+        return v
+    if isinstance(v, list):
+        if not v:
+            raise ValueError(f"expected {form}, got an empty list")
+        points = [_point(item, f"{path}[{i}]") for i, item in enumerate(v)]
+        for i, point in enumerate(points):
+            if type(point) is not type(points[0]):
+                like = "[x, y]" if isinstance(points[0], tuple) else "a number"
+                raise _AtPath(f"{path}[{i}]", f"expected {like} like {path}[0], got {show(v[i])}")
+        return points
+    if isinstance(v, dict) and len(v) == 1:
+        ((key, count),) = v.items()
+        if key not in ("grid", "random"):
+            raise _AtPath(
+                child(path, key),
+                f"unknown key{did_you_mean(str(key), ['grid', 'random'])}; expected {form}",
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise _AtPath(
+                child(path, key), f"expected a whole number, at least 1, got {show(count)}"
+            )
+        return v
+    raise ValueError(f"expected {form}, got {show(v)}")
 
 
 class FunctionConfig(BaseModel):
@@ -182,6 +212,138 @@ class WrappedConfig(BaseModel):
         return found
 
 
+#: What ``optrace tune`` can minimise; all but ``final-loss`` need the lowest known minimum f*.
+OBJECTIVES = ("final-gap", "best-gap", "mean-log-gap", "epochs-to-tolerance", "final-loss")
+
+
+class SearchRange(BaseModel):
+    """How one constructor keyword is searched: ``{low, high}`` (``log: true`` or a
+    ``step``), or ``{choices: [...]}`` for a whole-number, true/false or text keyword."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    low: Number | None = Field(default=None, description="The lowest value tried.")
+    high: Number | None = Field(default=None, description="The highest value tried.")
+    log: bool = Field(default=False, description="Search on a log scale (needs low > 0).")
+    step: Number | None = Field(default=None, gt=0, description="Try only low + k * step.")
+    choices: list[bool | int | float | str] | None = Field(
+        default=None, min_length=1, description="Or: try exactly these values."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SearchRange:
+        if self.choices is not None:
+            for key in ("low", "high", "step"):
+                if getattr(self, key) is not None:
+                    raise _AtPath(
+                        key, "give either 'choices' or 'low' and 'high', not both", relative=True
+                    )
+            if self.log:
+                raise _AtPath("log", "'log' applies to low and high, not to choices", relative=True)
+            return self
+        for key in ("low", "high"):
+            if getattr(self, key) is None:
+                raise _AtPath(
+                    key,
+                    "required key is missing; give 'low' and 'high' (or 'choices')",
+                    relative=True,
+                )
+        assert self.low is not None and self.high is not None
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise _AtPath("", "low and high must be finite numbers", relative=True)
+        if self.low >= self.high:
+            raise _AtPath(
+                "high",
+                f"must be above low, got low={self.low:g} and high={self.high:g}",
+                relative=True,
+            )
+        if self.log and self.low <= 0:
+            raise _AtPath(
+                "low",
+                f"'log: true' needs low > 0, got {self.low:g}; use e.g. 1.0e-5",
+                relative=True,
+            )
+        if self.log and self.step is not None:
+            raise _AtPath("step", "give either 'log: true' or 'step', not both", relative=True)
+        return self
+
+    def describe(self) -> str:
+        """``log-uniform [0.0001, 10]``, ``uniform [0, 0.99] step 0.01`` or ``one of [...]``."""
+        if self.choices is not None:
+            return f"one of {list(self.choices)}"
+        kind = "log-uniform" if self.log else "uniform"
+        step = f" step {self.step:g}" if self.step is not None else ""
+        return f"{kind} [{self.low:g}, {self.high:g}]{step}"
+
+
+_DEFAULT_SPACE = {"lr": SearchRange(low=1e-4, high=10.0, log=True)}
+
+
+def _space_form(v: Any) -> Any:
+    if isinstance(v, dict) and not v:
+        raise ValueError(
+            "needs at least one keyword, e.g. {lr: {low: 1.0e-4, high: 10, log: true}}"
+        )
+    return v
+
+
+class RacerTune(BaseModel):
+    """A racer's own ``tune:``: its search space (the budget is the same for everyone)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    space: dict[str, SearchRange] = Field(
+        description="Constructor keywords of this racer's optimizer and their ranges; "
+        "replaces the tune block's space for this racer."
+    )
+
+    _space = field_validator("space", mode="before")(_space_form)
+
+
+class TuneConfig(BaseModel):
+    """``optrace tune``: every racer gets the same budget, starts, horizon and objective."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trials: Count = Field(default=40, ge=1, le=100_000, description="Trials per racer.")
+    objective: str = Field(
+        default="final-gap",
+        description="What a trial minimises, the mean over the starts: " + ", ".join(OBJECTIVES),
+    )
+    starts: list[float] | list[tuple[float, float]] | dict[str, Count] = Field(
+        default={"random": 8},
+        description="The starts each trial is scored over: a list of points, {grid: N} "
+        "or {random: N} (drawn from seed).",
+    )
+    epochs: Count | None = Field(
+        default=None, ge=1, description="The tuning horizon (default: the race's epochs)."
+    )
+    space: dict[str, SearchRange] = Field(
+        default=_DEFAULT_SPACE,
+        description="Constructor keywords and their ranges (default: lr, log-uniform over "
+        "[1e-4, 10]).",
+    )
+
+    _space = field_validator("space", mode="before")(_space_form)
+
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, v: str) -> str:
+        if v not in OBJECTIVES:
+            raise ValueError(
+                f"unknown objective {show(v)}{did_you_mean(v, OBJECTIVES)}; "
+                f"choose one of {', '.join(OBJECTIVES)}"
+            )
+        return v
+
+    @field_validator("starts", mode="before")
+    @classmethod
+    def _starts_form(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("expected a list of points, {grid: N} or {random: N}")
+        return _swarm(v, "tune.starts")
+
+
 class RacerConfig(BaseModel):
     """One racer: an optimizer and its hyperparameters, plus how it is shown."""
 
@@ -222,6 +384,21 @@ class RacerConfig(BaseModel):
     dtype: DType | None = Field(
         default=None, description="This racer's parameter dtype (default: the race's)."
     )
+    tune: RacerTune | Literal[False] | None = Field(
+        default=None,
+        description="For optrace tune: false races this racer as written; "
+        "{space: ...} searches its own space.",
+    )
+
+    @field_validator("tune", mode="before")
+    @classmethod
+    def _tune_form(cls, v: Any) -> Any:
+        if v is not None and v is not False and not isinstance(v, (dict, RacerTune)):
+            raise ValueError(
+                f"expected false or {{space: ...}}, got {show(v)}; leave it out to tune "
+                "this racer over the tune block's space"
+            )
+        return v
 
     @field_validator("optimizer", mode="plain")
     @classmethod
@@ -387,6 +564,11 @@ class RaceConfig(BaseModel):
         "constructor keyword of the optimizer.",
     )
     animation: AnimationConfig = Field(default=AnimationConfig(), description="How it is drawn.")
+    tune: TuneConfig | None = Field(
+        default=None,
+        description="How optrace tune gives every racer the same budget (trials, objective, "
+        "starts, epochs, space).",
+    )
 
     @field_validator("function", mode="before")
     @classmethod
@@ -409,33 +591,7 @@ class RaceConfig(BaseModel):
     @field_validator("starts", mode="before")
     @classmethod
     def _starts_form(cls, v: Any) -> Any:
-        form = "a list of points, {grid: N} or {random: N}"
-        if v is None:
-            return v
-        if isinstance(v, list):
-            if not v:
-                raise ValueError(f"expected {form}, got an empty list")
-            points = [_point(item, f"starts[{i}]") for i, item in enumerate(v)]
-            for i, point in enumerate(points):
-                if type(point) is not type(points[0]):
-                    like = "[x, y]" if isinstance(points[0], tuple) else "a number"
-                    raise _AtPath(
-                        f"starts[{i}]", f"expected {like} like starts[0], got {show(v[i])}"
-                    )
-            return points
-        if isinstance(v, dict) and len(v) == 1:
-            ((key, count),) = v.items()
-            if key not in ("grid", "random"):
-                raise _AtPath(
-                    child("starts", key),
-                    f"unknown key{did_you_mean(str(key), ['grid', 'random'])}; expected {form}",
-                )
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise _AtPath(
-                    child("starts", key), f"expected a whole number, at least 1, got {show(count)}"
-                )
-            return v
-        raise ValueError(f"expected {form}, got {show(v)}")
+        return _swarm(v, "starts")
 
     @field_validator("domain", mode="before")
     @classmethod
@@ -467,9 +623,11 @@ class RaceConfig(BaseModel):
 
 
 class _AtPath(ValueError):
-    """A model-level problem that belongs to one key path."""
+    """A model-level problem that belongs to one key path (``relative``: a path
+    under the model that raised it)."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, relative: bool = False) -> None:
         super().__init__(message)
         self.path = path
         self.message = message
+        self.relative = relative

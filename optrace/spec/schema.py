@@ -21,7 +21,7 @@ def config_schema() -> dict[str, Any]:
     for model in (props, schema["$defs"]["FunctionConfig"]["properties"]):
         model["domain"]["anyOf"] = [*box["anyOf"], {"type": "null"}]
     props["start"]["anyOf"] = [{"type": "number"}, pair, {"const": "random"}]
-    props["starts"]["anyOf"] = [
+    swarm = [
         {"type": "array", "items": {"type": "number"}, "minItems": 1},
         {"type": "array", "items": pair, "minItems": 1},
         {
@@ -36,7 +36,13 @@ def config_schema() -> dict[str, Any]:
             "required": ["random"],
             "additionalProperties": False,
         },
-        {"type": "null"},
+    ]
+    props["starts"]["anyOf"] = [*swarm, {"type": "null"}]
+    defs = schema["$defs"]
+    defs["TuneConfig"]["properties"]["starts"]["anyOf"] = swarm
+    defs["RacerConfig"]["properties"]["tune"]["anyOf"] = [
+        {"$ref": "#/$defs/RacerTune"},
+        {"const": False},
     ]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -1,0 +1,260 @@
+"""What a tuning writes: the tuned config (YAML), the table, the report (JSON), the plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from optrace._core.jsonable import jsonable
+from optrace.tune.tuner import TunedRacer, Tuning
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.6g}" if math.isfinite(value) else "inf (worst)"
+
+
+def _values(values: Mapping[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as YAML holds it: mappings and lists of plain values, tuples as lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "model_dump"):
+        return _plain(value.model_dump(exclude_defaults=True))
+    return jsonable(value)
+
+
+def _flow(value: Any) -> str:
+    """``value`` as one line of YAML flow style."""
+    text = yaml.safe_dump(_plain(value), default_flow_style=True, width=2**31 - 1, sort_keys=False)
+    return text.strip().removesuffix("...").strip()
+
+
+def _document(tuning: Tuning) -> dict[str, Any]:
+    """The config as written, rebuilt from the model (for a config given as a model)."""
+    doc: dict[str, Any] = tuning.source.model_dump(mode="json", exclude_unset=True)
+    function = doc.get("function")
+    if isinstance(function, dict) and list(function) == ["name"]:
+        doc["function"] = function["name"]
+    return doc
+
+
+def _comment(tuned: TunedRacer, objective: str) -> str:
+    space = "; ".join(f"{k} {_range(r)}" for k, r in tuned.space.items())
+    return (
+        f"# {objective} {_number(tuned.best_objective)} (as written: "
+        f"{_number(tuned.baseline_objective)}), the best of {len(tuned.trials)} trials "
+        f"over {space}"
+    )
+
+
+def _range(r: Mapping[str, Any]) -> str:
+    if "choices" in r:
+        return f"one of {r['choices']}"
+    kind = "log-uniform" if r.get("log") else "uniform"
+    step = f" step {r['step']:g}" if "step" in r else ""
+    return f"{kind} [{r['low']:g}, {r['high']:g}]{step}"
+
+
+def tuned_yaml(tuning: Tuning, document: Mapping[str, Any] | None = None) -> str:
+    """The config with every tuned racer's best values set, a comment above each racer.
+
+    Args:
+        tuning: The outcome of :func:`optrace.tune.tune_config`.
+        document: The config as read from its YAML file, so that its keys keep
+            their order and form; by default rebuilt from ``tuning.source``.
+
+    Returns:
+        YAML text that :func:`optrace.spec.loading.load_config` reads back as
+        ``tuning.config``.
+    """
+    doc = dict(document) if document is not None else _document(tuning)
+    settings = tuning.settings
+    by_index = {r.index: r for r in tuning.racers}
+    starts = settings["starts"]
+    where = (
+        f"{next(iter(starts.values()))} {next(iter(starts))} starts"
+        if isinstance(starts, dict)
+        else f"{len(starts)} starts"
+    )
+    lines = [
+        f"# Tuned by optrace tune: every tuned racer had the same {settings['trials']} trials",
+        f"# ({settings['sampler']}), each scored by {settings['objective']},",
+        f"# the mean over {where} (seed {settings['seed']}) of {settings['epochs']} epochs.",
+        "# Each racer's values are its best trial's; diverging or leaving the domain scored inf.",
+    ]
+    for key, value in doc.items():
+        if key != "racers":
+            if isinstance(value, Mapping) and value:
+                dumped = yaml.safe_dump(
+                    {key: _plain(value)}, sort_keys=False, default_flow_style=None, width=100
+                )
+                lines.append(dumped.rstrip())
+            else:
+                lines.append(f"{key}: {_flow(value)}")
+            continue
+        lines.append("racers:")
+        for i, racer in enumerate(value):
+            tuned = by_index.get(i)
+            written = dict(racer)
+            if tuned is None:
+                lines.append("  # raced as written (tune: false)")
+            else:
+                lines.append("  " + _comment(tuned, settings["objective"]))
+                written.update(tuned.best_params)
+            lines.append("  - " + _flow(written))
+    return "\n".join(lines) + "\n"
+
+
+def table(tuning: Tuning) -> str:
+    """Per racer: its tuned values, their objective, the config's own, and the trials."""
+    objective = tuning.settings["objective"]
+    rows = [["racer", "tuned values", objective, "as written", "trials"]]
+    by_label = {r.label: r for r in tuning.racers}
+    for label in tuning.labels:
+        tuned = by_label.get(label)
+        if tuned is None:
+            rows.append([label, "(tune: false)", "-", "-", "0"])
+            continue
+        rows.append(
+            [
+                label,
+                _values(tuned.best_params),
+                _number(tuned.best_objective),
+                _number(tuned.baseline_objective),
+                str(len(tuned.trials)),
+            ]
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def report_json(tuning: Tuning) -> str:
+    """The report as ``--report`` writes it."""
+    return json.dumps(tuning.report(), indent=1) + "\n"
+
+
+def plot(tuning: Tuning, path: Path, size: tuple[int, int] = (1000, 700)) -> None:
+    """Each tuned racer's objective against its first number keyword (lr by default;
+    log x when searched on a log scale), the chosen point marked; with a second
+    keyword searched, also the best objective per bin of the first. Written as PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    racers = [r for r in tuning.racers if _axis_key(r) is not None]
+    count = max(1, len(racers))
+    cols = min(count, 3)
+    rows = math.ceil(count / cols)
+    dpi = 100
+    figure = Figure(figsize=(size[0] / dpi, max(size[1], 260 * rows) / dpi), dpi=dpi)
+    FigureCanvasAgg(figure)
+    objective = tuning.settings["objective"]
+    for n, racer in enumerate(racers):
+        ax = figure.add_subplot(rows, cols, n + 1)
+        key = _axis_key(racer)
+        assert key is not None
+        _sensitivity(ax, racer, key, objective)
+    if not racers:
+        figure.text(0.5, 0.5, "no tuned racer has a number keyword to plot", ha="center")
+    figure.suptitle(
+        f"{objective} against {', '.join(sorted({str(_axis_key(r)) for r in racers}))}: "
+        f"{tuning.settings['trials']} trials per racer"
+    )
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+
+
+def _axis_key(racer: TunedRacer) -> str | None:
+    numbers = [k for k, r in racer.space.items() if "choices" not in r]
+    if "lr" in numbers:
+        return "lr"
+    return numbers[0] if numbers else None
+
+
+def _sensitivity(ax: Any, racer: TunedRacer, key: str, objective: str) -> None:
+    import numpy as np
+    from matplotlib.transforms import blended_transform_factory
+
+    done = [t for t in racer.trials if t.objective is not None]
+    xs = np.array([float(t.params[key]) for t in done])
+    ys = np.array([t.objective for t in done], dtype=float)
+    finite = np.isfinite(ys)
+    logy = bool(finite.any() and (ys[finite] > 0).all() and objective != "epochs-to-tolerance")
+    ax.scatter(xs[finite], ys[finite], s=14, color="tab:blue", alpha=0.7, label="trial")
+    if (~finite).any():
+        top = blended_transform_factory(ax.transData, ax.transAxes)
+        ax.scatter(
+            xs[~finite],
+            np.full((~finite).sum(), 0.97),
+            marker="x",
+            color="tab:gray",
+            transform=top,
+            label="diverged / left",
+            clip_on=False,
+        )
+    space = racer.space[key]
+    if space.get("log"):
+        ax.set_xscale("log")
+    ax.set_xlim(space["low"], space["high"])
+    if logy:
+        ax.set_yscale("log")
+    if len(racer.space) > 1 and finite.any():
+        edges = (
+            np.geomspace(space["low"], space["high"], 13)
+            if space.get("log")
+            else np.linspace(space["low"], space["high"], 13)
+        )
+        which = np.clip(np.digitize(xs[finite], edges) - 1, 0, len(edges) - 2)
+        centres, best = [], []
+        for b in range(len(edges) - 1):
+            inside = ys[finite][which == b]
+            if inside.size:
+                centres.append(
+                    math.sqrt(edges[b] * edges[b + 1])
+                    if space.get("log")
+                    else 0.5 * (edges[b] + edges[b + 1])
+                )
+                best.append(inside.min())
+        ax.plot(centres, best, "-", color="tab:orange", label="best per bin")
+    if math.isfinite(racer.best_objective) and key in racer.best_params:
+        ax.scatter(
+            [float(racer.best_params[key])],
+            [racer.best_objective],
+            marker="*",
+            s=180,
+            color="tab:red",
+            zorder=5,
+            label="chosen",
+        )
+    baseline = racer.baseline_params.get(key)
+    if isinstance(baseline, (int, float)) and math.isfinite(racer.baseline_objective):
+        ax.scatter(
+            [float(baseline)],
+            [racer.baseline_objective],
+            marker="o",
+            s=60,
+            facecolors="none",
+            edgecolors="black",
+            zorder=5,
+            label="as written",
+        )
+    ax.set_title(racer.label, fontsize=10)
+    ax.set_xlabel(key)
+    ax.set_ylabel(objective)
+    ax.legend(fontsize=7, loc="best")

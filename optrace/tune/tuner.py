@@ -1,0 +1,469 @@
+"""Tuning: every racer gets the same budget of Optuna trials over the same starts.
+
+A trial races its racer from every tuning start at once with the engine's own
+race (:func:`optrace.engine.loop.race_one`; one swarm tensor for an optimizer that
+acts element by element) and scores the losses (:mod:`optrace.tune.objectives`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from optrace._core.errors import ConfigError, OptraceError, UsageError
+from optrace._core.jsonable import jsonable
+from optrace.engine.loop import race_one
+from optrace.engine.plan import RacePlan, RacerPlan, prepare
+from optrace.problems.objective import DTYPE
+from optrace.spec.model import RaceConfig, RacerConfig, RacerTune, TuneConfig
+from optrace.tune.objectives import NEEDS_MINIMUM, score
+from optrace.tune.space import Param, resolve_space
+from optrace.tune.storage import claim, open_storage, open_study
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+
+#: How the report states the scoring of a racer that diverges or leaves the domain.
+WORST = (
+    "a trial whose racer diverges or leaves the domain at any start scores inf, the worst "
+    "possible; a trial whose optimizer raises is FAIL"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One racer to tune: where it is, how it races, and what is searched."""
+
+    index: int
+    label: str
+    racer: RacerPlan
+    params: tuple[Param, ...]
+
+    def values(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Every searched keyword: ``params`` where given, else the racer's own value."""
+        return {p.name: params.get(p.name, p.baseline) for p in self.params}
+
+
+@dataclass(frozen=True)
+class TuningPlan:
+    """A config made ready to tune: the race plan, the tuning plan and the targets."""
+
+    config: RaceConfig
+    settings: TuneConfig
+    race: RacePlan
+    tuning: RacePlan
+    fstar: float | None
+    targets: tuple[Target, ...]
+    folder: Path | None = None
+    limits: bool = True
+
+    def evaluate(self, target: Target, params: Mapping[str, Any]) -> float:
+        """The objective of ``target`` raced with ``params`` over the tuning starts.
+
+        The race stops at the first epoch at which any start diverged or left the
+        domain: the trial then scores the worst, ``inf``, whatever the rest would do.
+        """
+        spec = target.racer.optimizer
+        spec = replace(spec, hyperparameters={**spec.hyperparameters, **params})
+        plan = self.tuning
+        box = (
+            [plan.domain]
+            if plan.objective.ydomain is None
+            else [plan.domain, plan.objective.ydomain]
+        )
+        low = np.array([b[0] for b in box])
+        high = np.array([b[1] for b in box])
+
+        def worst(places: np.ndarray, losses: np.ndarray) -> bool:
+            with np.errstate(invalid="ignore"):
+                inside = (places >= low) & (places <= high)
+            return not (inside.all() and np.isfinite(losses).all())
+
+        ran = race_one(
+            spec,
+            plan.objective.fn,
+            plan.starts,
+            plan.epochs,
+            None,
+            target.racer.schedule,
+            plan.seed,
+            stop_when=worst,
+        )
+        return score(self.settings.objective, ran.loss, self.fstar, plan.tolerance, ran.stopped)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One finished trial: its Optuna number, values, objective, state and duration."""
+
+    number: int
+    params: dict[str, Any]
+    objective: float | None
+    state: str
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class TunedRacer:
+    """One racer's tuning: the best trial, the config's own values, and every trial."""
+
+    index: int
+    label: str
+    optimizer: str
+    space: dict[str, dict[str, Any]]
+    best_params: dict[str, Any]
+    best_objective: float
+    baseline_params: dict[str, Any]
+    baseline_objective: float
+    trials: tuple[TrialRecord, ...]
+
+    def json(self) -> dict[str, Any]:
+        """This racer as the report writes it."""
+        return {
+            "label": self.label,
+            "optimizer": self.optimizer,
+            "space": self.space,
+            "best": {"params": _json(self.best_params), "objective": jsonable(self.best_objective)},
+            "baseline": {
+                "params": _json(self.baseline_params),
+                "objective": jsonable(self.baseline_objective),
+            },
+            "trials": [
+                {
+                    "number": t.number,
+                    "params": _json(t.params),
+                    "objective": jsonable(t.objective),
+                    "state": t.state,
+                    "seconds": t.seconds,
+                }
+                for t in self.trials
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The outcome of :func:`tune_config`.
+
+    Attributes:
+        source: The config as given.
+        config: The same config with every tuned racer's best values set.
+        settings: How it was tuned, as the report states it.
+        racers: The tuned racers, in config order.
+        labels: Every racer's label, in config order (untuned ones too).
+    """
+
+    source: RaceConfig
+    config: RaceConfig
+    settings: dict[str, Any]
+    racers: tuple[TunedRacer, ...]
+    labels: tuple[str, ...] = field(default=())
+
+    @property
+    def best(self) -> dict[str, dict[str, Any]]:
+        """Per tuned racer's label, the best trial's values."""
+        return {r.label: r.best_params for r in self.racers}
+
+    @property
+    def trials(self) -> dict[str, tuple[TrialRecord, ...]]:
+        """Per tuned racer's label, every finished trial."""
+        return {r.label: r.trials for r in self.racers}
+
+    def report(self) -> dict[str, Any]:
+        """``{"settings": {...}, "racers": [...]}``, as ``--report`` writes it."""
+        return {"settings": self.settings, "racers": [r.json() for r in self.racers]}
+
+
+def _json(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: jsonable(v) for k, v in params.items()}
+
+
+def prepare_tuning(
+    config: RaceConfig, folder: Path | None = None, trials: int | None = None, limits: bool = True
+) -> TuningPlan:
+    """Check everything a tuning run needs before any trial runs.
+
+    Args:
+        config: A validated config; without a ``tune:`` block the defaults apply.
+        folder: The config file's folder (for dotted optimizer paths).
+        trials: Trials per racer, instead of ``tune.trials``.
+        limits: Refuse a race too large for this machine (see optrace.engine.cost).
+
+    Raises:
+        ConfigError: At the key path of the first problem.
+    """
+    settings = config.tune or TuneConfig()
+    if trials is not None:
+        if trials < 1:
+            raise UsageError(f"trials must be at least 1, got {trials}")
+        settings = settings.model_copy(update={"trials": trials})
+    race = prepare(config, folder, limits)
+    tuning_config = config.model_copy(
+        update={"starts": settings.starts, "epochs": settings.epochs or config.epochs}
+    )
+    try:
+        tuning = prepare(tuning_config, folder, limits)
+    except ConfigError as exc:
+        if exc.path.startswith(("starts", "epochs")):
+            raise ConfigError(f"tune.{exc.path}", exc.message) from None
+        raise
+    fstar = tuning.objective.minima[0].value if tuning.objective.minima else None
+    if fstar is None and settings.objective in NEEDS_MINIMUM:
+        raise ConfigError(
+            "tune.objective",
+            f"{tuning.objective.name} has no known minimum f*, so '{settings.objective}' "
+            "cannot be measured; use 'final-loss'",
+        )
+    first = tuning.starts[0]
+    start = torch.tensor(first if isinstance(first, tuple) else [first], dtype=DTYPE)
+    targets = []
+    for i, (racer, planned) in enumerate(zip(config.racers, tuning.racers, strict=True)):
+        if racer.tune is False:
+            continue
+        own = isinstance(racer.tune, RacerTune)
+        space = racer.tune.space if isinstance(racer.tune, RacerTune) else settings.space
+        path = f"racers[{i}].tune.space" if own else "tune.space"
+        params = resolve_space(
+            space, planned.optimizer, path, f"racers[{i}]", tuning.objective.fn, start
+        )
+        targets.append(Target(i, race.racers[i].label, planned, params))
+    return TuningPlan(config, settings, race, tuning, fstar, tuple(targets), folder, limits)
+
+
+def study_name(prefix: str, target: Target) -> str:
+    """The Optuna study of one racer: ``PREFIX:racers[INDEX]:LABEL``."""
+    return f"{prefix}:racers[{target.index}]:{target.label}"
+
+
+def work(
+    plan: TuningPlan,
+    storage: BaseStorage,
+    study: str,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Run queued trials of every racer until none is left below the budget.
+
+    A trial that raises is told FAIL. Ctrl-C or SIGTERM (any BaseException) tells
+    the running trial FAIL too, then goes on up, so completed trials stay stored.
+    """
+    from optuna.trial import TrialState
+
+    budget = plan.settings.trials
+    for target in plan.targets:
+        opened, study_id = open_study(storage, study_name(study, target), plan.config.seed, budget)
+        while (trial := claim(opened, storage, study_id, budget)) is not None:
+            try:
+                value = plan.evaluate(target, {p.name: p.suggest(trial) for p in target.params})
+            except Exception:
+                opened.tell(trial, state=TrialState.FAIL)
+            except BaseException:
+                opened.tell(trial, state=TrialState.FAIL)
+                raise
+            else:
+                opened.tell(trial, value)
+            if progress is not None:
+                progress(1)
+
+
+def tune_config(
+    config: RaceConfig,
+    folder: Path | None = None,
+    trials: int | None = None,
+    storage: str | None = None,
+    study: str = "optrace",
+    workers: int = 1,
+    limits: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> Tuning:
+    """Tune every racer of ``config`` with the same budget, and return the tuned config.
+
+    Args:
+        config: A validated config; its ``tune:`` block (or the defaults) says how.
+        folder: The config file's folder (for dotted optimizer paths).
+        trials: Trials per racer, instead of ``tune.trials``.
+        storage: An Optuna storage URL (``sqlite:///FILE``, ``journal:FILE``, an RDB
+            URL), or None for memory. A stored study goes on where it stopped.
+        study: The prefix of the studies' names (one study per racer).
+        workers: Processes that run trials; more than 1 needs a journal or database
+            storage, and the order of trials (and so the result) may then vary.
+        limits: Refuse a race too large for this machine.
+        progress: Hears of each finished trial.
+
+    Returns:
+        A :class:`Tuning`.
+
+    Raises:
+        ConfigError: The config or its tune block is invalid (nothing has run).
+        OutputError: The storage cannot be reached.
+    """
+    plan = prepare_tuning(config, folder, trials, limits)
+    return run_tuning(plan, storage, study, workers, progress)
+
+
+def run_tuning(
+    plan: TuningPlan,
+    storage: str | None = None,
+    study: str = "optrace",
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> Tuning:
+    """Run a prepared tuning (see :func:`tune_config` for the arguments)."""
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if workers > 1 and (storage is None or storage.startswith("sqlite:")):
+        raise UsageError(
+            "--workers needs a storage the processes can share: --storage journal:FILE "
+            "(or a database server URL)"
+        )
+    opened = open_storage(storage)
+    if workers == 1:
+        work(plan, opened, study, progress)
+    else:
+        for target in plan.targets:  # queue every budget before any worker starts
+            open_study(opened, study_name(study, target), plan.config.seed, plan.settings.trials)
+        assert storage is not None
+        _run_workers(plan, storage, study, workers)
+    return _collect(plan, opened, study, storage, workers)
+
+
+def _run_workers(
+    plan: TuningPlan,
+    storage: str,
+    study: str,
+    workers: int,
+) -> None:
+    """Start ``workers`` processes on one shared storage and wait for them all."""
+    import json
+
+    payload = json.dumps(
+        {
+            "config": plan.config.model_dump(mode="json", exclude_unset=True),
+            "folder": None if plan.folder is None else str(plan.folder),
+            "trials": plan.settings.trials,
+            "storage": storage,
+            "study": study,
+            "limits": plan.limits,
+        }
+    )
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(workers):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "optrace.tune.worker"],
+                stdin=subprocess.PIPE,
+                env=os.environ.copy(),
+            )
+            assert process.stdin is not None
+            process.stdin.write(payload.encode())
+            process.stdin.close()
+            processes.append(process)
+        codes = [p.wait() for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.terminate()
+        for p in processes:
+            p.wait()
+    failed = [c for c in codes if c != 0]
+    if failed:
+        raise OptraceError(f"a tuning worker failed (exit code {failed[0]}); see its message above")
+
+
+def _collect(
+    plan: TuningPlan, storage: BaseStorage, study: str, url: str | None, workers: int
+) -> Tuning:
+    """The finished trials of every racer, its best and its baseline, and the tuned config."""
+    import optuna
+
+    budget = plan.settings.trials
+    tuned = []
+    racers = list(plan.config.racers)
+    for target in plan.targets:
+        loaded = optuna.load_study(storage=storage, study_name=study_name(study, target))
+        records = []
+        for t in sorted(loaded.get_trials(deepcopy=False), key=lambda t: t.number):
+            if t.number >= budget or not t.state.is_finished():
+                continue
+            records.append(
+                TrialRecord(
+                    number=t.number,
+                    params=target.values(t.params),
+                    objective=t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
+                    state=t.state.name,
+                    seconds=None if t.duration is None else t.duration.total_seconds(),
+                )
+            )
+        baseline = target.values({})
+        baseline_objective = plan.evaluate(target, {})
+        complete = [r for r in records if r.objective is not None]
+        if complete:
+            best = min(complete, key=lambda r: (r.objective, r.number))
+            best_params, best_objective = best.params, best.objective
+        else:
+            best_params, best_objective = baseline, baseline_objective
+        assert best_objective is not None
+        tuned.append(
+            TunedRacer(
+                index=target.index,
+                label=target.label,
+                optimizer=target.racer.optimizer.name,
+                space={p.name: p.range.model_dump(exclude_defaults=True) for p in target.params},
+                best_params=best_params,
+                best_objective=best_objective,
+                baseline_params=baseline,
+                baseline_objective=baseline_objective,
+                trials=tuple(records),
+            )
+        )
+        racer = racers[target.index]
+        racers[target.index] = RacerConfig.model_validate({**dict(racer), **best_params})
+    settings = plan.settings
+    tuned_config = plan.config.model_copy(update={"racers": racers})
+    return Tuning(
+        source=plan.config,
+        config=tuned_config,
+        settings={
+            "trials": settings.trials,
+            "objective": settings.objective,
+            "starts": settings.starts
+            if isinstance(settings.starts, dict)
+            else jsonable(settings.starts),
+            "points": [jsonable(s) for s in plan.tuning.starts],
+            "epochs": plan.tuning.epochs,
+            "seed": plan.config.seed,
+            "tolerance": plan.tuning.tolerance,
+            "minimum": plan.fstar,
+            "function": plan.tuning.objective.name,
+            "sampler": f"TPESampler(seed={plan.config.seed}), one study per racer",
+            "worst": WORST,
+            "storage": url,
+            "study": study,
+            "workers": workers,
+            "order": "sequential: the same config gives the same trials"
+            if workers == 1
+            else f"{workers} workers: the order of trials, and so the result, may vary",
+            "untuned": [plan.race.racers[i].label for i, r in enumerate(racers) if r.tune is False],
+        },
+        racers=tuple(tuned),
+        labels=tuple(r.label for r in plan.race.racers),
+    )
+
+
+def describe(values: Mapping[str, Any]) -> str:
+    """``lr=0.0123 momentum=0.9``: values as the table shows them."""
+    return " ".join(f"{k}={_short(v)}" for k, v in values.items())
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,451 @@
+"""``optrace tune``: the same budget for every racer, scored like a plain torch loop,
+reproducible, resumable, and shared by worker processes on one real Optuna storage."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("optuna", reason="tuning needs the 'tune' extra (optuna)")
+
+import optuna
+import torch
+
+from optrace.spec.loading import load_config, parse_config
+from optrace.tune import tune_config
+from optrace.tune.outputs import tuned_yaml
+from tests.conftest import ROOT
+
+STARTS = [[-1.2, 1.0], [0.5, -0.5], [1.5, 2.0]]
+
+
+def rosenbrock(p: torch.Tensor) -> torch.Tensor:
+    """(1 - x)^2 + 100 (y - x^2)^2, written out here; its minimum is 0 at (1, 1)."""
+    x, y = p[..., 0], p[..., 1]
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+def plain_losses(cls: type[torch.optim.Optimizer], hyper: dict[str, Any], epochs: int) -> list:
+    """Every start raced on its own by a hand-written torch loop: its losses per epoch."""
+    runs = []
+    for start in STARTS:
+        p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        opt = cls([p], **hyper)
+        losses = [rosenbrock(p).item()]
+        for _ in range(epochs):
+            opt.zero_grad()
+            rosenbrock(p).backward()
+            opt.step()
+            losses.append(rosenbrock(p).item())
+        runs.append(losses)
+    return runs
+
+
+def small(**tune: Any) -> dict[str, Any]:
+    return {
+        "function": "rosenbrock",
+        "start": [-1.2, 1.0],
+        "epochs": 20,
+        "tune": {"trials": 4, "starts": STARTS, **tune},
+        "racers": [
+            {
+                "optimizer": "SGD",
+                "lr": 0.001,
+                "momentum": 0.5,
+                "tune": {
+                    "space": {
+                        "lr": {"low": 1.0e-5, "high": 1.0e-3, "log": True},
+                        "momentum": {"low": 0.0, "high": 0.95},
+                    }
+                },
+            },
+            {"optimizer": "Adam", "lr": 0.05},
+            {"optimizer": "RMSprop", "lr": 0.01, "tune": False},
+        ],
+    }
+
+
+@pytest.mark.parametrize("objective", ["final-gap", "mean-log-gap", "epochs-to-tolerance"])
+def test_the_best_trial_scores_what_a_plain_torch_loop_scores(objective: str) -> None:
+    tuning = tune_config(parse_config(small(objective=objective, trials=5)))
+    assert [r.label for r in tuning.racers] == ["SGD", "Adam"]
+    for racer, cls in zip(tuning.racers, (torch.optim.SGD, torch.optim.Adam), strict=True):
+        hyper = (
+            {"momentum": 0.5, **racer.best_params} if cls is torch.optim.SGD else racer.best_params
+        )
+        runs = plain_losses(cls, hyper, 20)
+        if objective == "final-gap":
+            per_start = [run[-1] - 0.0 for run in runs]
+        elif objective == "mean-log-gap":
+            per_start = [
+                math.fsum(math.log10(max(v, 0.0) + 1e-12) for v in run[1:]) / 20 for run in runs
+            ]
+        else:
+            per_start = [next((e for e, v in enumerate(run) if v <= 1e-3), 21) for run in runs]
+        assert racer.best_objective == math.fsum(per_start) / len(per_start)
+        assert racer.best_objective == min(t.objective for t in racer.trials)
+        baseline = plain_losses(
+            cls, {"lr": 0.001, "momentum": 0.5} if racer.label == "SGD" else {"lr": 0.05}, 20
+        )
+        if objective == "final-gap":
+            assert racer.baseline_objective == math.fsum(r[-1] for r in baseline) / 3
+    # The tuned config races the best values, as written; the untuned racer is as it was.
+    racers = tuning.config.racers
+    assert racers[0].hyperparameters == {
+        "lr": tuning.best["SGD"]["lr"],
+        "momentum": tuning.best["SGD"]["momentum"],
+    }
+    assert racers[2].hyperparameters == {"lr": 0.01}
+    assert load_config_text(tuned_yaml(tuning)).racers == racers
+
+
+def load_config_text(text: str) -> Any:
+    return parse_config(yaml.safe_load(text))
+
+
+def test_a_racer_that_diverges_or_leaves_the_domain_scores_worst() -> None:
+    tuning = tune_config(
+        parse_config(
+            {
+                **small(),
+                "racers": [{"optimizer": "SGD", "lr": 0.001}],
+                "tune": {
+                    "trials": 6,
+                    "starts": STARTS,
+                    "space": {"lr": {"low": 0.01, "high": 10, "log": True}},
+                },
+            }
+        )
+    )
+    (racer,) = tuning.racers
+    assert len(racer.trials) == 6
+    # Plain SGD with lr >= 0.01 flies out of Rosenbrock's valley from every start here.
+    assert all(t.objective == math.inf and t.state == "COMPLETE" for t in racer.trials)
+    assert json.loads(json.dumps(tuning.report()))["racers"][0]["trials"][0]["objective"] == "inf"
+    assert "worst" in tuning.report()["settings"]["worst"]
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "optrace", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def without_timings(report: dict[str, Any]) -> dict[str, Any]:
+    for racer in report["racers"]:
+        for trial in racer["trials"]:
+            assert trial.pop("seconds") >= 0
+    return report
+
+
+def test_two_fresh_processes_write_the_same_tuned_config(tmp_path: Path) -> None:
+    config = tmp_path / "race.yaml"
+    config.write_text(yaml.safe_dump(small()))
+    outs = []
+    for name in ("a", "b"):
+        done = run_cli(
+            "tune",
+            config,
+            "--out",
+            tmp_path / f"{name}.yaml",
+            "--report",
+            tmp_path / f"{name}.json",
+        )
+        assert done.returncode == 0, done.stderr
+        outs.append(
+            (
+                (tmp_path / f"{name}.yaml").read_bytes(),
+                json.loads((tmp_path / f"{name}.json").read_text()),
+                done.stdout,
+            )
+        )
+    (yaml_a, report_a, table_a), (yaml_b, report_b, table_b) = outs
+    assert yaml_a == yaml_b and table_a == table_b
+    assert without_timings(report_a) == without_timings(report_b)
+    assert set(report_a) == {"settings", "racers"}
+    for racer in report_a["racers"]:
+        assert set(racer) == {"label", "optimizer", "space", "best", "baseline", "trials"}
+        assert [t["number"] for t in racer["trials"]] == [0, 1, 2, 3]
+        assert {t["state"] for t in racer["trials"]} == {"COMPLETE"}
+    assert table_a.splitlines()[0].split() == [
+        "racer",
+        "tuned",
+        "values",
+        "final-gap",
+        "as",
+        "written",
+        "trials",
+    ]
+    # The tuned file races as written.
+    done = run_cli("validate", tmp_path / "a.yaml")
+    assert done.returncode == 0, done.stderr
+
+
+def finished(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    study = optuna.load_study(storage=storage, study_name=name)
+    return [t for t in study.get_trials() if t.state.is_finished()]
+
+
+def test_an_interrupted_study_resumes_on_sqlite_and_never_exceeds_its_budget(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "slow.yaml"
+    doc = {**small(), "epochs": 400, "tune": {"trials": 8, "starts": {"random": 16}}}
+    doc["racers"] = [{"optimizer": "Adam", "lr": 0.05}]
+    config.write_text(yaml.safe_dump(doc))
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    name = "slow:racers[0]:Adam"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "optrace",
+            "tune",
+            str(config),
+            "--storage",
+            url,
+            "--out",
+            str(tmp_path / "t.yaml"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            if len(finished(url, name)) >= 2:
+                break
+        except KeyError:
+            continue  # not created yet
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "Error: interrupted; no output was written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slow.yaml", "study.db"]
+    states = [t.state.name for t in finished(url, name)]
+    assert 2 <= len(states) < 8 and states.count("FAIL") <= 1  # the one running, if any
+    for _ in range(2):  # resume, then once more: nothing is left to run
+        done = run_cli("tune", config, "--storage", url, "--report", tmp_path / "r.json")
+        assert done.returncode == 0, done.stderr
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert [t["number"] for t in report["racers"][0]["trials"]] == list(range(8))
+        assert len(finished(url, name)) == 8
+    # A larger budget goes on from there; a study name of its own starts afresh.
+    doc["tune"]["trials"] = 10
+    config.write_text(yaml.safe_dump(doc))
+    done = run_cli("tune", config, "--storage", url)
+    assert done.returncode == 0, done.stderr
+    assert len(finished(url, name)) == 10
+
+
+def test_two_worker_processes_share_one_journal_and_the_budget(tmp_path: Path) -> None:
+    config = tmp_path / "race.yaml"
+    doc = {**small(), "epochs": 150, "tune": {"trials": 10, "starts": {"random": 8}}}
+    config.write_text(yaml.safe_dump(doc))
+    journal = tmp_path / "study.log"
+    done = run_cli(
+        "tune",
+        config,
+        "--storage",
+        f"journal:{journal}",
+        "--workers",
+        "2",
+        "--study",
+        "shared",
+        "--report",
+        tmp_path / "r.json",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["settings"]["workers"] == 2 and "may vary" in report["settings"]["order"]
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    for racer in report["racers"]:
+        numbers = [t["number"] for t in racer["trials"]]
+        assert numbers == list(range(10))
+        study = optuna.load_study(
+            storage=storage,
+            study_name=f"shared:racers[{0 if racer['label'] == 'SGD' else 1}]:{racer['label']}",
+        )
+        stored = [t.number for t in study.get_trials() if t.state.is_finished()]
+        assert sorted(stored) == list(range(10))  # no duplicate, none beyond the budget
+
+
+@pytest.mark.parametrize("function", ["rosenbrock", "himmelblau"])
+def test_tuned_racers_are_no_worse_than_the_configs_own_values(function: str) -> None:
+    config = load_config(ROOT / "configs" / "fair-rosenbrock.yaml")
+    assert [r.optimizer for r in config.racers] == ["SGD", "Adam", "Adagrad", "Adadelta", "RMSprop"]
+    assert config.tune is not None
+    config = config.model_copy(
+        update={
+            "function": config.function.model_copy(update={"name": function}),
+            "start": "random",
+            "tune": config.tune.model_copy(update={"epochs": 60, "starts": {"random": 4}}),
+        }
+    )
+    tuning = tune_config(config)
+    for racer in tuning.racers:
+        assert len(racer.trials) == 40
+        assert racer.best_objective <= racer.baseline_objective, racer.label
+
+
+BAD: list[tuple[dict[str, Any], str, int]] = [
+    (
+        {"tune": {"space": {"momentun": {"low": 0.0, "high": 0.9}}}},
+        "Error: race.yaml: tune.space.momentun: SGD (racers[0]) has no hyperparameter "
+        "'momentun' (did you mean 'momentum'?); it takes: lr, momentum, dampening, "
+        "weight_decay, nesterov, maximize, foreach, differentiable, fused, or give "
+        "racers[0] its own tune: {space: ...}",
+        2,
+    ),
+    (
+        {"tune": {"space": {"lr": {"low": 0.1, "high": 0.1}}}},
+        "Error: race.yaml: tune.space.lr.high: must be above low, got low=0.1 and high=0.1",
+        2,
+    ),
+    (
+        {"tune": {"space": {"lr": {"low": 0.0, "high": 1.0, "log": True}}}},
+        "Error: race.yaml: tune.space.lr.low: 'log: true' needs low > 0, got 0; use e.g. 1.0e-5",
+        2,
+    ),
+    ({"tune": {"trials": 0}}, "Error: race.yaml: tune.trials: must be at least 1, got 0", 2),
+    (
+        {"function": "saddle", "tune": {"objective": "best-gap"}},
+        "Error: race.yaml: tune.objective: saddle has no known minimum f*, so 'best-gap' "
+        "cannot be measured; use 'final-loss'",
+        2,
+    ),
+    (
+        {"tune": {"space": {"lr": {"low": -1.0, "high": 0.1}}}},
+        "Error: race.yaml: tune.space.lr: SGD rejects lr=-1.0: Invalid learning rate: -1.0",
+        2,
+    ),
+    (
+        {"tune": {"space": {"nesterov": {"low": 0, "high": 1}}}},
+        "Error: race.yaml: tune.space.nesterov: nesterov is not a real number: give it "
+        "choices, e.g. choices: [false, true]",
+        2,
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "line", "code"), BAD, ids=[b[1].split(": ")[2] for b in BAD])
+def test_a_bad_tune_block_is_one_line_and_leaves_no_file(
+    change: dict[str, Any],
+    line: str,
+    code: int,
+    write_config: Callable[..., Path],
+    invoke: Any,
+    tmp_path: Path,
+) -> None:
+    doc = {
+        "function": "rosenbrock",
+        "epochs": 5,
+        "racers": [{"optimizer": "SGD", "lr": 0.01}],
+        **change,
+    }
+    config = write_config(doc)
+    result = invoke(
+        "tune",
+        config,
+        "--out",
+        tmp_path / "t.yaml",
+        "--report",
+        tmp_path / "t.json",
+        "--plot",
+        tmp_path / "t.png",
+        "--storage",
+        f"sqlite:///{tmp_path / 's.db'}",
+    )
+    assert result.exit_code == code
+    assert result.stderr.replace(str(tmp_path) + "/", "").splitlines() == [line]
+    assert [p.name for p in tmp_path.iterdir()] == ["race.yaml"]
+
+
+def test_an_unreachable_storage_is_one_line_exit_1_and_leaves_no_file(
+    write_config: Callable[..., Path], invoke: Any, tmp_path: Path
+) -> None:
+    config = write_config(
+        {"function": "rosenbrock", "epochs": 5, "racers": [{"optimizer": "SGD", "lr": 0.01}]}
+    )
+    for url, why in (
+        (f"sqlite:///{tmp_path / 'no' / 's.db'}", f"folder '{tmp_path / 'no'}' does not exist"),
+        (f"journal:{tmp_path / 'no' / 's.log'}", f"folder '{tmp_path / 'no'}' does not exist"),
+    ):
+        result = invoke("tune", config, "--out", tmp_path / "t.yaml", "--storage", url)
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [f"Error: --storage: cannot open '{url}': {why}"]
+    result = invoke("tune", config, "--storage", "postgresql://nobody@127.0.0.1:1/none")
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("Error: --storage: cannot open 'postgresql://")
+    assert [p.name for p in tmp_path.iterdir()] == ["race.yaml"]
+
+
+def test_workers_need_a_shared_storage(write_config: Callable[..., Path], invoke: Any) -> None:
+    config = write_config(
+        {"function": "rosenbrock", "epochs": 5, "racers": [{"optimizer": "SGD", "lr": 0.01}]}
+    )
+    result = invoke("tune", config, "--workers", "2")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: --workers needs a storage the processes can share: --storage journal:FILE "
+        "(or a database server URL)"
+    ]
+
+
+def test_import_optrace_tune_imports_no_optuna() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import optrace.tune, sys; print('optuna' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
+
+
+def test_a_racer_raced_start_by_start_that_leaves_the_domain_scores_worst_too() -> None:
+    """Adafactor races each start on its own: leaving the domain at the first start
+    is the worst, and a value that stays inside scores what a plain loop scores."""
+    starts = [[1.8802120072262123, 1.8312794575991518], [0.5, -0.5]]
+    space = {"lr": {"choices": [2.8765041432546945, 0.05]}}
+    doc = {
+        "function": "rosenbrock",
+        "epochs": 10,
+        "tune": {"trials": 4, "starts": starts, "space": space},
+        "racers": [{"optimizer": "Adafactor"}],
+    }
+    (racer,) = tune_config(parse_config(doc)).racers
+    by_lr = {t.params["lr"]: t.objective for t in racer.trials}
+    assert set(by_lr) == {2.8765041432546945, 0.05}
+    assert by_lr[2.8765041432546945] == math.inf  # y passes 3, the top of the domain
+    finals = []
+    for start in starts:
+        p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adafactor([p], lr=0.05)
+        for _ in range(10):
+            opt.zero_grad()
+            rosenbrock(p).backward()
+            opt.step()
+            assert -2 <= p[0].item() <= 2 and -1 <= p[1].item() <= 3
+        finals.append(rosenbrock(p).item())
+    assert by_lr[0.05] == math.fsum(finals) / 2 == racer.best_objective
