@@ -403,3 +403,31 @@ def test_a_1d_race_marks_the_known_minima_on_the_curve() -> None:
     config["start"] = 1.0
     result, options, size = race(config)
     assert [round(x, 2) for x, _ in stars(scene_on(result, size, options)[1])] == [0.44]
+
+
+def test_scale_doubles_the_players_background_and_keeps_its_layout() -> None:
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    import optrace
+
+    pages = {}
+    for scale in (1, 2):
+        run = optrace.Race(
+            function="rosenbrock",
+            epochs=5,
+            racers=[{"optimizer": "Adam", "lr": 0.05}],
+            animation={"scale": scale, "size": [320, 240]},
+        ).run()
+        html = run._repr_html_()
+        found = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+        assert found
+        with Image.open(io.BytesIO(base64.b64decode(found.group(1)))) as background:
+            layout = re.findall(r'"(width|height)":\s*(\d+)', html)
+            pages[scale] = (background.size, layout[:2])
+    assert pages[1][0] == (320, 240) and pages[2][0] == (640, 480)
+    # The page lays its moving parts out in the figure's pixels at scale 1.
+    assert pages[1][1] == pages[2][1] == [("width", "320"), ("height", "240")]

@@ -31,7 +31,7 @@ from typing import IO, Any
 import numpy as np
 
 from optrace._core.errors import OutputError
-from optrace.export.frames import DPI, Timing
+from optrace.export.frames import DPI, Timing, scale_figure
 from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
@@ -123,6 +123,14 @@ def player_data(
             if text not in layouts:
                 layouts[text] = _lines(scene.notes, renderer, height, text)
             changes.append([epoch, text, layouts[text]])
+
+    scale = options.scale if options is not None else 1.0
+    if scale != 1:
+        # The page lays everything out in the figure's pixels at scale 1; the
+        # background alone has scale times the pixels, for high-density screens.
+        scale_figure(figure, size, scale)
+        canvas.draw()
+        background = _png(np.asarray(canvas.buffer_rgba()))
 
     return {
         "format": FORMAT,
