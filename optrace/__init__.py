@@ -23,6 +23,7 @@ _EXPORTS = {
     "Race": "optrace.api",
     "Racer": "optrace.api",
     "RaceRun": "optrace.api",
+    "Tuning": "optrace.api",
     "Trace": "optrace.results.trace",
     "RaceResult": "optrace.results.trace",
     "OptraceError": "optrace._core.errors",
@@ -42,6 +43,7 @@ __all__ = [
     "Racer",
     "StrictFailure",
     "Trace",
+    "Tuning",
     "UsageError",
     "__version__",
 ]
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
         StrictFailure,
         UsageError,
     )
-    from optrace.api import Race, Racer, RaceRun
+    from optrace.api import Race, Racer, RaceRun, Tuning
     from optrace.results.trace import RaceResult, Trace
 
 

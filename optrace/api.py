@@ -206,10 +206,69 @@ class Race:
                 return RaceRun(self, run_plan(plan, advance))
         return RaceRun(self, run_plan(plan, progress or None))
 
+    def tune(
+        self,
+        trials: int | None = None,
+        storage: str | None = None,
+        study: str = "optrace",
+        workers: int = 1,
+        limits: bool = True,
+    ) -> Tuning:
+        """Tune every racer with the same budget (``optrace tune``; the ``tune`` extra).
+
+        Args:
+            trials: Trials per racer, instead of the config's ``tune.trials``.
+            storage: An Optuna storage: ``sqlite:///FILE``, ``journal:FILE`` or a database URL.
+            study: The study's name in the storage.
+            workers: Local processes sharing a journal storage.
+            limits: Refuse a race too large for this machine.
+
+        Returns:
+            The :class:`Tuning`: the tuned race, and per racer its best values and trials.
+        """
+        from optrace.tune.tuner import tune_config
+
+        tuned = tune_config(
+            self.config,
+            self.base_dir,
+            trials=trials,
+            storage=storage,
+            study=study,
+            workers=workers,
+            limits=limits,
+        )
+        return Tuning(tuned, Race.from_config(tuned.config, self.base_dir, self.source))
+
     def __repr__(self) -> str:
         c = self.config
         what = c.function.name or c.function.expr or "a callable"
         return f"<optrace.Race {c.title!r}: {len(c.racers)} racers on {what}, {c.epochs} epochs>"
+
+
+class Tuning:
+    """What :meth:`Race.tune` gives: the tuned race, ready to run, and per tuned
+    racer its best values and every trial."""
+
+    def __init__(self, tuned: Any, race: Race) -> None:
+        self._tuned = tuned
+        self.race = race
+
+    @property
+    def best(self) -> dict[str, dict[str, Any]]:
+        """Per tuned racer's label, the best trial's values."""
+        best: dict[str, dict[str, Any]] = self._tuned.best
+        return best
+
+    @property
+    def trials(self) -> dict[str, Any]:
+        """Per tuned racer's label, every finished trial (number, params, objective, state)."""
+        trials: dict[str, Any] = self._tuned.trials
+        return trials
+
+    def report(self) -> dict[str, Any]:
+        """The report, as ``optrace tune --report`` writes it."""
+        report: dict[str, Any] = self._tuned.report()
+        return report
 
 
 class RaceRun:

@@ -449,3 +449,20 @@ def test_a_racer_raced_start_by_start_that_leaves_the_domain_scores_worst_too() 
             assert -2 <= p[0].item() <= 2 and -1 <= p[1].item() <= 3
         finals.append(rosenbrock(p).item())
     assert by_lr[0.05] == math.fsum(finals) / 2 == racer.best_objective
+
+
+def test_race_tune_from_the_api_gives_a_race_that_runs() -> None:
+    import optrace
+
+    race = optrace.Race(
+        function="rosenbrock",
+        epochs=20,
+        tune={"trials": 3, "starts": {"random": 2}},
+        racers=[{"optimizer": "Adam", "lr": 0.001}],
+    )
+    tuned = race.tune()
+    assert isinstance(tuned, optrace.Tuning) and isinstance(tuned.race, optrace.Race)
+    (lr,) = [tuned.best["Adam"]["lr"]]
+    assert tuned.race.config.racers[0].hyperparameters["lr"] == lr
+    assert len(tuned.trials["Adam"]) == 3
+    assert list(tuned.race.run().traces) == ["Adam"]
