@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from optrace._core.errors import ConfigError, OptraceError
-from optrace.spec.gallery import GalleryConfig, function_names
+from optrace._core.keys import did_you_mean
+from optrace.spec.gallery import GalleryConfig
 from optrace.spec.model import RacerConfig
 
 #: Each output kind's file suffix in a cell's folder.
@@ -77,6 +78,20 @@ def safe(name: str) -> str:
         ('SGD_lr=0.1', 'pkg.My_Opt')
     """
     return re.sub(r"[^A-Za-z0-9._=-]", "_", name).strip(".") or "_"
+
+
+def function_names(config: GalleryConfig) -> list[str]:
+    """The gallery's functions, groups expanded, each checked against the registry."""
+    from optrace.problems.functions import FUNCTIONS
+
+    if isinstance(config.functions, str):
+        dims = {"all-1d": (1,), "all-2d": (2,), "all": (1, 2)}[config.functions]
+        return [n for n, spec in FUNCTIONS.items() if (1 if spec.ydomain is None else 2) in dims]
+    for i, name in enumerate(config.functions):
+        if name not in FUNCTIONS:
+            hint = did_you_mean(name, list(FUNCTIONS))
+            raise ConfigError(f"functions[{i}]", f"unknown function '{name}'{hint}")
+    return list(config.functions)
 
 
 def racers_of(config: GalleryConfig) -> list[tuple[str, dict[str, Any]]]:

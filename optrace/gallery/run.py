@@ -14,9 +14,9 @@ from typing import Any
 
 from optrace._core.atomic import AtomicFile
 from optrace._core.errors import OutputError, UsageError
-from optrace.gallery.cells import Cell, CellResult, plan_cells, run_cell
+from optrace.gallery.cells import Cell, CellResult, function_names, plan_cells, run_cell
 from optrace.gallery.site import contact_png, index_html, summary_csv
-from optrace.spec.gallery import GalleryConfig, function_names
+from optrace.spec.gallery import GalleryConfig
 
 
 @dataclass

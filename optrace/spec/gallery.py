@@ -74,20 +74,6 @@ class GalleryConfig(BaseModel):
         return v
 
 
-def function_names(config: GalleryConfig) -> list[str]:
-    """The gallery's functions, groups expanded, each checked against the registry."""
-    from optrace.problems.functions import FUNCTIONS
-
-    if isinstance(config.functions, str):
-        dims = {"all-1d": (1,), "all-2d": (2,), "all": (1, 2)}[config.functions]
-        return [n for n, spec in FUNCTIONS.items() if (1 if spec.ydomain is None else 2) in dims]
-    for i, name in enumerate(config.functions):
-        if name not in FUNCTIONS:
-            hint = did_you_mean(name, list(FUNCTIONS))
-            raise ConfigError(f"functions[{i}]", f"unknown function '{name}'{hint}")
-    return list(config.functions)
-
-
 def parse_gallery(data: Any) -> GalleryConfig:
     """Validate a read document into a :class:`GalleryConfig`."""
     if not isinstance(data, dict):
