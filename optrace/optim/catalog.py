@@ -18,6 +18,7 @@ from optrace.optim.optimizers import (
     constructor_parameters,
     defaults,
     is_wrapper,
+    optimizer_classes,
     resolve,
     torch_optimizers,
     wraps_only,
@@ -73,17 +74,7 @@ def package_optimizers(package: str) -> dict[str, type[Optimizer]]:
         raise ConfigError(
             "--package", f"importing '{package}' failed: {type(exc).__name__}: {exc}"
         ) from None
-    found = {}
-    for name in sorted(dir(module)):
-        obj = getattr(module, name, None)
-        if (
-            not name.startswith("_")
-            and inspect.isclass(obj)
-            and issubclass(obj, Optimizer)
-            and obj is not Optimizer
-        ):
-            found[name] = obj
-    return found
+    return optimizer_classes(module)
 
 
 def stand_ins(cls: type[Optimizer]) -> dict[str, Any]:

@@ -129,11 +129,11 @@ def learning_rate(optimizer: Optimizer) -> float | None:
         return None
 
 
-def torch_optimizers() -> dict[str, type[Optimizer]]:
-    """Every public Optimizer subclass in torch.optim, by name."""
+def optimizer_classes(module: Any) -> dict[str, type[Optimizer]]:
+    """Every public Optimizer subclass that ``module`` holds, by name."""
     found = {}
-    for name in sorted(dir(torch.optim)):
-        obj = getattr(torch.optim, name)
+    for name in sorted(dir(module)):
+        obj = getattr(module, name, None)
         if (
             not name.startswith("_")
             and inspect.isclass(obj)
@@ -142,6 +142,11 @@ def torch_optimizers() -> dict[str, type[Optimizer]]:
         ):
             found[name] = obj
     return found
+
+
+def torch_optimizers() -> dict[str, type[Optimizer]]:
+    """Every public Optimizer subclass in torch.optim, by name."""
+    return optimizer_classes(torch.optim)
 
 
 @contextmanager
