@@ -205,7 +205,7 @@ def test_scale_doubles_the_gif_and_the_mp4(
         ({"scale": 0}, "animation.scale: must be above 0, got 0"),
         ({"font_scale": -1}, "animation.font_scale: must be above 0, got -1"),
         ({"font_scale": 6}, "animation.font_scale: must be at most 5.0, got 6"),
-        ({"theme": "night"}, "animation.theme: Input should be 'light' or 'dark'"),
+        ({"theme": "night"}, "animation.theme: expected 'light' or 'dark', got 'night'"),
     ],
 )
 def test_bad_picture_options_are_one_line_errors(
