@@ -63,6 +63,10 @@ class RasterTrail(Artist):
         self._pixels: np.ndarray = np.empty((0, 0, 2))
         self._layers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
+    def get_linewidths(self) -> list[float]:
+        """The trail's width in points, as a LineCollection reports it."""
+        return [self._linewidth]
+
     def show(self, epoch: int) -> None:
         """Show the trail that ends at ``epoch``."""
         self._epoch = epoch
