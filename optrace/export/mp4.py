@@ -24,7 +24,9 @@ class Mp4Sink:
             pixelformat="yuv420p",
             quality=None,
             macro_block_size=2,
-            ffmpeg_log_level="error",
+            # "fatal": a frame cut short by Ctrl-C or SIGTERM makes ffmpeg print an
+            # error before the one-line message; encoder failures still raise here.
+            ffmpeg_log_level="fatal",
             output_params=["-crf", "18", "-preset", "medium", "-movflags", "+faststart"],
         )
 
