@@ -64,3 +64,74 @@ def test_schema_rejects_what_optrace_rejects(
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
     assert invoke("validate", path).exit_code == 2
+
+
+GALLERY_FILE = ROOT / "optrace.gallery.schema.json"
+GALLERY_CONFIGS = sorted((ROOT / "configs").glob("gallery*.yaml"))
+
+
+def gallery_validator() -> Draft202012Validator:
+    schema = json.loads(GALLERY_FILE.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def test_committed_gallery_schema_is_what_optrace_schema_gallery_prints(invoke: Any) -> None:
+    result = invoke("schema", "--gallery")
+    assert result.exit_code == 0
+    assert result.stdout == GALLERY_FILE.read_text()
+    assert json.loads(result.stdout)["title"] == "optrace gallery config"
+
+
+@pytest.mark.parametrize("config", GALLERY_CONFIGS, ids=[c.stem for c in GALLERY_CONFIGS])
+def test_every_gallery_config_matches_the_gallery_schema(config: Path) -> None:
+    assert GALLERY_CONFIGS
+    errors = list(gallery_validator().iter_errors(yaml.safe_load(config.read_text())))
+    assert errors == []
+    header = "# yaml-language-server: $schema=../optrace.gallery.schema.json\n"
+    assert config.read_text().startswith(header)
+
+
+GALLERY = {"functions": ["rosenbrock"], "optimizers": "torch.optim", "epochs": 5}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {**GALLERY, "epoch": 5},
+        {**GALLERY, "epochs": 0},
+        {**GALLERY, "functions": []},
+        {**GALLERY, "functions": "all-3d"},
+        {**GALLERY, "optimizers": []},
+        {**GALLERY, "outputs": ["gif"]},
+        {**GALLERY, "outputs": ["still", "still"]},
+        {**GALLERY, "starts": {"grid": 0}},
+        {**GALLERY, "tune": {"trials": 0}},
+        {**GALLERY, "tune": {"trail": 3}},
+        {**GALLERY, "optimizers": [{"label": "no optimizer"}]},
+    ],
+)
+def test_gallery_schema_rejects_what_optrace_gallery_rejects(
+    bad: dict[str, Any], tmp_path: Path
+) -> None:
+    from optrace._core.errors import ConfigError
+    from optrace.spec.gallery import parse_gallery
+
+    assert list(gallery_validator().iter_errors(bad))
+    with pytest.raises(ConfigError):
+        parse_gallery(bad)
+
+
+def test_gallery_schema_accepts_what_optrace_gallery_accepts() -> None:
+    from optrace.spec.gallery import parse_gallery
+
+    good = {
+        **GALLERY,
+        "functions": "all-2d",
+        "optimizers": [{"optimizer": "SGD", "lr": 0.01, "momentum": 0.9}, {"optimizer": "Adam"}],
+        "starts": [[0.5, 0.5], [-1.0, 1.0]],
+        "tune": {"trials": 3, "space": {"lr": {"low": 0.001, "high": 1.0, "log": True}}},
+        "outputs": ["gif", "still", "html"],
+    }
+    assert list(gallery_validator().iter_errors(good)) == []
+    parse_gallery(good)

@@ -413,11 +413,15 @@ def init(
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    gallery: Annotated[
+        bool, typer.Option("--gallery", help="The gallery config's schema instead.")
+    ] = False,
+) -> None:
     """Print the JSON Schema of the config (for editors: yaml-language-server)."""
-    from optrace.spec.schema import config_schema
+    from optrace.spec.schema import config_schema, gallery_schema
 
-    typer.echo(json.dumps(config_schema(), indent=2))
+    typer.echo(json.dumps(gallery_schema() if gallery else config_schema(), indent=2))
 
 
 _FLAGS = ("foreach", "fused", "capturable", "differentiable")

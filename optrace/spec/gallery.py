@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from optrace._core.errors import ConfigError
 from optrace._core.keys import did_you_mean, show
 from optrace.spec.loading import _message, _read_yaml
-from optrace.spec.model import AnimationConfig, Count, RacerConfig
+from optrace.spec.model import AnimationConfig, Count, RacerConfig, TuneConfig, _swarm
 
 #: Function groups a gallery may name instead of a list.
 GROUPS = ("all-1d", "all-2d", "all")
@@ -37,6 +37,11 @@ class GalleryConfig(BaseModel):
     )
     seed: Count = Field(default=0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
     tolerance: float = Field(default=1e-3, gt=0, description="Within this of f* is 'reached'.")
+    tune: TuneConfig | None = Field(
+        default=None,
+        description="Tune every cell with the same budget (as optrace tune: trials, objective, "
+        "starts, space), then race it with its best values; needs the tune extra.",
+    )
     animation: AnimationConfig = Field(
         default=AnimationConfig(size=(480, 480)), description="How each cell is drawn."
     )
@@ -56,6 +61,11 @@ class GalleryConfig(BaseModel):
         if isinstance(v, list) and not v:
             raise ValueError("name at least one function, e.g. [rosenbrock]")
         return v
+
+    @field_validator("starts", mode="before")
+    @classmethod
+    def _starts_form(cls, v: Any) -> Any:
+        return _swarm(v, "starts")
 
     @field_validator("outputs")
     @classmethod
