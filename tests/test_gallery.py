@@ -262,3 +262,75 @@ def test_the_readme_gallery_commands_run(tmp_path: Path) -> None:
     assert done.stdout.splitlines()[-1].endswith(f"{len(rows)} reused")
     with Image.open(tmp_path / "site" / "contact.png") as sheet:
         assert sheet.format == "PNG"
+
+
+def test_a_tuned_gallery_races_each_cell_with_its_tuned_values(tmp_path: Path) -> None:
+    """tune: gives every cell the same budget; the cell then races its best values,
+    exactly as a plain torch loop does with them."""
+    pytest.importorskip("optuna", reason="tuning needs the 'tune' extra (optuna)")
+    import json
+
+    import numpy as np
+    import torch
+
+    import optrace
+
+    space = {"lr": {"low": 1e-4, "high": 1e-3, "log": True}}  # SGD's stable range here
+    tune = {"trials": 4, "starts": {"random": 3}, "space": space}
+    doc = {
+        "functions": ["rosenbrock"],
+        "optimizers": [{"optimizer": "SGD"}, {"optimizer": "Adam"}],
+        "epochs": 30,
+        "tune": tune,
+        "animation": {"size": [160, 160]},
+        "outputs": ["still", "csv"],
+    }
+    (tmp_path / "tuned.yaml").write_text(yaml.safe_dump(doc))
+    done = cli("gallery", "tuned.yaml", "--out", "site", "--workers", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "2 cells: 2 ok, 0 diverged, 0 failed, 0 reused"
+    assert "Trial" not in done.stderr  # Optuna's per-trial log stays quiet
+    defaults = {"SGD": 0.001, "Adam": 0.001}
+    for row in rows_of(tmp_path / "site"):
+        name = row["optimizer"]
+        used = json.loads(row["hyperparameters"])
+        # The same budget through optrace tune's own API picks the same value.
+        best = optrace.Race(
+            function="rosenbrock", epochs=30, racers=[{"optimizer": name, "label": name}],
+            tune=tune,
+        ).tune().best[name]  # fmt: skip
+        assert used["lr"] == best["lr"] != defaults[name]
+        assert 1e-4 <= used["lr"] <= 1e-3
+        # The cell's trace is a plain torch loop with the tuned lr from the default start.
+        x = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+        opt = getattr(torch.optim, name)([x], lr=used["lr"])
+        places = [x.detach().clone().numpy()]
+        for _ in range(30):
+            opt.zero_grad()
+            ((1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2).backward()
+            opt.step()
+            places.append(x.detach().clone().numpy())
+        with open(tmp_path / "site" / "rosenbrock" / f"{name}.csv", newline="") as fh:
+            trace = list(csv.DictReader(fh))
+        got = np.array([[float(r["x"]), float(r["y"])] for r in trace])
+        assert np.array_equal(got, np.stack(places))
+        page = (tmp_path / "site" / "index.html").read_text()
+        assert f"tuned: lr={used['lr']:.3g}</div>" in page
+    again = cli("gallery", "tuned.yaml", "--out", "site", "--workers", "1", cwd=tmp_path)
+    assert again.stdout.splitlines()[-1] == "2 cells: 0 ok, 0 diverged, 0 failed, 2 reused"
+
+
+def test_a_tuned_gallery_without_optuna_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    doc = {**SMALL, "optimizers": [{"optimizer": "Adam"}], "tune": {"trials": 2}}
+    (tmp_path / "tuned.yaml").write_text(yaml.safe_dump(doc))
+    without = (
+        "import sys; sys.modules['optuna'] = None; sys.argv[0] = 'optrace'; "
+        "from optrace.cli.commands import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", without, "gallery", "tuned.yaml", "--out", "site"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "Error: tune: tuning needs Optuna: pip install 'optrace[tune]'\n"
+    assert not (tmp_path / "site").exists()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optrace._core.errors import ConfigError, OptraceError
+from optrace._core.errors import ConfigError, OptraceError, UsageError
 from optrace._core.keys import did_you_mean
 from optrace.spec.gallery import GalleryConfig
 from optrace.spec.model import RacerConfig
@@ -127,6 +127,11 @@ def _racer(racer: RacerConfig) -> dict[str, Any]:
 
 def plan_cells(config: GalleryConfig, base_dir: Path | None = None) -> list[Cell]:
     """Every cell of the gallery, optimizer by optimizer, each with its key."""
+    if config.tune is not None:
+        try:
+            import optuna  # noqa: F401
+        except ModuleNotFoundError:
+            raise UsageError("tune: tuning needs Optuna: pip install 'optrace[tune]'") from None
     functions = function_names(config)
     animation = config.animation.model_dump(exclude_defaults=True)
     animation.setdefault("size", list(config.animation.size))
@@ -144,6 +149,8 @@ def plan_cells(config: GalleryConfig, base_dir: Path | None = None) -> list[Cell
             }
             if config.starts is not None:
                 race["starts"] = config.starts
+            if config.tune is not None:
+                race["tune"] = config.tune.model_dump(mode="json", exclude_unset=True)
             cell = Cell(name, function, race, tuple(config.outputs), _folder(base_dir))
             cells.append(_keyed(cell, _source(racer, base_dir)))
     return cells
@@ -179,19 +186,28 @@ def _keyed(cell: Cell, source: str) -> Cell:
         "torch": torch.__version__,
         "source": source,
     }
+    if "tune" in cell.config:
+        import optuna
+
+        doc["optuna"] = optuna.__version__
     key = hashlib.sha256(json.dumps(doc, sort_keys=True, default=repr).encode()).hexdigest()
     return Cell(cell.optimizer, cell.function, cell.config, cell.outputs, cell.base_dir, key)
 
 
 def run_cell(cell: Cell) -> CellResult:
-    """Race one cell and render its files; any failure becomes a ``failed`` row
-    with its one-line reason, never an exception."""
+    """Race one cell (tuned first, if the gallery tunes) and render its files; any
+    failure becomes a ``failed`` row with its one-line reason, never an exception."""
     from optrace.api import Race
 
     began = time.perf_counter()
     row: dict[str, Any] = {"optimizer": cell.optimizer, "function": cell.function}
     try:
         race = Race.from_dict(cell.config, base_dir=cell.base_dir)
+        if "tune" in cell.config:
+            import optuna
+
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            race = race.tune().race
         run = race.run()
         with tempfile.TemporaryDirectory() as folder:
             paths = [Path(folder) / f"cell{SUFFIX[kind]}" for kind in cell.outputs]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,12 +82,30 @@ def _cell(result: CellResult) -> str:
     sort = "inf" if gap is None else repr(float(gap))
     reached = "never" if row.get("reached_at") is None else str(row["reached_at"])
     note = "" if row["status"] == "ok" else f' <span class="bad">{esc(row["status"])}</span>'
+    tuned = _tuned(result)
     return (
         f'<td class="{esc(row["status"])}" data-gap="{sort}">'
         f'<a href="{esc(link)}"><img src="{esc(stem)}.png" alt="{esc(row["optimizer"])} on '
         f'{esc(row["function"])}" loading="lazy"></a>'
-        f"<div>gap {_number(gap)} &middot; reached {reached}{note}</div></td>"
+        f"<div>gap {_number(gap)} &middot; reached {reached}{note}</div>"
+        + (f'<div class="tuned">tuned: {esc(tuned)}</div>' if tuned else "")
+        + "</td>"
     )
+
+
+def _tuned(result: CellResult) -> str:
+    """``lr=0.0123``: the values a tuned cell raced with, for the keywords searched."""
+    tune = result.cell.config.get("tune")
+    own = result.cell.config["racers"][0].get("tune")
+    if tune is None or own is False:
+        return ""
+    space = own["space"] if isinstance(own, dict) else tune.get("space", {"lr": None})
+    used = json.loads(result.row["hyperparameters"])
+    return " ".join(f"{k}={_value(used[k])}" for k in space if k in used)
+
+
+def _value(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -100,7 +119,7 @@ th, td {{ border: 1px solid #ccc; padding: 4px; text-align: center; vertical-ali
 thead th {{ cursor: pointer; }} thead th:focus {{ outline: 2px solid #06c; }}
 img {{ width: 200px; height: auto; display: block; }}
 .failed .card {{ width: 200px; color: #900; font-size: small; text-align: left; }}
-.bad {{ color: #900; }}
+.bad {{ color: #900; }} .tuned {{ font-size: small; }}
 </style></head>
 <body><h1>{title}</h1>
 <p>Each cell: the race's last frame (click for the animation), its final gap to the
