@@ -1,6 +1,7 @@
 """The gallery's speed: torch.optim x all-2d, on 1 and 2 workers, against one command per cell.
 
     python benchmarks/bench_gallery.py [--epochs 200] [--commands 3] [--json out.json]
+    python benchmarks/bench_gallery.py --quick   # one function, 10 epochs, no package
 
 1. The torch.optim x all-2d gallery (every raceable torch.optim optimizer x the
    nine 2-D functions, stills and GIFs) made from scratch with ``--workers 1``
@@ -8,11 +9,16 @@
 2. The cost of a cell inside the gallery (1-worker wall time / cells) against
    ``optrace run CELL.yaml --still --gif`` of single cells, each its own
    process (a sample of ``--commands`` cells, the median): the ratio.
+3. The gallery of a package (``--package``, default pytorch_optimizer) on
+   rosenbrock and rastrigin, every optimizer of it that can race, with 2
+   workers: wall time, and how many cells raced, failed and diverged.
+   ``--package ''`` skips it.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import subprocess
@@ -27,10 +33,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def gallery_config(epochs: int) -> dict[str, Any]:
+def gallery_config(epochs: int, quick: bool) -> dict[str, Any]:
     return {
         "title": "torch.optim x all-2d",
-        "functions": "all-2d",
+        "functions": ["rosenbrock"] if quick else "all-2d",
         "optimizers": "torch.optim",
         "epochs": epochs,
         "animation": {"size": [320, 320], "trail": 20},
@@ -48,12 +54,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--commands", type=int, default=3, help="single-cell commands timed")
+    parser.add_argument("--package", default="pytorch_optimizer", help="the package gallery")
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    parser.add_argument("--quick", action="store_true", help="a check that it runs, not numbers")
     args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.commands, args.package = 10, 1, ""
     optrace = [sys.executable, "-m", "optrace"]
     with tempfile.TemporaryDirectory() as folder:
         here = Path(folder)
-        config = gallery_config(args.epochs)
+        config = gallery_config(args.epochs, args.quick)
         (here / "gallery.yaml").write_text(yaml.safe_dump(config))
         walls = {}
         for workers in (1, 2):
@@ -83,6 +93,19 @@ def main() -> None:
                     [*optrace, "run", "cell.yaml", "--still", "c.png", "--gif", "c.gif"], here
                 )
             )
+        if args.package:
+            package = {
+                **config,
+                "title": f"{args.package} on rosenbrock and rastrigin",
+                "functions": ["rosenbrock", "rastrigin"],
+                "optimizers": args.package,
+            }
+            (here / "package.yaml").write_text(yaml.safe_dump(package))
+            package_wall = timed_command(
+                [*optrace, "gallery", "package.yaml", "--out", "package", "--workers", "2"], here
+            )
+            with open(here / "package" / "summary.csv", newline="") as fh:
+                statuses = [row["status"] for row in csv.DictReader(fh)]
     per_cell = walls[1] / cells
     single = statistics.median(singles)
     report = {
@@ -104,6 +127,15 @@ def main() -> None:
         f"{single:.2f} s (median of {len(singles)}): {per_cell / single:.2f} of a command"
     )
     print(f"  same contact sheet on 1 and 2 workers: {same}")
+    if args.package:
+        counts = {k: statuses.count(k) for k in ("ok", "diverged", "escaped", "failed")}
+        report["package"] = {"name": args.package, "wall_2_workers": package_wall,
+                             "cells": len(statuses), **counts}  # fmt: skip
+        print(
+            f"{args.package} x rosenbrock, rastrigin: {len(statuses)} cells in "
+            f"{package_wall:.1f} s on 2 workers: {counts['ok']} ok, {counts['diverged']} "
+            f"diverged, {counts['escaped']} escaped, {counts['failed']} failed"
+        )
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
 

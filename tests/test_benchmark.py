@@ -55,3 +55,19 @@ def test_swarm_benchmark_quick_mode_compares_both_ways(tmp_path: Path) -> None:
     assert report["seed"]["identical_gif"] and report["rosenbrock"]["identical_gif"]
     assert [row["starts"] for row in report["curve"]] == [9, 100]
     assert report["swarm"]["error_p999"] <= 24
+
+
+def test_gallery_benchmark_quick_mode_reports_both_ratios(tmp_path: Path) -> None:
+    out = tmp_path / "gallery.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_gallery.py"), "--quick", "--json",
+         str(out)],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["cells"] >= 11 and report["epochs"] == 10
+    assert report["same_contact_sheet"] is True
+    assert report["cell_cost_ratio"] == report["per_cell_in_gallery"] / report["single_command"]
+    assert report["speed_up_2_workers"] == report["wall_1_worker"] / report["wall_2_workers"]
+    assert "package" not in report
+    assert "speed-up" in done.stdout and "of a command" in done.stdout
