@@ -198,7 +198,10 @@ def test_api_traces_equal_the_cli_csv(tmp_path: Path, invoke: Any) -> None:
     [
         (lambda x: 1 / 0, "function: calling a lambda failed: ZeroDivisionError: division by zero"),
         (lambda x: x.sum(), "function: a lambda returned shape () for 3 points; it must return"),
-        (lambda x: float(x[0]), "function: a lambda returned float; it must return a torch tensor"),
+        (
+            lambda x: float(x[0].detach()),
+            "function: a lambda returned float; it must return a torch tensor",
+        ),
         (
             lambda x: x.detach() ** 2,
             "function: a lambda is not differentiable by autograd (its result has no gradient)",
