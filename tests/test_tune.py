@@ -290,6 +290,22 @@ def test_two_worker_processes_share_one_journal_and_the_budget(tmp_path: Path) -
         assert sorted(stored) == list(range(10))  # no duplicate, none beyond the budget
 
 
+def test_worker_processes_report_each_finished_trial_to_the_progress_bar(
+    tmp_path: Path,
+) -> None:
+    """With --workers the parent reads the finished trials from the shared storage:
+    the bar hears of every trial once, and of none that was already stored."""
+    heard: list[int] = []
+    url = f"journal:{tmp_path / 'study.log'}"
+    config = parse_config({**small(), "tune": {"trials": 6, "starts": STARTS}})
+    tune_config(config, storage=url, workers=2, progress=heard.append)
+    assert sum(heard) == 2 * 6 and all(n > 0 for n in heard)
+    more = parse_config({**small(), "tune": {"trials": 9, "starts": STARTS}})
+    heard.clear()
+    tune_config(more, storage=url, workers=2, progress=heard.append)
+    assert sum(heard) == 2 * 3
+
+
 @pytest.mark.parametrize("function", ["rosenbrock", "himmelblau"])
 def test_tuned_racers_are_no_worse_than_the_configs_own_values(function: str) -> None:
     config = load_config(ROOT / "configs" / "fair-rosenbrock.yaml")

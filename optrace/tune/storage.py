@@ -97,3 +97,24 @@ def claim(
             continue
         return optuna.trial.Trial(study, trial_id)
     return None
+
+
+def finished(storage: BaseStorage, name: str, budget: int) -> int:
+    """How many trials of study ``name`` below the budget have finished (0 if none
+    is stored yet)."""
+    import optuna
+
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    done = storage.get_all_trials(
+        study_id,
+        deepcopy=False,
+        states=(
+            optuna.trial.TrialState.COMPLETE,
+            optuna.trial.TrialState.FAIL,
+            optuna.trial.TrialState.PRUNED,
+        ),
+    )
+    return sum(t.number < budget for t in done)

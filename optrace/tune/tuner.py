@@ -27,7 +27,7 @@ from optrace.problems.objective import DTYPE
 from optrace.spec.model import RaceConfig, RacerConfig, RacerTune, TuneConfig
 from optrace.tune.objectives import NEEDS_MINIMUM, score
 from optrace.tune.space import Param, resolve_space
-from optrace.tune.storage import claim, open_storage, open_study
+from optrace.tune.storage import claim, finished, open_storage, open_study
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -331,7 +331,7 @@ def run_tuning(
         for target in plan.targets:  # queue every budget before any worker starts
             open_study(opened, study_name(study, target), plan.config.seed, plan.settings.trials)
         assert storage is not None
-        _run_workers(plan, storage, study, workers)
+        _run_workers(plan, storage, study, workers, opened, progress)
     return _collect(plan, opened, study, storage, workers)
 
 
@@ -340,9 +340,13 @@ def _run_workers(
     storage: str,
     study: str,
     workers: int,
+    opened: BaseStorage,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Start ``workers`` processes on one shared storage and wait for them all."""
+    """Start ``workers`` processes on one shared storage and wait for them all;
+    ``progress`` hears of the trials they finish, read from the storage."""
     import json
+    import time
 
     payload = json.dumps(
         {
@@ -366,6 +370,19 @@ def _run_workers(
             process.stdin.write(payload.encode())
             process.stdin.close()
             processes.append(process)
+        names = [study_name(study, target) for target in plan.targets]
+
+        def count() -> int:
+            return sum(finished(opened, name, plan.settings.trials) for name in names)
+
+        told = count()
+        while any(p.poll() is None for p in processes):
+            time.sleep(0.25)
+            if progress is not None and (now := count()) > told:
+                progress(now - told)
+                told = now
+        if progress is not None and (now := count()) > told:
+            progress(now - told)
         codes = [p.wait() for p in processes]
     finally:
         for p in processes:
