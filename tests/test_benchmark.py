@@ -6,51 +6,37 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import ROOT
 
 
-def test_benchmark_quick_mode_reports_every_section(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def quick(script: str, tmp_path: Path) -> tuple[dict[str, Any], str]:
+    """Run ``benchmarks/SCRIPT --quick --json``: its report and what it printed."""
+    out = tmp_path / "report.json"
     done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_export.py"),
-            "--quick",
-            "--json",
-            str(out),
-        ],
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=600,
         check=True,
     )
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_benchmark_quick_mode_reports_every_section(tmp_path: Path) -> None:
+    report, stdout = quick("bench_export.py", tmp_path)
     assert set(report) == {"render", "render_2d", "whole", "memory", "swarm", "startup"}
     assert report["render_2d"]["frames"] == 16
     assert report["render"]["frames"] == 101
     assert report["render"]["optrace_gif_bytes"] < report["render"]["seed_gif_bytes"]
     assert all(s["identical"] for s in report["swarm"])
     assert [s["one_tensor"] for s in report["swarm"]] == [True, False]
-    assert "speed-up" in done.stdout and "start-up" in done.stdout
+    assert "speed-up" in stdout and "start-up" in stdout
 
 
 def test_swarm_benchmark_quick_mode_compares_both_ways(tmp_path: Path) -> None:
-    out = tmp_path / "swarm.json"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_swarm.py"),
-            "--quick",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    report = json.loads(out.read_text())
+    report, _ = quick("bench_swarm.py", tmp_path)
     assert set(report) == {"swarm", "seed", "rosenbrock", "curve", "curve_ratio"}
     assert report["seed"]["identical_gif"] and report["rosenbrock"]["identical_gif"]
     assert [row["starts"] for row in report["curve"]] == [9, 100]
@@ -58,16 +44,10 @@ def test_swarm_benchmark_quick_mode_compares_both_ways(tmp_path: Path) -> None:
 
 
 def test_gallery_benchmark_quick_mode_reports_both_ratios(tmp_path: Path) -> None:
-    out = tmp_path / "gallery.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_gallery.py"), "--quick", "--json",
-         str(out)],
-        capture_output=True, text=True, timeout=600, check=True,
-    )  # fmt: skip
-    report = json.loads(out.read_text())
+    report, stdout = quick("bench_gallery.py", tmp_path)
     assert report["cells"] >= 11 and report["epochs"] == 10
     assert report["same_contact_sheet"] is True
     assert report["cell_cost_ratio"] == report["per_cell_in_gallery"] / report["single_command"]
     assert report["speed_up_2_workers"] == report["wall_1_worker"] / report["wall_2_workers"]
     assert "package" not in report
-    assert "speed-up" in done.stdout and "of a command" in done.stdout
+    assert "speed-up" in stdout and "of a command" in stdout
