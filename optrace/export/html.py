@@ -31,7 +31,7 @@ from typing import IO, Any
 import numpy as np
 
 from optrace._core.errors import OutputError
-from optrace.export.frames import DPI, Timing, scale_figure
+from optrace.export.frames import DPI, Timing, new_figure, scale_figure
 from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
@@ -62,17 +62,18 @@ def player_data(
         per racer its glyphs, legend box and per-epoch arrays (base64).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     timing = timing or Timing()
-    figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+    figure = new_figure(size)
     canvas: Any = FigureCanvasAgg(figure)
     scene = RaceScene(figure, result, frame_epochs, options)
     scene.set_animated(True)
     canvas.draw()
     renderer = canvas.get_renderer()
     width, height = (int(v) for v in canvas.get_width_height())
-    background = _png(np.asarray(canvas.buffer_rgba()))
+    scale = options.scale if options is not None else 1.0
+    if scale == 1:
+        background = _png(np.asarray(canvas.buffer_rgba()))
 
     ax = scene.axes
     limits = [ax.get_xlim(), ax.get_ylim()]
@@ -124,7 +125,6 @@ def player_data(
                 layouts[text] = _lines(scene.notes, renderer, height, text)
             changes.append([epoch, text, layouts[text]])
 
-    scale = options.scale if options is not None else 1.0
     if scale != 1:
         # The page lays everything out in the figure's pixels at scale 1; the
         # background alone has scale times the pixels, for high-density screens.

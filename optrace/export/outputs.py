@@ -66,13 +66,10 @@ def kind_of(path: Path) -> str:
 
 def check_outputs(outputs: Sequence[Output], size: tuple[int, int], scale: float = 1.0) -> None:
     """Refuse outputs that cannot be written as asked, before anything runs."""
+    # An animation's or a player's format is its kind; the others' come from the suffix.
+    fixed = (*ANIMATIONS, "html")
     for out in outputs:
-        # An animation's or a player's format is its kind; the others' come from
-        # the suffix.
-        fixed = (*ANIMATIONS, "html")
         if out.kind not in fixed and out.path.suffix.lower() not in SUFFIXES[out.kind]:
-            if out.kind == "traces":
-                raise UsageError(f"{out.flag or 'traces'}: '{out.path}' must end in .csv or .json")
             want = " or ".join(SUFFIXES[out.kind])
             raise UsageError(f"{out.flag or out.kind}: '{out.path}' must end in {want}")
     check_distinct([out.path for out in outputs])

@@ -71,7 +71,7 @@ class RaceScene:
         self.frame_epochs = (
             np.arange(result.epochs + 1) if frame_epochs is None else np.asarray(frame_epochs)
         )
-        swarm = max(t.x.shape[0] for t in result.traces) > 1
+        self._swarm = swarm = max(t.x.shape[0] for t in result.traces) > 1
         size, alpha = (5.0, 0.6) if swarm else (10.0, 1.0)
         self._last = [trace.last_epoch for trace in result.traces]
         self._outside = [t.outside(result.domain, result.ydomain) for t in result.traces]
@@ -429,7 +429,7 @@ class RaceScene:
     def draw_paths(self, epoch: int) -> None:
         """Draw each racer's whole path from the start to ``epoch`` (for a still):
         one static line per racer, every start's path broken from the next by NaN."""
-        swarm = max(t.x.shape[0] for t in self.result.traces) > 1
+        swarm = self._swarm
         for marker, coords in zip(self.markers, self._coords, strict=True):
             upto = [c[:, : epoch + 1] for c in coords]
             gap = np.full((upto[0].shape[0], 1), np.nan)
