@@ -279,7 +279,7 @@ class RaceRun:
         self.result = result
         self._html: str | None = None
 
-    @property
+    @cached_property
     def traces(self) -> dict[str, Trace]:
         """Per label, the racer's :class:`Trace`: numpy arrays ``x`` (``y`` in 2-D),
         ``loss`` and, with a schedule, ``lr``, one value per epoch (``epoch``);

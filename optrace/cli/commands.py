@@ -15,16 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from optrace import __version__
 from optrace._core.errors import ConfigError, OptraceError, StrictFailure, UsageError
 from optrace._core.progress import progress_bar
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(
     name="optrace",

@@ -137,7 +137,8 @@ def _race(
     has_lr = learning_rate(optimizer) is not None
     lrs[:, 0] = _lr(optimizer)
     for epoch in range(1, epochs + 1):
-        lrs[alive, epoch] = _lr(optimizer)
+        if has_lr:
+            lrs[alive, epoch] = _lr(optimizer)
         try:
             perturb = None if drawn is None else drawn.at(epoch)
             step(optimizer, param, fn, spec.mode, loss, perturb)

@@ -15,6 +15,7 @@ from optrace._core.errors import ConfigError
 from optrace.optim.optimizers import (
     BASE,
     CannotRace,
+    annotation_name,
     constructor_parameters,
     defaults,
     is_wrapper,
@@ -86,8 +87,7 @@ def stand_ins(cls: type[Optimizer]) -> dict[str, Any]:
     for p in params:
         if p.default is not inspect.Parameter.empty:
             continue
-        annotation = p.annotation
-        kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+        kind = annotation_name(p)
         if p.name == BASE:
             needs[BASE] = STAND_IN_BASE
         elif kind == "int" and not is_wrapper(cls):

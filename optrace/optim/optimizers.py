@@ -306,21 +306,23 @@ def _check_value(value: Any, default: Any, where: str) -> Any:
 _ANNOTATED = {"float": 0.0, "int": 0, "bool": False}
 
 
+def annotation_name(parameter: inspect.Parameter) -> str:
+    """The name of ``parameter``'s annotation (``float``, ``torch.nn.Module``), or ''."""
+    annotation = parameter.annotation
+    return annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+
+
 def _example(parameter: inspect.Parameter) -> Any:
     """A value of the kind ``parameter`` takes: its default, or for a required
     parameter one of its plain annotation (float, int, bool), else None."""
     if parameter.default is not inspect.Parameter.empty:
         return parameter.default
-    annotation = parameter.annotation
-    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    return _ANNOTATED.get(name)
+    return _ANNOTATED.get(annotation_name(parameter))
 
 
 def _wants_a_model(parameter: inspect.Parameter) -> bool:
     """Whether ``parameter`` takes a torch.nn.Module, which a race has none of."""
-    annotation = parameter.annotation
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    return parameter.name == "model" or text.split(".")[-1] == "Module"
+    return parameter.name == "model" or annotation_name(parameter).split(".")[-1] == "Module"
 
 
 def check_hyperparameters(
