@@ -334,3 +334,12 @@ def test_a_tuned_gallery_without_optuna_is_one_line_and_writes_nothing(tmp_path:
     assert done.returncode == 2, done.stderr
     assert done.stderr == "Error: tune: tuning needs Optuna: pip install 'optrace[tune]'\n"
     assert not (tmp_path / "site").exists()
+
+
+def test_a_gallery_file_that_cannot_be_read_is_one_line_as_a_race_file_is(tmp_path: Path) -> None:
+    (tmp_path / "latin.yaml").write_bytes("title: caf\xe9\n".encode("latin-1"))
+    for name, message in (("latin.yaml", "is not UTF-8 text"), ("nope.yaml", "no such file")):
+        done = cli("gallery", name, "--out", "site", cwd=tmp_path)
+        assert done.returncode == 2
+        assert done.stderr == f"Error: {name}: {message}\n"
+    assert not (tmp_path / "site").exists()

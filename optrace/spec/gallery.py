@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from optrace._core.errors import ConfigError
 from optrace._core.keys import did_you_mean, show
-from optrace.spec.loading import _message, _read_yaml
+from optrace.spec.loading import _message, read_document
 from optrace.spec.model import AnimationConfig, Count, RacerConfig, TuneConfig, _swarm
 
 #: Function groups a gallery may name instead of a list.
@@ -100,11 +100,8 @@ def parse_gallery(data: Any) -> GalleryConfig:
 
 def load_gallery(path: Path) -> GalleryConfig:
     """Read and validate a gallery file; errors name the file and the key."""
+    document = read_document(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("", f"cannot be read ({exc.strerror})", source=str(path)) from None
-    try:
-        return parse_gallery(_read_yaml(text))
+        return parse_gallery(document)
     except ConfigError as exc:
         raise exc.in_file(str(path)) from None

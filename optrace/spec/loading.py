@@ -265,6 +265,15 @@ def load_config(path: Path) -> RaceConfig:
 def load_document(path: Path) -> tuple[Any, RaceConfig]:
     """Read a config file: the YAML document as read (keys in file order) and its
     validated config; errors name the file and the key path."""
+    document = read_document(path)
+    try:
+        return document, parse_config(document)
+    except ConfigError as exc:
+        raise exc.in_file(str(path)) from None
+
+
+def read_document(path: Path) -> Any:
+    """Read a YAML file (a race's or a gallery's) into its document; errors name the file."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -277,7 +286,6 @@ def load_document(path: Path) -> tuple[Any, RaceConfig]:
     except OSError as exc:
         raise ConfigError("", f"cannot be read ({exc.strerror})", source=source) from None
     try:
-        document = _read_yaml(text)
-        return document, parse_config(document)
+        return _read_yaml(text)
     except ConfigError as exc:
         raise exc.in_file(source) from None
