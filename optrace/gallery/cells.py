@@ -137,6 +137,7 @@ def plan_cells(config: GalleryConfig, base_dir: Path | None = None) -> list[Cell
     animation.setdefault("size", list(config.animation.size))
     cells = []
     for name, racer in racers_of(config):
+        source = _source(racer, base_dir)
         for function in functions:
             race: dict[str, Any] = {
                 "title": f"{name} on {function}",
@@ -152,7 +153,7 @@ def plan_cells(config: GalleryConfig, base_dir: Path | None = None) -> list[Cell
             if config.tune is not None:
                 race["tune"] = config.tune.model_dump(mode="json", exclude_unset=True)
             cell = Cell(name, function, race, tuple(config.outputs), _folder(base_dir))
-            cells.append(_keyed(cell, _source(racer, base_dir)))
+            cells.append(_keyed(cell, source))
     return cells
 
 
