@@ -133,7 +133,9 @@ def test_a_racer_that_diverges_or_leaves_the_domain_scores_worst() -> None:
     # Plain SGD with lr >= 0.01 flies out of Rosenbrock's valley from every start here.
     assert all(t.objective == math.inf and t.state == "COMPLETE" for t in racer.trials)
     assert json.loads(json.dumps(tuning.report()))["racers"][0]["trials"][0]["objective"] == "inf"
-    assert "worst" in tuning.report()["settings"]["worst"]
+    from optrace.tune.tuner import WORST
+
+    assert tuning.report()["settings"]["worst"] == WORST
 
 
 def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -44,10 +44,6 @@ class Param:
         assert r.low is not None and r.high is not None
         return trial.suggest_float(self.name, r.low, r.high, log=r.log, step=r.step)
 
-    def describe(self) -> str:
-        """``lr log-uniform [0.0001, 10]``."""
-        return f"{self.name} {self.range.describe()}"
-
 
 def _kind(parameter: inspect.Parameter) -> str:
     """``number``, ``choice`` (whole numbers, true/false, text) or ``list``."""

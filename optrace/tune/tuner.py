@@ -7,7 +7,6 @@ acts element by element) and scores the losses (:mod:`optrace.tune.objectives`).
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -473,14 +472,3 @@ def _collect(
         racers=tuple(tuned),
         labels=tuple(r.label for r in plan.race.racers),
     )
-
-
-def describe(values: Mapping[str, Any]) -> str:
-    """``lr=0.0123 momentum=0.9``: values as the table shows them."""
-    return " ".join(f"{k}={_short(v)}" for k, v in values.items())
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float) and math.isfinite(value):
-        return f"{value:.4g}"
-    return str(value)
