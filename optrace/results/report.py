@@ -9,6 +9,16 @@ from optrace._core.atomic import AtomicFile
 from optrace._core.errors import OutputError
 from optrace._core.jsonable import jsonable
 from optrace._core.types import Minimum, describe_box
+from optrace.results.basins import (
+    LOST,
+    NONE,
+    OTHER,
+    basins,
+    describe_minimum,
+    grouped,
+    reached,
+    shown_minima,
+)
 from optrace.results.summary import Quartiles, Spread, Summary, spread, summarize
 from optrace.results.trace import RaceResult, Trace, is_repeated, is_swarm, run_keys
 
@@ -118,7 +128,60 @@ def summary_table(result: RaceResult) -> str:
             f"({runs} starts: each row shows the start with the lowest final loss, "
             "and the median and IQR over all starts)"
         )
+    if many and result.minima:
+        lines += basins_table(result)
     return "\n".join(lines)
+
+
+def basins_table(result: RaceResult) -> list[str]:
+    """Per racer of a swarm, how many runs ended at each known minimum (those a
+    basins map colours one by one; any other together), at none, or were lost
+    (diverged, or ended outside the domain): a heading and aligned lines."""
+    shown = shown_minima(result)
+    others = len(result.minima) - len(shown)
+    header = ["", *(describe_minimum(result.minima[i]) for i in shown)]
+    header += [f"{others} other minima"] if others else []
+    header += ["no minimum", "diverged or outside"]
+    rows = [header]
+    for trace in result.traces:
+        group = grouped(reached(trace, result), shown)
+        counts = [int((group == i).sum()) for i in range(len(shown))]
+        counts += [int((group == OTHER).sum())] if others else []
+        counts += [int((group == NONE).sum()), int((group == LOST).sum())]
+        rows.append([trace.label, *map(str, counts)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [
+        f"where each of the {result.traces[0].x.shape[0]} {_runs(result.traces[0])} ends "
+        f"(its final loss within "
+        f"{result.tolerance:g} of the nearest known minimum's):"
+    ]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def basins_json(trace: Trace, result: RaceResult) -> list[dict[str, Any]]:
+    """A racer's basins as JSON: ``{"minimum": [x, y], "starts": N}`` (1-D ``[x]``) per
+    known minimum some run reached, then ``{"minimum": null, "starts": N,
+    "diverged": D, "outside": O}``: the runs that reached none, of them D diverged
+    and O ended outside the domain. The counts add up to the racer's runs."""
+    out: list[dict[str, Any]] = []
+    for basin in basins(trace, result):
+        m = basin.minimum
+        if m is None:
+            out.append(
+                {
+                    "minimum": None,
+                    "starts": basin.starts,
+                    "diverged": basin.diverged,
+                    "outside": basin.outside,
+                }
+            )
+        else:
+            out.append({"minimum": [m.x] if m.y is None else [m.x, m.y], "starts": basin.starts})
+    return out
 
 
 def warnings(result: RaceResult) -> list[str]:
@@ -239,6 +302,7 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
                 "diverged": best.diverged,
                 "left_domain": best.left,
                 **({"spread": spread_json(spread(trace, result))} if is_swarm(result) else {}),
+                "basins": basins_json(trace, result),
                 "starts": starts,
             }
         )
