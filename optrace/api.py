@@ -374,6 +374,11 @@ class RaceRun:
         once for all of them), ``.png`` ``.svg`` ``.pdf`` (a still), ``.html``
         (the player), ``.csv`` ``.json`` (the traces). Each file appears whole or not at all.
 
+        A still's name whose stem is ``basins`` or ends in ``-basins`` or ``_basins``
+        (``basins.png``, ``himmelblau_basins.svg``) asks for a swarm's basins map
+        instead: one panel per racer, each start coloured by the known minimum it
+        reached. A race with one start has none, and is refused.
+
         Args:
             *paths: One or more files.
             epoch: The epoch a still shows (default: the last).
@@ -382,14 +387,24 @@ class RaceRun:
 
         Returns:
             The paths written.
+
+        Examples:
+            >>> run = Race(function="quartic", starts={"grid": 8}, epochs=20,
+            ...            racers=[Racer("SGD", lr=0.01)]).run()
+            >>> import tempfile, pathlib
+            >>> folder = pathlib.Path(tempfile.mkdtemp())
+            >>> [p.name for p in run.save(folder / "race.png", folder / "race-basins.png")]
+            ['race.png', 'race-basins.png']
         """
-        from optrace.export.outputs import Output, check_outputs, kind_of, opened
+        from optrace.export.outputs import Output, check_basins, check_outputs, kind_of, opened
 
         if not paths:
             raise UsageError("save: give at least one path, e.g. run.save('race.gif')")
         outputs = [Output(kind_of(Path(p)), Path(p)) for p in paths]
         animation = self.race.config.animation
         check_outputs(outputs, animation.size, animation.scale)
+        first = self.result.traces[0]
+        check_basins(outputs, first.x.shape[0] // first.repeats)
         self._epoch(epoch)
         with opened(outputs) as files:
             if progress:

@@ -133,6 +133,13 @@ def run(
     html: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML player (.html).")
     ] = None,
+    basins: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a swarm's basins map: each start coloured by the known minimum it "
+            "reached; .png, .svg or .pdf."
+        ),
+    ] = None,
     show: Annotated[bool, typer.Option("--show", help="Play the race in a Qt window.")] = False,
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
@@ -158,10 +165,17 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run a race; write a GIF, an MP4, a still or the traces, or show it in a window."""
+    """Run a race; write a GIF, an MP4, a still, a basins map or the traces, or show it in a
+    window."""
     with _reporting() as signals:
         from optrace.api import Race
-        from optrace.export.outputs import ANIMATIONS, Output, check_outputs, opened
+        from optrace.export.outputs import (
+            ANIMATIONS,
+            Output,
+            check_basins,
+            check_outputs,
+            opened,
+        )
 
         race = Race.from_yaml(config)
         animation = race.config.animation
@@ -170,6 +184,7 @@ def run(
             ("mp4", mp4, "--mp4"),
             ("still", still, "--still"),
             ("html", html, "--html"),
+            ("basins", basins, "--basins"),
             ("traces", traces, "--traces"),
             ("summary", summary, "--summary"),
         ]
@@ -180,6 +195,7 @@ def run(
 
             check_display()
         race.check(limits=not no_limits)
+        check_basins(outputs, len(race.plan(limits=not no_limits).starts))
         if frames is not None and not no_limits:
             from optrace.engine import cost
 

@@ -4,6 +4,8 @@ render, and committed together (or none of them).
 Each output has a kind: ``gif`` and ``mp4`` (animations, streamed from one
 render), ``still`` (``.png``, ``.svg``, ``.pdf``), ``html`` (the player), ``traces`` (``.csv`` or
 ``.json``) and ``summary`` (``.json``). :func:`kind_of` chooses one by suffix.
+``basins`` (``.png``, ``.svg``, ``.pdf``) is a swarm's basins map, chosen by a
+still's name: ``basins.png``, ``race-basins.svg``, ``race_basins.pdf``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "html": (".html", ".htm"),
     "traces": (".csv", ".json"),
     "summary": (".json",),
+    "basins": (".png", ".svg", ".pdf"),
 }
 #: The kinds drawn as an animation, rendered once into every file asked for.
 ANIMATIONS = ("gif", "mp4")
@@ -59,9 +62,39 @@ def kind_of(path: Path) -> str:
     suffix = path.suffix.lower()
     for kind in BY_SUFFIX:
         if suffix in SUFFIXES[kind]:
-            return kind
+            return "basins" if kind == "still" and is_basins_name(path) else kind
     known = " ".join(s for kind in BY_SUFFIX for s in SUFFIXES[kind])
     raise UsageError(f"'{path}': unknown format '{suffix or path.name}'; known: {known}")
+
+
+def is_basins_name(path: Path) -> bool:
+    """Whether a still's name asks for the basins map: its stem is ``basins`` or
+    ends in ``-basins`` or ``_basins`` (in any case).
+
+    Examples:
+        >>> [is_basins_name(Path(p)) for p in ("basins.png", "a-basins.svg", "mybasins.png")]
+        [True, True, False]
+    """
+    stem = path.stem.lower()
+    return stem == "basins" or stem.endswith(("-basins", "_basins"))
+
+
+def check_basins(outputs: Sequence[Output], starts: int) -> None:
+    """Refuse a basins map of a race that is not a swarm, before it runs.
+
+    Args:
+        outputs: The outputs asked for.
+        starts: How many starts the race has (repeats aside).
+
+    Raises:
+        UsageError: A basins output, and one start.
+    """
+    for out in outputs:
+        if out.kind == "basins" and starts < 2:
+            raise UsageError(
+                f"{out.flag or repr(str(out.path))}: a basins map needs a swarm "
+                "(starts: a list, {grid: N} or {random: N})"
+            )
 
 
 def check_outputs(outputs: Sequence[Output], size: tuple[int, int], scale: float = 1.0) -> None:
@@ -152,6 +185,15 @@ def write_outputs(
                 )
             except (OSError, RuntimeError, ValueError) as exc:
                 raise OutputError(f"writing the still {out.name} failed: {exc}") from exc
+        elif out.kind == "basins":
+            from optrace.export.basins import write_basins
+
+            try:
+                write_basins(
+                    result, file.path, drawing.size, drawing.options, out.path.suffix.lower()
+                )
+            except (OSError, RuntimeError, ValueError) as exc:
+                raise OutputError(f"writing the basins map {out.name} failed: {exc}") from exc
         else:
             animations[out.kind] = file
     if animations:

@@ -1,0 +1,41 @@
+"""The basins map as a file: PNG, SVG or PDF, the same bytes on every run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optrace.export.frames import new_figure, scale_figure
+from optrace.export.still import FORMATS
+from optrace.render.basins import basins_size, draw_basins
+from optrace.render.options import SceneOptions
+from optrace.results.trace import RaceResult
+
+
+def write_basins(
+    result: RaceResult,
+    path: Path,
+    size: tuple[int, int],
+    options: SceneOptions | None = None,
+    fmt: str = ".png",
+) -> None:
+    """Draw the basins map of ``result`` (a swarm) into ``path``.
+
+    Args:
+        result: The race; it has more than one start.
+        path: Where to write (the format comes from ``fmt``, not from this name).
+        size: ``animation.size``; the map is as high, a panel about as wide per
+            racer (:func:`optrace.render.basins.basins_size`), times ``options.scale``.
+        options: The theme, font_scale and scale.
+        fmt: ``.png``, ``.svg`` or ``.pdf``.
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    options = options or SceneOptions()
+    shape = basins_size(size, len(result.traces))
+    with matplotlib.rc_context({"svg.hashsalt": "optrace", "svg.fonttype": "path"}):
+        figure = new_figure(shape)
+        FigureCanvasAgg(figure)
+        draw_basins(figure, result, options)
+        scale_figure(figure, shape, options.scale)
+        figure.savefig(path, format=fmt.lstrip("."), dpi=figure.dpi, metadata=FORMATS[fmt])
