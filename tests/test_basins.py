@@ -3,6 +3,7 @@ published minima, in the summary JSON, the table and the picture's pixels."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from optrace._core.types import Minimum
 from optrace.export.frames import new_figure
 from optrace.export.outputs import Output, kind_of, opened
 from optrace.render.basins import BASIN_COLOURS, NONE_COLOUR, basins_size, draw_basins
+from optrace.render.options import SceneOptions
 from optrace.results.basins import shown_minima
 from optrace.results.report import write_summary
 from optrace.results.trace import RaceResult
@@ -197,6 +199,7 @@ def test_each_start_is_drawn_in_its_basins_colour(
     (path,) = swarm.save(tmp_path / "basins.png")
     image = np.asarray(Image.open(path).convert("RGB")).astype(int)
     size = basins_size(swarm.race.config.animation.size, len(RACERS))
+    assert size == (1536, 480)
     assert image.shape == (size[1], size[0], 3)
     # The same map, drawn again, tells where each panel's data lie in pixels.
     figure = new_figure(size)
@@ -221,6 +224,37 @@ def test_each_start_is_drawn_in_its_basins_colour(
                 assert np.abs(rgb - want).max() <= 2, (x, y, basin, rgb, want)
             checked += 1
     assert checked > 0.8 * len(RACERS) * len(starts)
+
+
+def text_boxes(figure: Any) -> dict[str, Any]:
+    """The extents of the map's texts: titles, axis labels with their ticks, legend."""
+    renderer = figure.canvas.get_renderer()
+    boxes = {"title": figure._suptitle.get_window_extent(renderer)}
+    for i, ax in enumerate(figure.axes):
+        boxes[f"panel {i} title"] = ax.title.get_window_extent(renderer)
+        boxes[f"panel {i} axes"] = ax.get_tightbbox(renderer, for_layout_only=False)
+    boxes["legend"] = figure.legends[0].get_window_extent(renderer)
+    return boxes
+
+
+@pytest.mark.parametrize("size", [(320, 320), (1920, 1080)])
+@pytest.mark.parametrize("font_scale", [1.0, 2.0])
+def test_nothing_is_clipped_or_covered(
+    swarm: optrace.RaceRun, size: tuple[int, int], font_scale: float
+) -> None:
+    shape = basins_size(size, len(RACERS), font_scale)
+    figure = new_figure(shape)
+    FigureCanvasAgg(figure)
+    draw_basins(figure, swarm.result, SceneOptions(font_scale=font_scale))
+    figure.canvas.draw()
+    boxes = text_boxes(figure)
+    for name, box in boxes.items():
+        assert box.x0 >= 0 and box.y0 >= 0, name
+        assert box.x1 <= shape[0] and box.y1 <= shape[1], name
+    for (a, box), (b, other) in itertools.combinations(boxes.items(), 2):
+        # A panel's title sits on its own axes' box; any other pair keeps apart.
+        if a.split(" ")[:2] != b.split(" ")[:2] or "panel" not in a:
+            assert not box.overlaps(other), (a, b)
 
 
 def test_a_basins_map_is_byte_stable_as_svg(swarm: optrace.RaceRun, tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ def write_basins(
     Args:
         result: The race; it has more than one start.
         path: Where to write (the format comes from ``fmt``, not from this name).
-        size: ``animation.size``; the map is as high, a panel about as wide per
-            racer (:func:`optrace.render.basins.basins_size`), times ``options.scale``.
+        size: ``animation.size``; the map is as high (or high enough for its texts),
+            a panel about as wide per racer (:func:`optrace.render.basins.basins_size`),
+            times ``options.scale``.
         options: The theme, font_scale and scale.
         fmt: ``.png``, ``.svg`` or ``.pdf``.
     """
@@ -32,7 +33,7 @@ def write_basins(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     options = options or SceneOptions()
-    shape = basins_size(size, len(result.traces))
+    shape = basins_size(size, len(result.traces), options.font_scale)
     with matplotlib.rc_context({"svg.hashsalt": "optrace", "svg.fonttype": "path"}):
         figure = new_figure(shape)
         FigureCanvasAgg(figure)

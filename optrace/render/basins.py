@@ -42,18 +42,23 @@ OTHER_COLOUR = "#F0E442"
 NONE_COLOUR = "#bbbbbb"
 #: The largest side of a start's marker, in points (a grid's cells tile below it).
 MARKER_MAX = 8.0
+#: The least height of a map at font_scale 1: titles, a panel and the legend fit.
+MIN_HEIGHT = 400
 _START_Z, _LOST_Z, _STAR_Z = 2.0, 3.0, 4.0
 
 
-def basins_size(size: tuple[int, int], racers: int) -> tuple[int, int]:
-    """The map's width and height in pixels: ``size``'s height, and a panel of
-    about that height's width per racer (at least ``size``'s width).
+def basins_size(size: tuple[int, int], racers: int, font_scale: float = 1.0) -> tuple[int, int]:
+    """The map's width and height in pixels: ``size``'s height (at least room for
+    its texts at ``font_scale``), and a panel about that wide per racer (in all at
+    least ``size``'s width).
 
     Examples:
-        >>> basins_size((640, 480), 2)
-        (768, 480)
+        >>> basins_size((640, 480), 2), basins_size((320, 320), 1, font_scale=2)
+        ((768, 480), (800, 800))
     """
-    return max(size[0], round(racers * 0.8 * size[1])), size[1]
+    height = max(size[1], round(MIN_HEIGHT * font_scale))
+    # One panel is as wide as high: the legend under it needs the room.
+    return max(size[0], round(max(racers * 0.8, 1.0) * height)), height
 
 
 @dataclass(frozen=True)
