@@ -294,7 +294,8 @@ def test_save_refuses_a_basins_map_of_one_start(tmp_path: Path) -> None:
             "Error: --basins: a basins map needs a swarm (starts: a list, {grid: N} or "
             "{random: N})",
         ),
-        ({"function": "quartic", "starts": {"grid": 4}}, "basins.gif", "Error: --basins: "),
+        # However the suffix refusal is worded, it names the option and the suffixes.
+        ({"function": "quartic", "starts": {"grid": 4}}, "basins.gif", "Error: --basins"),
     ],
 )
 def test_cli_refuses_in_one_line_and_writes_nothing(
@@ -311,6 +312,7 @@ def test_cli_refuses_in_one_line_and_writes_nothing(
     result = invoke("run", path, "--basins", out / option, "--summary", out / "s.json")
     assert result.exit_code == 2
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+    assert option.endswith(".png") or ".png" in result.stderr  # it says what to write
     assert result.stdout == ""
     assert list(out.iterdir()) == []
 
