@@ -6,6 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from optrace.export.frames import new_figure, scale_figure
 from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
@@ -27,7 +29,7 @@ def write_still(
     options: SceneOptions | None = None,
     fmt: str = ".png",
 ) -> None:
-    """Draw the race at ``epoch``, with every racer's path so far, into ``path``.
+    """Draw the race at ``epoch``, with every racer's path and loss line so far, into ``path``.
 
     Args:
         result: The race.
@@ -46,5 +48,9 @@ def write_still(
         FigureCanvasAgg(figure)
         scene = RaceScene(figure, result, [epoch], options)
         scene.draw_paths(epoch)
+        if scene.panel is not None:
+            # The scene's one frame shows only ``epoch``; the panel shows every
+            # epoch up to it, as an animation's frame at that epoch does.
+            scene.panel.update(np.arange(epoch + 1))
         scale_figure(figure, size, options.scale)
         figure.savefig(path, format=fmt.lstrip("."), dpi=figure.dpi, metadata=FORMATS[fmt])
