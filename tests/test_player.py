@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, ROOT
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="the browser tests need selenium")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
@@ -79,6 +79,8 @@ class Race:
     frames: np.ndarray
     gif: Path
     html: Path
+    size: tuple[int, int] = (640, 480)
+    options: Any = None
 
     def gif_frame(self, k: int) -> np.ndarray:
         from PIL import Image, ImageSequence
@@ -119,7 +121,7 @@ def make_race(folder: Path, config: dict[str, Any]) -> Race:
     gif.commit()
     html = folder / "race.html"
     write_player(result, html, animation.interval, animation.size, shown, options)
-    return Race(result, shown, gif.target, html)
+    return Race(result, shown, gif.target, html, animation.size, options)
 
 
 @pytest.fixture(scope="module")
@@ -329,6 +331,100 @@ def test_a_screenshot_at_epoch_k_is_gif_frame_k(
                 assert tuple(centre) == colour, (k, racer["label"])
     # And the check can tell frames apart: the last epoch is not the first frame.
     assert mismatch(shot, race.gif_frame(0)) > 2 * mismatch(shot, race.gif_frame(last))
+
+
+@pytest.fixture(scope="module")
+def seed_panel_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
+    """The seed's race with its loss panel: SGD and RMSprop share red, Adam and
+    Adadelta black, told apart there by their line patterns and heads."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "configs" / "seed.yaml").read_text(encoding="utf-8"))
+    config["epochs"] = 40
+    config["animation"] = {"interval": 100, "size": [480, 420], "loss_panel": True}
+    return make_race(tmp_path_factory.mktemp("seed-panel"), config)
+
+
+@pytest.fixture(scope="module")
+def band_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
+    """A noisy swarm: each racer's median loss in its interquartile band."""
+    return make_race(
+        tmp_path_factory.mktemp("band"),
+        {
+            "function": "peaks-slice",
+            "starts": {"grid": 8},
+            "epochs": 16,
+            "seed": 3,
+            "noise": {"std": 0.5},
+            "racers": [
+                {"optimizer": "SGD", "lr": 0.05, "style": "ro"},
+                {"optimizer": "Adam", "lr": 0.3, "style": "bs"},
+            ],
+            "animation": {"size": [400, 360], "loss_panel": True},
+        },
+    )
+
+
+def panel_region(race: Race) -> Any:
+    """The loss panel's axes as rows and columns of a frame, laid out as the GIF is."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from optrace.export.frames import new_figure
+    from optrace.render.scene import RaceScene
+
+    figure = new_figure(race.size)
+    FigureCanvasAgg(figure)
+    scene = RaceScene(figure, race.result, race.frames, race.options)
+    assert scene.panel is not None
+    x0, y0, x1, y1 = scene.panel.ax.bbox.extents
+    height = figure.bbox.height
+    return np.s_[int(height - y1) : int(height - y0), int(x0) : int(x1)]
+
+
+class Frames:
+    """A sink that keeps every rendered frame (RGB), before any encoder."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+
+    def append(self, frame: np.ndarray) -> None:
+        self.frames.append(frame[..., :3].astype(int))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("which", ["seed", "band"])
+def test_the_loss_panel_at_epoch_k_is_gif_frame_k(
+    browser: Any, which: str, seed_panel_race: Race, band_race: Race
+) -> None:
+    from optrace.export.frames import render
+
+    race = seed_panel_race if which == "seed" else band_race
+    result = race.result
+    assert len(race.frames) == result.epochs + 1  # frame k is epoch k
+    if which == "seed":
+        colours = [t.style[0] for t in result.traces]
+        assert colours.count("r") == 2 and colours.count("k") == 2
+    else:
+        assert all(t.loss.shape[0] == 8 for t in result.traces)
+    rendered = Frames()
+    render(result, race.size, [rendered], race.frames, options=race.options)
+    open_player(browser, race.html)
+    region = panel_region(race)
+    for k in (3, result.epochs // 2, result.epochs):
+        seek(browser, k)
+        shot, frame = screenshot(browser)[region], race.gif_frame(k)[region]
+        drawn = rendered.frames[k][region]
+        share, own = mismatch(shot, frame), mismatch(frame, drawn)
+        print(
+            f"{which} panel at epoch {k}: {share:.4%} of its pixels differ from the GIF's,"
+            f" {mismatch(shot, drawn):.4%} from the rendered frame's; the GIF {own:.4%}"
+        )
+        # The GIF's palette can miss the antialiased shades of a line; what it
+        # misses there is allowed on top, and the frame as drawn must match alone.
+        assert share <= MISMATCH_SHARE + own, k
+        assert mismatch(shot, drawn) <= MISMATCH_SHARE, k
 
 
 def test_keys_step_play_and_pause(browser: Any, line_race: Race) -> None:

@@ -112,6 +112,8 @@ def player_data(
             "lr": None if trace.lr is None else _b64(trace.lr, np.float64),
             "lrConst": _lr_constant(trace.hyperparameters),
             "panel": None if scene.panel is None else _b64(scene.panel.values[i], np.float64),
+            "panelLine": None if scene.panel is None else _panel_line(scene.panel.lines[i]),
+            "band": None if scene.panel is None else _band(scene.panel, i),
         }
         racers.append(racer)
 
@@ -361,6 +363,36 @@ def _glyph(line: Any) -> dict[str, Any]:
         "width": width,
         "join": str(style.get_joinstyle()),
         "cap": str(style.get_capstyle()),
+    }
+
+
+def _panel_line(line: Any) -> dict[str, Any]:
+    """A loss line's look as Agg strokes it: its dash pattern in pixels (None when
+    solid; matplotlib has already scaled it by the line's width), the cap and join
+    of a dashed or a solid line, and the marker at its head."""
+    offset, pattern = line._dash_pattern  # matplotlib's scaled dashes, in points
+    dashed = line.is_dashed()
+    cap = line.get_dash_capstyle() if dashed else line.get_solid_capstyle()
+    join = line.get_dash_joinstyle() if dashed else line.get_solid_joinstyle()
+    return {
+        "dash": None if pattern is None else [_px(v) for v in pattern],
+        "offset": _px(offset),
+        "cap": str(cap),
+        "join": str(join),
+        "head": _glyph(line),
+    }
+
+
+def _band(panel: Any, i: int) -> dict[str, Any] | None:
+    """Racer ``i``'s interquartile band on the loss panel: its colour and its first
+    and third quartile at each epoch (a racer of one run has none)."""
+    band, quartiles = panel.bands[i], panel.quartiles[i]
+    if band is None or quartiles is None:
+        return None
+    return {
+        "colour": _rgba(band.get_facecolor()[0]),
+        "lo": _b64(quartiles[0], np.float64),
+        "hi": _b64(quartiles[1], np.float64),
     }
 
 
