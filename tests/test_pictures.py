@@ -504,7 +504,7 @@ def test_scale_doubles_the_players_background_and_keeps_its_layout() -> None:
             animation={"scale": scale, "size": [320, 240]},
         ).run()
         html = run._repr_html_()
-        found = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+        found = re.search(r'"background":"data:image/png;base64,([A-Za-z0-9+/=]+)', html)
         assert found
         with Image.open(io.BytesIO(base64.b64decode(found.group(1)))) as background:
             layout = re.findall(r'"(width|height)":\s*(\d+)', html)

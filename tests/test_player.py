@@ -572,6 +572,43 @@ def test_a_hostile_label_is_text_and_runs_nothing(browser: Any, line_race: Race)
     assert HOSTILE not in line_race.html.read_text(encoding="utf-8")
 
 
+def test_the_markup_shows_the_still_until_the_script_mounts(
+    browser: Any, plane_race: Race, tmp_path: Path
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    from optrace.export.still import write_still
+
+    write_still(
+        plane_race.result, tmp_path / "still.png", plane_race.size, plane_race.result.epochs,
+        plane_race.options,
+    )  # fmt: skip
+    with Image.open(tmp_path / "still.png") as image:
+        want = np.asarray(image.convert("RGB")).astype(int)
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.get(plane_race.html.resolve().as_uri())
+        (still,) = browser.find_elements(By.CSS_SELECTOR, ".optrace-player > img.optrace-still")
+        assert still.is_displayed()
+        assert browser.find_elements(By.CSS_SELECTOR, ".optrace-stage") == []  # no script ran
+        with Image.open(BytesIO(still.screenshot_as_png)) as image:
+            shown = np.asarray(image.convert("RGB")).astype(int)
+    finally:
+        browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+    share = mismatch(shown, want)
+    print(f"the still without scripts: {share:.4%} of pixels differ by more than {MISMATCH}")
+    assert share <= MISMATCH_SHARE
+    # With scripts, the player takes its place: the still is gone, the player works.
+    open_player(browser, plane_race.html)
+    assert browser.find_elements(By.CSS_SELECTOR, ".optrace-still") == []
+    assert [i.get_attribute("class") for i in browser.find_elements(By.TAG_NAME, "img")] == [
+        "optrace-bg"
+    ]
+    assert seek(browser, 7)["epoch"] == 7
+
+
 def test_the_policy_refuses_any_request(browser: Any, line_race: Race) -> None:
     open_player(browser, line_race.html)
     outcome = browser.execute_async_script(
@@ -599,6 +636,7 @@ def test_two_players_on_one_page_keep_to_themselves(
     page.write_text("<!DOCTYPE html><html><body>" + "".join(fragments) + "</body></html>")
     open_player(browser, page)
     assert browser.execute_script("return window.optrace.players.length") == 2
+    assert browser.find_elements(By.CSS_SELECTOR, ".optrace-still") == []  # each mounted
     browser.execute_script("window.optrace.players[1].seek(20)")
     assert state(browser, 0)["epoch"] == 0 and state(browser, 1)["epoch"] == 20
     second = browser.find_elements(By.CSS_SELECTOR, ".optrace-player")[1]

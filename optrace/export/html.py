@@ -7,7 +7,8 @@ moving parts on a canvas over it, in the figure's pixel coordinates, with each
 axes' data-to-pixel mapping handed over here: markers, trails, the epoch
 counter, the notes and the loss panel's lines. Every epoch is in the page, as
 exact float64 values, so the scrubber reaches each one and the read-outs are
-the trace's own numbers.
+the trace's own numbers. Where scripts do not run, the markup shows the
+race's still instead, as an ``<img>`` the script removes when it mounts.
 
 Nothing in the page is fetched: a Content-Security-Policy forbids every
 request and lets only the page's own script (by its hash) run; every string
@@ -196,8 +197,16 @@ def player_html(
     script = _asset("player.js")
     style = _asset("player.css")
     start = f'optraceMount(document.getElementById("{ident}"), {_json_for_script(data)});'
+    # The still of the whole race, for where scripts do not run (a notebook on
+    # GitHub, nbviewer, an untrusted one); the script removes it as it mounts.
+    still = (
+        f'<img class="optrace-still" src="{_still_url(result, size, options)}"'
+        f' width="{data["width"]}" height="{data["height"]}"'
+        f' alt="{html.escape(result.title)}">'
+    )
     body = (
-        f'<div class="optrace-player" id="{ident}" tabindex="-1"></div>\n<script>{start}</script>\n'
+        f'<div class="optrace-player" id="{ident}" tabindex="-1">{still}</div>\n'
+        f"<script>{start}</script>\n"
     )
     if not page:
         return f"<style>{style}</style>\n<script>{script}</script>\n{body}"
@@ -254,6 +263,32 @@ def write_player(
         path_or_file.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"writing the player failed: {exc.strerror}") from exc
+
+
+def _still_url(
+    result: RaceResult, size: tuple[int, int], options: SceneOptions | None = None
+) -> str:
+    """The race's still at its last epoch as a PNG data URL, with the palette of
+    the player's background (a few times smaller than the still's own PNG).
+
+    Args:
+        result: The race.
+        size: The figure's ``(width, height)`` in pixels (times ``options.scale``).
+        options: Panels and view, as for the still.
+
+    Returns:
+        ``data:image/png;base64,...``
+    """
+    from PIL import Image
+
+    from optrace.export.still import write_still
+
+    drawn = io.BytesIO()
+    write_still(result, drawn, size, result.epochs, options)
+    drawn.seek(0)
+    with Image.open(drawn) as image:
+        rgba = np.asarray(image.convert("RGBA"))
+    return "data:image/png;base64," + base64.b64encode(_png(rgba)).decode("ascii")
 
 
 def _asset(name: str) -> str:

@@ -157,6 +157,10 @@
     var epoch = 0, playing = false, speed = 1, loop = !!data.loop;
     var clock = null;
 
+    // The still in the markup is for pages where scripts do not run.
+    Array.prototype.forEach.call(root.querySelectorAll(":scope > .optrace-still"), function (still) {
+      root.removeChild(still);
+    });
     root.classList.add("optrace-player");
     root.setAttribute("tabindex", "0");
     root.setAttribute("role", "group");

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -23,7 +23,7 @@ FORMATS: dict[str, dict[str, Any]] = {
 
 def write_still(
     result: RaceResult,
-    path: Path,
+    path: Path | IO[bytes],
     size: tuple[int, int],
     epoch: int,
     options: SceneOptions | None = None,
@@ -33,7 +33,8 @@ def write_still(
 
     Args:
         result: The race.
-        path: Where to write (the format comes from ``fmt``, not from this name).
+        path: Where to write, a path or a binary file (the format comes from
+            ``fmt``, not from a name).
         size: ``(width, height)`` in pixels (in points at 100 per inch for SVG and PDF).
         epoch: The epoch shown, from 0 to ``result.epochs``.
         options: Panels and view; the fading trail gives way to the whole path.
