@@ -6,6 +6,7 @@ import csv
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +268,68 @@ def test_stills_in_every_format_are_deterministic(tmp_path: Path) -> None:
     assert first[2].read_bytes().startswith(b"%PDF")
     with Image.open(first[0]) as im:
         assert im.size == tuple(run.race.config.animation.size)
+
+
+class PlayerImages(HTMLParser):
+    """The ``<img>`` elements inside the player's ``<div>``, as a browser that runs
+    no script reads the markup (a script's text is not parsed as markup)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[bool] = []  # per open <div>: is it the player?
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "div":
+            self.open.append("optrace-player" in classes)
+        elif tag == "img" and any(self.open):
+            self.sources.append(dict(attrs).get("src") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div":
+            self.open.pop()
+
+
+def test_the_inline_player_shows_the_still_where_no_script_runs(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from optrace.export.still import write_still
+
+    run = optrace.Race(
+        function="rosenbrock",
+        start=[-1.2, 1.0],
+        epochs=12,
+        racers=[{"optimizer": "SGD", "lr": 0.001}, {"optimizer": "Adam", "lr": 0.05}],
+        animation={"size": [320, 360], "loss_panel": True},
+    ).run()
+    parser = PlayerImages()
+    parser.feed(run._repr_html_())
+    parser.close()
+    (source,) = parser.sources
+    assert source.startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))) as image:
+        assert image.format == "PNG"
+        shown = np.asarray(image.convert("RGB")).astype(int)
+    drawing = run.drawing()
+    write_still(
+        run.result, tmp_path / "still.png", drawing.size, run.result.epochs, drawing.options
+    )
+    with Image.open(tmp_path / "still.png") as image:
+        still = np.asarray(image.convert("RGB")).astype(int)
+    assert shown.shape == still.shape == (360, 320, 3)
+    # The page's palette keeps the 255 commonest colours exactly, any other its
+    # nearest (a marker's antialiased rim may land far off: the player's tolerance).
+    differ = np.abs(shown - still).max(axis=2)
+    assert (differ == 0).mean() > 0.9 and (differ > 64).mean() < 0.006, differ.mean()
+    # The still of the race's last epoch, not its first: the loss panel is drawn.
+    first = tmp_path / "first.png"
+    write_still(run.result, first, drawing.size, 0, drawing.options)
+    with Image.open(first) as image:
+        assert (
+            np.abs(shown - np.asarray(image.convert("RGB")).astype(int)).max(axis=2) > 64
+        ).mean() > 0.01
 
 
 def test_import_optrace_imports_no_torch_and_no_matplotlib() -> None:

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from optrace.engine.loop import run
 from optrace.engine.plan import load, prepare
@@ -152,6 +152,87 @@ def test_a_diverged_racer_keeps_its_head_at_its_last_finite_loss() -> None:
     scene.update(scene.n_frames - 1)
     xs, ys = scene.panel.lines[0].get_data()
     assert xs[-1] == last and np.isfinite(ys).all()
+
+
+def panel_box(result: RaceResult, size: tuple[int, int], options: SceneOptions) -> Any:
+    """The loss panel's axes as rows and columns of a picture (y down), laid out
+    as the GIF and the still lay it out."""
+    figure, scene = scene_on(result, size, options)
+    assert scene.panel is not None
+    x0, y0, x1, y1 = scene.panel.ax.bbox.extents
+    height = figure.bbox.height
+    return np.s_[int(height - y1) : int(height - y0), int(x0) : int(x1)]
+
+
+def panel_ink(picture: np.ndarray, box: Any) -> int:
+    """The panel's ink: pixels darker than its grid in some channel (the lines,
+    their heads, the lr lines and a band; a GIF's palette may shift a line's
+    colour, but not to white)."""
+    return int((picture[box][..., :3].min(axis=2) < 225).sum())
+
+
+STILL_RACES = {
+    # SGD and RMSprop share red: told apart by their patterns and heads.
+    "patterns": small(),
+    "schedule": {
+        "function": "quartic",
+        "start": 2.0,
+        "epochs": 24,
+        "racers": [
+            {"optimizer": "SGD", "lr": 0.02, "momentum": 0.9},
+            {
+                "optimizer": "SGD",
+                "lr": 0.02,
+                "momentum": 0.9,
+                "schedule": {"name": "StepLR", "step_size": 6, "gamma": 0.5},
+            },
+        ],
+        "animation": {"size": [320, 300], "loss_panel": True},
+    },
+    "band": {
+        "function": "peaks-slice",
+        "starts": {"grid": 8},
+        "epochs": 16,
+        "noise": {"std": 0.5},
+        "seed": 3,
+        "racers": [{"optimizer": "SGD", "lr": 0.05, "style": "ro"}],
+        "animation": {"size": [320, 300], "loss_panel": True},
+    },
+}
+
+
+@pytest.mark.parametrize("which", list(STILL_RACES))
+def test_a_still_draws_the_loss_panel_of_the_gif_frame_at_its_epoch(
+    which: str, tmp_path: Path
+) -> None:
+    import optrace
+
+    config = STILL_RACES[which]
+    epochs = config["epochs"]
+    config = {**config, "animation": {**config["animation"], "frames": epochs + 1}}
+    done = optrace.Race.from_dict(config, base_dir=".").run()
+    result, options = done.result, done.drawing().options
+    size = done.race.config.animation.size
+    if which == "schedule":
+        assert result.traces[1].lr is not None
+    if which == "band":
+        assert result.traces[0].loss.shape[0] == 8
+    k = epochs // 2
+    gif, _ = done.save(tmp_path / "race.gif", tmp_path / "last.png")
+    done.save(tmp_path / "early.png", epoch=k)
+    box = panel_box(result, size, options)
+    with Image.open(gif) as image:
+        frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(image)]
+    assert len(frames) == epochs + 1  # frame k is epoch k
+    for still, frame in (("last.png", frames[-1]), ("early.png", frames[k])):
+        with Image.open(tmp_path / still) as image:
+            drawn = np.asarray(image.convert("RGB"))
+        ink, want = panel_ink(drawn, box), panel_ink(frame, box)
+        print(f"{which} {still}: {ink} pixels of ink in the panel, the GIF's {want}")
+        assert abs(ink - want) <= 0.04 * want, still
+    # And the measure tells the epochs apart: the early still has less of the lines.
+    with Image.open(tmp_path / "early.png") as image:
+        assert panel_ink(np.asarray(image.convert("RGB")), box) < 0.9 * panel_ink(frames[-1], box)
 
 
 # --- scale ------------------------------------------------------------------
@@ -423,7 +504,7 @@ def test_scale_doubles_the_players_background_and_keeps_its_layout() -> None:
             animation={"scale": scale, "size": [320, 240]},
         ).run()
         html = run._repr_html_()
-        found = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+        found = re.search(r'"background":"data:image/png;base64,([A-Za-z0-9+/=]+)', html)
         assert found
         with Image.open(io.BytesIO(base64.b64decode(found.group(1)))) as background:
             layout = re.findall(r'"(width|height)":\s*(\d+)', html)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, ROOT
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="the browser tests need selenium")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
@@ -79,6 +79,8 @@ class Race:
     frames: np.ndarray
     gif: Path
     html: Path
+    size: tuple[int, int] = (640, 480)
+    options: Any = None
 
     def gif_frame(self, k: int) -> np.ndarray:
         from PIL import Image, ImageSequence
@@ -119,7 +121,7 @@ def make_race(folder: Path, config: dict[str, Any]) -> Race:
     gif.commit()
     html = folder / "race.html"
     write_player(result, html, animation.interval, animation.size, shown, options)
-    return Race(result, shown, gif.target, html)
+    return Race(result, shown, gif.target, html, animation.size, options)
 
 
 @pytest.fixture(scope="module")
@@ -331,6 +333,100 @@ def test_a_screenshot_at_epoch_k_is_gif_frame_k(
     assert mismatch(shot, race.gif_frame(0)) > 2 * mismatch(shot, race.gif_frame(last))
 
 
+@pytest.fixture(scope="module")
+def seed_panel_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
+    """The seed's race with its loss panel: SGD and RMSprop share red, Adam and
+    Adadelta black, told apart there by their line patterns and heads."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "configs" / "seed.yaml").read_text(encoding="utf-8"))
+    config["epochs"] = 40
+    config["animation"] = {"interval": 100, "size": [480, 420], "loss_panel": True}
+    return make_race(tmp_path_factory.mktemp("seed-panel"), config)
+
+
+@pytest.fixture(scope="module")
+def band_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
+    """A noisy swarm: each racer's median loss in its interquartile band."""
+    return make_race(
+        tmp_path_factory.mktemp("band"),
+        {
+            "function": "peaks-slice",
+            "starts": {"grid": 8},
+            "epochs": 16,
+            "seed": 3,
+            "noise": {"std": 0.5},
+            "racers": [
+                {"optimizer": "SGD", "lr": 0.05, "style": "ro"},
+                {"optimizer": "Adam", "lr": 0.3, "style": "bs"},
+            ],
+            "animation": {"size": [400, 360], "loss_panel": True},
+        },
+    )
+
+
+def panel_region(race: Race) -> Any:
+    """The loss panel's axes as rows and columns of a frame, laid out as the GIF is."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from optrace.export.frames import new_figure
+    from optrace.render.scene import RaceScene
+
+    figure = new_figure(race.size)
+    FigureCanvasAgg(figure)
+    scene = RaceScene(figure, race.result, race.frames, race.options)
+    assert scene.panel is not None
+    x0, y0, x1, y1 = scene.panel.ax.bbox.extents
+    height = figure.bbox.height
+    return np.s_[int(height - y1) : int(height - y0), int(x0) : int(x1)]
+
+
+class Frames:
+    """A sink that keeps every rendered frame (RGB), before any encoder."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+
+    def append(self, frame: np.ndarray) -> None:
+        self.frames.append(frame[..., :3].astype(int))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("which", ["seed", "band"])
+def test_the_loss_panel_at_epoch_k_is_gif_frame_k(
+    browser: Any, which: str, seed_panel_race: Race, band_race: Race
+) -> None:
+    from optrace.export.frames import render
+
+    race = seed_panel_race if which == "seed" else band_race
+    result = race.result
+    assert len(race.frames) == result.epochs + 1  # frame k is epoch k
+    if which == "seed":
+        colours = [t.style[0] for t in result.traces]
+        assert colours.count("r") == 2 and colours.count("k") == 2
+    else:
+        assert all(t.loss.shape[0] == 8 for t in result.traces)
+    rendered = Frames()
+    render(result, race.size, [rendered], race.frames, options=race.options)
+    open_player(browser, race.html)
+    region = panel_region(race)
+    for k in (3, result.epochs // 2, result.epochs):
+        seek(browser, k)
+        shot, frame = screenshot(browser)[region], race.gif_frame(k)[region]
+        drawn = rendered.frames[k][region]
+        share, own = mismatch(shot, frame), mismatch(frame, drawn)
+        print(
+            f"{which} panel at epoch {k}: {share:.4%} of its pixels differ from the GIF's,"
+            f" {mismatch(shot, drawn):.4%} from the rendered frame's; the GIF {own:.4%}"
+        )
+        # The GIF's palette can miss the antialiased shades of a line; what it
+        # misses there is allowed on top, and the frame as drawn must match alone.
+        assert share <= MISMATCH_SHARE + own, k
+        assert mismatch(shot, drawn) <= MISMATCH_SHARE, k
+
+
 def test_keys_step_play_and_pause(browser: Any, line_race: Race) -> None:
     open_player(browser, line_race.html)
     seek(browser, 5)
@@ -476,6 +572,43 @@ def test_a_hostile_label_is_text_and_runs_nothing(browser: Any, line_race: Race)
     assert HOSTILE not in line_race.html.read_text(encoding="utf-8")
 
 
+def test_the_markup_shows_the_still_until_the_script_mounts(
+    browser: Any, plane_race: Race, tmp_path: Path
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    from optrace.export.still import write_still
+
+    write_still(
+        plane_race.result, tmp_path / "still.png", plane_race.size, plane_race.result.epochs,
+        plane_race.options,
+    )  # fmt: skip
+    with Image.open(tmp_path / "still.png") as image:
+        want = np.asarray(image.convert("RGB")).astype(int)
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.get(plane_race.html.resolve().as_uri())
+        (still,) = browser.find_elements(By.CSS_SELECTOR, ".optrace-player > img.optrace-still")
+        assert still.is_displayed()
+        assert browser.find_elements(By.CSS_SELECTOR, ".optrace-stage") == []  # no script ran
+        with Image.open(BytesIO(still.screenshot_as_png)) as image:
+            shown = np.asarray(image.convert("RGB")).astype(int)
+    finally:
+        browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+    share = mismatch(shown, want)
+    print(f"the still without scripts: {share:.4%} of pixels differ by more than {MISMATCH}")
+    assert share <= MISMATCH_SHARE
+    # With scripts, the player takes its place: the still is gone, the player works.
+    open_player(browser, plane_race.html)
+    assert browser.find_elements(By.CSS_SELECTOR, ".optrace-still") == []
+    assert [i.get_attribute("class") for i in browser.find_elements(By.TAG_NAME, "img")] == [
+        "optrace-bg"
+    ]
+    assert seek(browser, 7)["epoch"] == 7
+
+
 def test_the_policy_refuses_any_request(browser: Any, line_race: Race) -> None:
     open_player(browser, line_race.html)
     outcome = browser.execute_async_script(
@@ -503,6 +636,7 @@ def test_two_players_on_one_page_keep_to_themselves(
     page.write_text("<!DOCTYPE html><html><body>" + "".join(fragments) + "</body></html>")
     open_player(browser, page)
     assert browser.execute_script("return window.optrace.players.length") == 2
+    assert browser.find_elements(By.CSS_SELECTOR, ".optrace-still") == []  # each mounted
     browser.execute_script("window.optrace.players[1].seek(20)")
     assert state(browser, 0)["epoch"] == 0 and state(browser, 1)["epoch"] == 20
     second = browser.find_elements(By.CSS_SELECTOR, ".optrace-player")[1]

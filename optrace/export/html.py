@@ -7,7 +7,8 @@ moving parts on a canvas over it, in the figure's pixel coordinates, with each
 axes' data-to-pixel mapping handed over here: markers, trails, the epoch
 counter, the notes and the loss panel's lines. Every epoch is in the page, as
 exact float64 values, so the scrubber reaches each one and the read-outs are
-the trace's own numbers.
+the trace's own numbers. Where scripts do not run, the markup shows the
+race's still instead, as an ``<img>`` the script removes when it mounts.
 
 Nothing in the page is fetched: a Content-Security-Policy forbids every
 request and lets only the page's own script (by its hash) run; every string
@@ -112,6 +113,8 @@ def player_data(
             "lr": None if trace.lr is None else _b64(trace.lr, np.float64),
             "lrConst": _lr_constant(trace.hyperparameters),
             "panel": None if scene.panel is None else _b64(scene.panel.values[i], np.float64),
+            "panelLine": None if scene.panel is None else _panel_line(scene.panel.lines[i]),
+            "band": None if scene.panel is None else _band(scene.panel, i),
         }
         racers.append(racer)
 
@@ -194,8 +197,16 @@ def player_html(
     script = _asset("player.js")
     style = _asset("player.css")
     start = f'optraceMount(document.getElementById("{ident}"), {_json_for_script(data)});'
+    # The still of the whole race, for where scripts do not run (a notebook on
+    # GitHub, nbviewer, an untrusted one); the script removes it as it mounts.
+    still = (
+        f'<img class="optrace-still" src="{_still_url(result, size, options)}"'
+        f' width="{data["width"]}" height="{data["height"]}"'
+        f' alt="{html.escape(result.title)}">'
+    )
     body = (
-        f'<div class="optrace-player" id="{ident}" tabindex="-1"></div>\n<script>{start}</script>\n'
+        f'<div class="optrace-player" id="{ident}" tabindex="-1">{still}</div>\n'
+        f"<script>{start}</script>\n"
     )
     if not page:
         return f"<style>{style}</style>\n<script>{script}</script>\n{body}"
@@ -252,6 +263,32 @@ def write_player(
         path_or_file.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"writing the player failed: {exc.strerror}") from exc
+
+
+def _still_url(
+    result: RaceResult, size: tuple[int, int], options: SceneOptions | None = None
+) -> str:
+    """The race's still at its last epoch as a PNG data URL, with the palette of
+    the player's background (a few times smaller than the still's own PNG).
+
+    Args:
+        result: The race.
+        size: The figure's ``(width, height)`` in pixels (times ``options.scale``).
+        options: Panels and view, as for the still.
+
+    Returns:
+        ``data:image/png;base64,...``
+    """
+    from PIL import Image
+
+    from optrace.export.still import write_still
+
+    drawn = io.BytesIO()
+    write_still(result, drawn, size, result.epochs, options)
+    drawn.seek(0)
+    with Image.open(drawn) as image:
+        rgba = np.asarray(image.convert("RGBA"))
+    return "data:image/png;base64," + base64.b64encode(_png(rgba)).decode("ascii")
 
 
 def _asset(name: str) -> str:
@@ -361,6 +398,36 @@ def _glyph(line: Any) -> dict[str, Any]:
         "width": width,
         "join": str(style.get_joinstyle()),
         "cap": str(style.get_capstyle()),
+    }
+
+
+def _panel_line(line: Any) -> dict[str, Any]:
+    """A loss line's look as Agg strokes it: its dash pattern in pixels (None when
+    solid; matplotlib has already scaled it by the line's width), the cap and join
+    of a dashed or a solid line, and the marker at its head."""
+    offset, pattern = line._dash_pattern  # matplotlib's scaled dashes, in points
+    dashed = line.is_dashed()
+    cap = line.get_dash_capstyle() if dashed else line.get_solid_capstyle()
+    join = line.get_dash_joinstyle() if dashed else line.get_solid_joinstyle()
+    return {
+        "dash": None if pattern is None else [_px(v) for v in pattern],
+        "offset": _px(offset),
+        "cap": str(cap),
+        "join": str(join),
+        "head": _glyph(line),
+    }
+
+
+def _band(panel: Any, i: int) -> dict[str, Any] | None:
+    """Racer ``i``'s interquartile band on the loss panel: its colour and its first
+    and third quartile at each epoch (a racer of one run has none)."""
+    band, quartiles = panel.bands[i], panel.quartiles[i]
+    if band is None or quartiles is None:
+        return None
+    return {
+        "colour": _rgba(band.get_facecolor()[0]),
+        "lo": _b64(quartiles[0], np.float64),
+        "hi": _b64(quartiles[1], np.float64),
     }
 
 

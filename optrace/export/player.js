@@ -149,12 +149,18 @@
         z: decode(r.z, Float64Array),
         lr: decode(r.lr, Float64Array),
         panel: decode(r.panel, Float64Array),
+        bandLo: r.band ? decode(r.band.lo, Float64Array) : null,
+        bandHi: r.band ? decode(r.band.hi, Float64Array) : null,
         visible: true
       };
     });
     var epoch = 0, playing = false, speed = 1, loop = !!data.loop;
     var clock = null;
 
+    // The still in the markup is for pages where scripts do not run.
+    Array.prototype.forEach.call(root.querySelectorAll(":scope > .optrace-still"), function (still) {
+      root.removeChild(still);
+    });
     root.classList.add("optrace-player");
     root.setAttribute("tabindex", "0");
     root.setAttribute("role", "group");
@@ -341,6 +347,75 @@
       return note;
     }
 
+    function capOf(style) {
+      return style === "projecting" ? "square" : style === "round" ? "round" : "butt";
+    }
+
+    /* Racer's loss line through epoch e, in its pattern, with its marker at
+     * its head: the last finite value (a racer that diverged keeps its head). */
+    function drawLossLine(racer, e) {
+      var look = racer.spec.panelLine, c = racer.spec.colour;
+      ctx.lineWidth = data.panel.width;
+      ctx.lineJoin = look.join === "miter" ? "miter" : look.join === "bevel" ? "bevel" : "round";
+      ctx.lineCap = capOf(look.cap);
+      ctx.setLineDash(look.dash || []);
+      ctx.lineDashOffset = look.offset;
+      ctx.strokeStyle = css([c[0], c[1], c[2], 1]);
+      ctx.beginPath();
+      var pen = false, head = null;
+      for (var t = 0; t <= e; t++) {
+        var v = racer.panel[t];
+        if (!isFinite(v)) {
+          pen = false;
+          continue;
+        }
+        var p = project(panelAxes, t, v);
+        if (pen) {
+          ctx.lineTo(p[0], p[1]);
+        } else {
+          ctx.moveTo(p[0], p[1]);
+          pen = true;
+        }
+        head = p;
+      }
+      ctx.stroke();
+      ctx.setLineDash([]);
+      if (head) {
+        drawGlyph(ctx, look.head, head[0], head[1]);
+      }
+    }
+
+    /* Racer's interquartile band through epoch e: one filled polygon per run
+     * of epochs where both quartiles are finite, as fill_between draws it. */
+    function drawBand(racer, e) {
+      ctx.fillStyle = css(racer.spec.band.colour);
+      var t = 0;
+      while (t <= e) {
+        var first = t;
+        while (t <= e && isFinite(racer.bandLo[t]) && isFinite(racer.bandHi[t])) {
+          t++;
+        }
+        if (t - first > 1) {
+          ctx.beginPath();
+          for (var a = first; a < t; a++) {
+            var p = project(panelAxes, a, racer.bandLo[a]);
+            if (a === first) {
+              ctx.moveTo(p[0], p[1]);
+            } else {
+              ctx.lineTo(p[0], p[1]);
+            }
+          }
+          for (var b = t - 1; b >= first; b--) {
+            var q = project(panelAxes, b, racer.bandHi[b]);
+            ctx.lineTo(q[0], q[1]);
+          }
+          ctx.closePath();
+          ctx.fill();
+        }
+        t = Math.max(t, first + 1);
+      }
+    }
+
     function draw() {
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
       ctx.clearRect(0, 0, W, H);
@@ -402,32 +477,16 @@
       if (panelAxes) {
         ctx.save();
         clipTo(ctx, panelAxes.box);
-        ctx.lineWidth = data.panel.width;
-        ctx.lineJoin = "round";
-        ctx.lineCap = "square";
+        // The bands first, then each line with its head, as the scene draws them.
         racers.forEach(function (racer) {
-          if (!racer.visible) {
-            return;
+          if (racer.visible && racer.bandLo) {
+            drawBand(racer, e);
           }
-          var c = racer.spec.colour;
-          ctx.strokeStyle = css([c[0], c[1], c[2], 1]);
-          ctx.beginPath();
-          var pen = false;
-          for (var t = 0; t <= e; t++) {
-            var v = racer.panel[t];
-            if (!isFinite(v)) {
-              pen = false;
-              continue;
-            }
-            var p = project(panelAxes, t, v);
-            if (pen) {
-              ctx.lineTo(p[0], p[1]);
-            } else {
-              ctx.moveTo(p[0], p[1]);
-              pen = true;
-            }
+        });
+        racers.forEach(function (racer) {
+          if (racer.visible) {
+            drawLossLine(racer, e);
           }
-          ctx.stroke();
         });
         // A vertical line snaps as Agg snaps it: to a pixel centre under an
         // odd stroke width, else to a pixel edge.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import numpy as np
 
 from optrace.export.frames import new_figure, scale_figure
 from optrace.render.options import SceneOptions
@@ -21,17 +23,18 @@ FORMATS: dict[str, dict[str, Any]] = {
 
 def write_still(
     result: RaceResult,
-    path: Path,
+    path: Path | IO[bytes],
     size: tuple[int, int],
     epoch: int,
     options: SceneOptions | None = None,
     fmt: str = ".png",
 ) -> None:
-    """Draw the race at ``epoch``, with every racer's path so far, into ``path``.
+    """Draw the race at ``epoch``, with every racer's path and loss line so far, into ``path``.
 
     Args:
         result: The race.
-        path: Where to write (the format comes from ``fmt``, not from this name).
+        path: Where to write, a path or a binary file (the format comes from
+            ``fmt``, not from a name).
         size: ``(width, height)`` in pixels (in points at 100 per inch for SVG and PDF).
         epoch: The epoch shown, from 0 to ``result.epochs``.
         options: Panels and view; the fading trail gives way to the whole path.
@@ -46,5 +49,9 @@ def write_still(
         FigureCanvasAgg(figure)
         scene = RaceScene(figure, result, [epoch], options)
         scene.draw_paths(epoch)
+        if scene.panel is not None:
+            # The scene's one frame shows only ``epoch``; the panel shows every
+            # epoch up to it, as an animation's frame at that epoch does.
+            scene.panel.update(np.arange(epoch + 1))
         scale_figure(figure, size, options.scale)
         figure.savefig(path, format=fmt.lstrip("."), dpi=figure.dpi, metadata=FORMATS[fmt])
