@@ -160,8 +160,49 @@ def test_traces_with_an_unknown_suffix_is_a_usage_error(
         tmp_path / "a.gif",
     )
     assert result.exit_code == 2
-    assert result.stderr == f"Error: --traces: '{tmp_path / 't.txt'}' must end in .csv or .json\n"
+    assert result.stderr == (
+        f"Error: --traces {tmp_path / 't.txt'}: a traces file's name ends in .csv or .json\n"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]
+
+
+@pytest.mark.parametrize(
+    "flag, name, message",
+    [
+        ("--gif", "x.png", "a GIF's name ends in .gif"),
+        ("--gif", "race", "a GIF's name ends in .gif"),
+        ("--gif", "race.anim", "a GIF's name ends in .gif"),
+        ("--mp4", "x.gif", "an MP4's name ends in .mp4"),
+        ("--html", "x.png", "a player's name ends in .html or .htm"),
+        ("--still", "x.gif", "a still's name ends in .png, .svg or .pdf"),
+        ("--still", "x.html", "a still's name ends in .png, .svg or .pdf"),
+        ("--traces", "x.gif", "a traces file's name ends in .csv or .json"),
+        ("--summary", "x.csv", "a summary's name ends in .json"),
+    ],
+)
+def test_an_output_with_another_kinds_suffix_is_one_line_and_nothing_is_written(
+    invoke: Any,
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    small_config: dict[str, Any],
+    flag: str,
+    name: str,
+    message: str,
+) -> None:
+    config = write_config(small_config)
+    result = invoke("run", config, "--traces", tmp_path / "t.csv", flag, tmp_path / name)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {flag} {tmp_path / name}: {message}\n"
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]
+
+
+def test_an_output_suffix_is_read_in_any_case(
+    invoke: Any, tmp_path: Path, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    result = invoke("run", write_config(small_config), "--gif", tmp_path / "A.GIF")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "A.GIF").read_bytes()[:6] == b"GIF89a"
 
 
 def test_odd_size_for_mp4_is_a_usage_error(
