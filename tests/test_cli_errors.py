@@ -21,6 +21,14 @@ BAD = {
         BASE + "epoch: 5\nracers: [{optimizer: SGD}]\n",
         "epoch: unknown key (did you mean 'epochs'?); valid keys are title, function",
     ),
+    "top-level key with a bracket": (
+        "racers[0]: {optimizer: SGD}\n",
+        "['racers[0]']: unknown key (did you mean 'racers'?); valid keys are title, function",
+    ),
+    "nested key with a bracket": (
+        BASE + "racers: [{optimizer: SGD}]\nanimation: {'size[0]': 64}\n",
+        "animation['size[0]']: unknown key (did you mean 'size'?); valid keys are interval, size",
+    ),
     "unknown optimizer": (
         BASE + "racers: [{optimizer: SGD}, {optimizer: Adamm}]\n",
         "racers[1].optimizer: unknown optimizer 'Adamm' (did you mean 'Adam'?)",

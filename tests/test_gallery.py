@@ -216,6 +216,10 @@ def test_sigterm_then_a_second_run_gives_the_whole_site(folder: Path, tmp_path: 
     ("doc", "message"),
     [
         ({**SMALL, "epoch": 3}, "epoch: unknown key (did you mean 'epochs'?)"),
+        (
+            {**SMALL, "functions[0]": "beale"},
+            "['functions[0]']: unknown key (did you mean 'functions'?); valid keys are title,",
+        ),
         ({**SMALL, "outputs": ["gif"]}, "outputs: the index shows each cell's still"),
         (
             {**SMALL, "functions": ["rosenbrok"]},
