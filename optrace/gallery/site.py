@@ -187,8 +187,8 @@ def contact_png(
     sheet = Image.new(
         "RGB",
         (
-            max(left + len(functions) * (width + gap), pad + title_box[2] + pad),
-            top + len(optimizers) * (height + gap),
+            max(left + len(functions) * (width + gap) - gap, pad + title_box[2]) + pad,
+            top + len(optimizers) * (height + gap) - gap + pad,
         ),
         "white",
     )
