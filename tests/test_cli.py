@@ -217,7 +217,7 @@ def test_summary_json_per_racer_and_start(
             assert racer["starts"][i]["reached_at"] == (hits[0] if hits else None)
     bad = invoke("run", write_config(small_config), "--summary", tmp_path / "s.txt")
     assert bad.exit_code == 2
-    assert bad.stderr == f"Error: --summary: '{tmp_path / 's.txt'}' must end in .json\n"
+    assert bad.stderr == f"Error: --summary {tmp_path / 's.txt'}: a summary's name ends in .json\n"
     same = invoke(
         "run", write_config(small_config), "--summary", out, "--traces", tmp_path / "s.json"
     )

@@ -21,6 +21,14 @@ BAD = {
         BASE + "epoch: 5\nracers: [{optimizer: SGD}]\n",
         "epoch: unknown key (did you mean 'epochs'?); valid keys are title, function",
     ),
+    "top-level key with a bracket": (
+        "racers[0]: {optimizer: SGD}\n",
+        "['racers[0]']: unknown key (did you mean 'racers'?); valid keys are title, function",
+    ),
+    "nested key with a bracket": (
+        BASE + "racers: [{optimizer: SGD}]\nanimation: {'size[0]': 64}\n",
+        "animation['size[0]']: unknown key (did you mean 'size'?); valid keys are interval, size",
+    ),
     "unknown optimizer": (
         BASE + "racers: [{optimizer: SGD}, {optimizer: Adamm}]\n",
         "racers[1].optimizer: unknown optimizer 'Adamm' (did you mean 'Adam'?)",
@@ -160,8 +168,49 @@ def test_traces_with_an_unknown_suffix_is_a_usage_error(
         tmp_path / "a.gif",
     )
     assert result.exit_code == 2
-    assert result.stderr == f"Error: --traces: '{tmp_path / 't.txt'}' must end in .csv or .json\n"
+    assert result.stderr == (
+        f"Error: --traces {tmp_path / 't.txt'}: a traces file's name ends in .csv or .json\n"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]
+
+
+@pytest.mark.parametrize(
+    "flag, name, message",
+    [
+        ("--gif", "x.png", "a GIF's name ends in .gif"),
+        ("--gif", "race", "a GIF's name ends in .gif"),
+        ("--gif", "race.anim", "a GIF's name ends in .gif"),
+        ("--mp4", "x.gif", "an MP4's name ends in .mp4"),
+        ("--html", "x.png", "a player's name ends in .html or .htm"),
+        ("--still", "x.gif", "a still's name ends in .png, .svg or .pdf"),
+        ("--still", "x.html", "a still's name ends in .png, .svg or .pdf"),
+        ("--traces", "x.gif", "a traces file's name ends in .csv or .json"),
+        ("--summary", "x.csv", "a summary's name ends in .json"),
+    ],
+)
+def test_an_output_with_another_kinds_suffix_is_one_line_and_nothing_is_written(
+    invoke: Any,
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    small_config: dict[str, Any],
+    flag: str,
+    name: str,
+    message: str,
+) -> None:
+    config = write_config(small_config)
+    result = invoke("run", config, "--traces", tmp_path / "t.csv", flag, tmp_path / name)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {flag} {tmp_path / name}: {message}\n"
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]
+
+
+def test_an_output_suffix_is_read_in_any_case(
+    invoke: Any, tmp_path: Path, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    result = invoke("run", write_config(small_config), "--gif", tmp_path / "A.GIF")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "A.GIF").read_bytes()[:6] == b"GIF89a"
 
 
 def test_odd_size_for_mp4_is_a_usage_error(

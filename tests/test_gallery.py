@@ -216,6 +216,10 @@ def test_sigterm_then_a_second_run_gives_the_whole_site(folder: Path, tmp_path: 
     ("doc", "message"),
     [
         ({**SMALL, "epoch": 3}, "epoch: unknown key (did you mean 'epochs'?)"),
+        (
+            {**SMALL, "functions[0]": "beale"},
+            "['functions[0]']: unknown key (did you mean 'functions'?); valid keys are title,",
+        ),
         ({**SMALL, "outputs": ["gif"]}, "outputs: the index shows each cell's still"),
         (
             {**SMALL, "functions": ["rosenbrok"]},
@@ -343,3 +347,150 @@ def test_a_gallery_file_that_cannot_be_read_is_one_line_as_a_race_file_is(tmp_pa
         assert done.returncode == 2
         assert done.stderr == f"Error: {name}: {message}\n"
     assert not (tmp_path / "site").exists()
+
+
+# --- cells readable at 320 px, and the contact sheet's labels -----------------
+
+
+def cell_run(doc: dict[str, Any], optimizer: str, function: str, **animation: Any) -> Any:
+    """The race of one gallery cell, as the gallery plans it (``animation`` over it)."""
+    import optrace
+    from optrace.gallery.cells import plan_cells
+    from optrace.spec.gallery import parse_gallery
+
+    (cell,) = [
+        c
+        for c in plan_cells(parse_gallery(doc))
+        if (c.optimizer, c.function) == (optimizer, function)
+    ]
+    config = {**cell.config, "animation": {**cell.config["animation"], **animation}}
+    return optrace.Race.from_dict(config).run()
+
+
+def cell_scene(run: Any, epoch: int) -> tuple[Any, Any]:
+    """The cell's scene at ``epoch``, drawn as a still is: laid out, then drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from optrace.export.frames import new_figure
+    from optrace.render.scene import RaceScene
+
+    drawing = run.drawing()
+    figure = new_figure(drawing.size)
+    FigureCanvasAgg(figure)
+    scene = RaceScene(figure, run.result, [epoch], drawing.options)
+    scene.update(0)
+    figure.canvas.draw()
+    return figure, scene
+
+
+GALLERY = yaml.safe_load((ROOT / "configs" / "gallery.yaml").read_text())
+
+
+@pytest.mark.parametrize("function", GALLERY["functions"])
+def test_a_cells_counter_is_inside_the_figure_and_clear_of_every_other_text(
+    function: str,
+) -> None:
+    """configs/gallery.yaml's 320 px cells, at the last epoch, with ASGD (which
+    diverges on rosenbrock, so its note shows): no legend, and the epoch counter
+    overlaps no other text."""
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    run = cell_run({**GALLERY, "optimizers": [{"optimizer": "ASGD"}]}, "ASGD", function)
+    assert run.drawing().size == (320, 320)
+    figure, scene = cell_scene(run, run.result.epochs)
+    assert scene.axes.get_legend() is None and not figure.findobj(Legend)
+    renderer = figure.canvas.get_renderer()
+    counter = [scene.counter, *(t for t in scene.axes.texts if t.get_text().startswith("epoch"))]
+    assert scene.counter.get_text() == str(run.result.epochs)
+    box = Bbox.union([t.get_window_extent(renderer) for t in counter])
+    assert figure.bbox.containsx(box.x0) and figure.bbox.containsx(box.x1)
+    assert figure.bbox.containsy(box.y0) and figure.bbox.containsy(box.y1)
+    assert box.width < scene.axes.get_window_extent(renderer).width
+    others = [
+        t
+        for t in figure.findobj(Text)
+        if t not in counter and t.get_visible() and t.get_text().strip()
+    ]
+    assert any(t.get_text() == f"ASGD on {function}" for t in others)  # the title is checked
+    for text in others:
+        assert not box.overlaps(text.get_window_extent(renderer)), text.get_text()
+    if function == "rosenbrock":
+        assert scene.notes.get_text().startswith("x ASGD diverged at epoch")
+
+
+def test_a_cells_still_is_the_race_without_its_legend(
+    built: tuple[Path, Any], tmp_path: Path
+) -> None:
+    """The site's still against the same race drawn with its legend: they differ
+    only inside that legend's box, and there by more than a few pixels."""
+    import numpy as np
+
+    site, _ = built
+    run = cell_run(SMALL, "Adam", "rosenbrock", legend=True)
+    with_legend = tmp_path / "with-legend.png"
+    run.save(with_legend)
+    _, scene = cell_scene(run, run.result.epochs)
+    legend = scene.axes.get_legend().get_window_extent()
+    with Image.open(site / "rosenbrock" / "Adam.png") as im:
+        cell = np.asarray(im.convert("RGB"), dtype=int)
+    with Image.open(with_legend) as im:
+        drawn = np.asarray(im.convert("RGB"), dtype=int)
+    rows, cols = np.nonzero(np.abs(cell - drawn).sum(axis=2) > 30)
+    assert len(rows) > 100
+    height = cell.shape[0]
+    assert cols.min() >= legend.x0 - 1 and cols.max() <= legend.x1 + 1
+    assert height - rows.max() >= legend.y0 - 1 and height - rows.min() <= legend.y1 + 1
+
+
+def ink_runs(ink: Any, gap: int = 1) -> list[tuple[int, int]]:
+    """The runs of True in ``ink`` as (first, last), runs closer than ``gap`` joined."""
+    runs: list[tuple[int, int]] = []
+    for i in [int(i) for i in ink.nonzero()[0]]:
+        if runs and i - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def test_the_contact_sheets_labels_are_readable() -> None:
+    """Measured in the sheet's pixels, with plain pale stills so that only the labels
+    are ink: the capitals of a row label (SGD) at least 12 px high, a column label's
+    tallest letters too, the title's more; a long name cut short of the stills."""
+    import io
+
+    import numpy as np
+
+    from optrace.gallery.cells import Cell, CellResult
+    from optrace.gallery.site import contact_png
+
+    pale = io.BytesIO()
+    Image.new("RGB", (320, 320), (200, 220, 255)).save(pale, format="PNG")
+    long_name = "AVeryLongOptimizerNameFromSomePackage.WithAClass"
+    results = [
+        CellResult(Cell(name, function, {}, ("still",)), {}, {".png": pale.getvalue()})
+        for name in ("SGD", "Adam", long_name)
+        for function in ("rosenbrock", "himmelblau")
+    ]
+    sheet = Image.open(
+        io.BytesIO(
+            contact_png("torch.optim at their defaults", results, ["rosenbrock", "himmelblau"])
+        )
+    )
+    rgb = np.asarray(sheet.convert("RGB"), dtype=int)
+    ink = rgb.sum(axis=2) < 3 * 110
+    stills = (rgb == (200, 220, 255)).all(axis=2)
+    first_still = int(stills.any(axis=0).nonzero()[0].min())
+    under = int(stills.any(axis=1).nonzero()[0].min())
+    assert stills.sum() == 6 * 220 * 220  # each still 220 px wide, whole
+    # Above the stills: the title, then the column labels.
+    title, heading = ink_runs(ink[:under].any(axis=1))
+    assert title[1] - title[0] + 1 >= 16  # "torch.optim at their defaults": t, h, d, f
+    assert heading[1] - heading[0] + 1 >= 12  # "rosenbrock himmelblau": b, k, h, l
+    # Left of the stills: the row labels.
+    rows = ink_runs(ink[under:, :first_still].any(axis=1))
+    assert len(rows) == 3
+    assert rows[0][1] - rows[0][0] + 1 >= 12  # "SGD": capitals only, so its ink is their height
+    assert int(ink[under:].any(axis=0).nonzero()[0].max()) < first_still  # the long name, cut

@@ -393,6 +393,43 @@ def test_list_optimizers_of_a_package(invoke: Any) -> None:
         and "needs base_optimizer=SGD; steps with closure;" in (lines["SAM"])
     )
     assert "cannot race: SpectralSphere only supports 2D parameters" in lines["SpectralSphere"]
+    # Defaults that are functions by their names, never a memory address.
+    assert entries["pytorch_optimizer.ADOPT"]["defaults"]["clip_lambda"] == "ADOPT.<lambda>"
+    assert entries["pytorch_optimizer.AdaShift"]["defaults"]["reduce_func"] == "torch.max"
+    assert " clip_lambda=ADOPT.<lambda> " in lines["ADOPT"]
+    assert " reduce_func=torch.max " in lines["AdaShift"]
+    assert "0x" not in result.stdout and "0x" not in text.stdout
+
+
+def test_list_optimizers_names_defaults_that_are_functions(
+    invoke: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lambda_defaults.py").write_text(
+        "import math\n"
+        "from torch.optim import SGD as _SGD\n"
+        "def halve(x):\n"
+        "    return x / 2\n"
+        "class Odd(_SGD):\n"
+        "    def __init__(self, params, lr=0.1, clip=lambda step: step, shrink=halve,\n"
+        "                 root=math.sqrt, marker=object()):\n"
+        "        super().__init__(params, lr=lr)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    listed = invoke("list-optimizers", "--package", "lambda_defaults")
+    assert listed.exit_code == 0, listed.stderr
+    assert listed.stdout.splitlines()[0] == (
+        "Odd  lr=0.1 clip=Odd.<lambda> shrink=lambda_defaults.halve root=math.sqrt "
+        'marker="<object object>"'
+    )
+    as_json = invoke("list-optimizers", "--package", "lambda_defaults", "--json")
+    (odd,) = json.loads(as_json.stdout)
+    assert odd["defaults"] == {
+        "lr": 0.1,
+        "clip": "Odd.<lambda>",
+        "shrink": "lambda_defaults.halve",
+        "root": "math.sqrt",
+        "marker": "<object object>",
+    }
 
 
 def test_list_optimizers_of_a_missing_package_is_one_line(invoke: Any) -> None:

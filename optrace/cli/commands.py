@@ -488,9 +488,7 @@ def list_optimizers(
                     needs
                     + steps
                     + " ".join(
-                        f"{k}={json.dumps(jsonable(v))}"
-                        for k, v in e.defaults.items()
-                        if k not in _FLAGS
+                        f"{k}={_default(v)}" for k, v in e.defaults.items() if k not in _FLAGS
                     )
                 )
             typer.echo(f"{e.name.ljust(width)}  {text}".rstrip())
@@ -499,6 +497,15 @@ def list_optimizers(
             f"\n{racing} of {len(entries)} race. (not shown: {', '.join(_FLAGS)}, which choose "
             "torch's implementation; --json lists every default)"
         )
+
+
+def _default(value: object) -> str:
+    """A default as the listing prints it: a function by its name, unquoted
+    (``ADOPT.<lambda>``), anything else as JSON."""
+    from optrace._core.jsonable import function_name, jsonable
+
+    name = function_name(value)
+    return name if name is not None else json.dumps(jsonable(value))
 
 
 def _shown(value: object) -> str:

@@ -97,14 +97,38 @@ def check_basins(outputs: Sequence[Output], starts: int) -> None:
             )
 
 
+#: How a message names each kind's file, for the refusal of a wrong suffix.
+_NAMED = {
+    "gif": "a GIF",
+    "mp4": "an MP4",
+    "still": "a still",
+    "html": "a player",
+    "traces": "a traces file",
+    "summary": "a summary",
+    "basins": "a basins map",
+}
+
+
 def check_outputs(outputs: Sequence[Output], size: tuple[int, int], scale: float = 1.0) -> None:
-    """Refuse outputs that cannot be written as asked, before anything runs."""
-    # An animation's or a player's format is its kind; the others' come from the suffix.
-    fixed = (*ANIMATIONS, "html")
+    """Refuse outputs that cannot be written as asked, before anything runs: a path
+    whose suffix is not one of its kind's (``--gif x.png``, ``--gif race``), two
+    outputs with one path, an MP4 of a size H.264 cannot encode.
+
+    Examples:
+        >>> check_outputs([Output("gif", Path("x.png"), "--gif")], (64, 48))
+        Traceback (most recent call last):
+        ...
+        optrace._core.errors.UsageError: --gif x.png: a GIF's name ends in .gif
+    """
     for out in outputs:
-        if out.kind not in fixed and out.path.suffix.lower() not in SUFFIXES[out.kind]:
-            want = " or ".join(SUFFIXES[out.kind])
-            raise UsageError(f"{out.flag or out.kind}: '{out.path}' must end in {want}")
+        # Even a fixed-format kind (a GIF) refuses another suffix: a GIF named x.png
+        # opens as nothing, and a name with none was more likely a slip than a wish.
+        *others, last = SUFFIXES[out.kind]
+        if out.path.suffix.lower() not in (*others, last):
+            want = f"{', '.join(others)} or {last}" if others else last
+            where = f"{out.flag} {out.path}" if out.flag else f"'{out.path}'"
+            named = _NAMED.get(out.kind, f"a {out.kind} file")
+            raise UsageError(f"{where}: {named}'s name ends in {want}")
     check_distinct([out.path for out in outputs])
     if any(out.kind == "mp4" for out in outputs):
         from optrace.export.mp4 import check_mp4_size

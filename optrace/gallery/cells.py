@@ -135,6 +135,10 @@ def plan_cells(config: GalleryConfig, base_dir: Path | None = None) -> list[Cell
     functions = function_names(config)
     animation = config.animation.model_dump(exclude_defaults=True)
     animation.setdefault("size", list(config.animation.size))
+    if "legend" not in config.animation.model_fields_set:
+        # A cell holds one racer and the index names it; at 320 px a legend
+        # would only cover the epoch counter.
+        animation["legend"] = False
     cells = []
     for name, racer in racers_of(config):
         source = _source(racer, base_dir)

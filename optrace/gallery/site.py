@@ -151,13 +151,21 @@ lowest known minimum, and the first epoch within tolerance. Click a function to 
 """
 
 
+#: The contact sheet's text sizes, as fractions of a cell's width: at the usual
+#: 220 px a label's capitals are 13 px high and the title's 18 px.
+LABEL_SIZE = 18 / 220
+TITLE_SIZE = 26 / 220
+
+
 def contact_png(
     title: str, results: Sequence[CellResult], functions: Sequence[str], width: int = 220
 ) -> bytes:
-    """Every still in one grid, a row per optimizer and a column per function, labelled."""
+    """Every still in one grid, a row per optimizer and a column per function,
+    labelled in type sized to the cells (:data:`LABEL_SIZE`, :data:`TITLE_SIZE`)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    font = ImageFont.load_default()
+    label_font = ImageFont.load_default(size=round(width * LABEL_SIZE))
+    title_font = ImageFont.load_default(size=round(width * TITLE_SIZE))
     by_place = {(r.cell.optimizer, r.cell.function): r for r in results}
     optimizers = list(dict.fromkeys(r.cell.optimizer for r in results))
     thumbs: dict[tuple[str, str], Image.Image] = {}
@@ -169,19 +177,30 @@ def contact_png(
                 ratio = width / im.width
                 height = round(im.height * ratio)
                 thumbs[place] = im.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
-    left, top, gap = 130, 44, 6
+    pad, gap = round(width * 0.04), 6
+    names = [_fitted(name, label_font, 1.2 * width) for name in optimizers]
+    heads = [_fitted(function, label_font, width) for function in functions]
+    title_box = [round(v) for v in title_font.getbbox(title)]
+    label_box = [round(v) for v in label_font.getbbox("Hg")]  # capitals and descenders
+    left = pad + max((round(label_font.getlength(n)) for n in names), default=0) + pad
+    top = pad + title_box[3] + pad + label_box[3] + pad // 2
     sheet = Image.new(
         "RGB",
-        (left + len(functions) * (width + gap), top + len(optimizers) * (height + gap)),
+        (
+            max(left + len(functions) * (width + gap) - gap, pad + title_box[2]) + pad,
+            top + len(optimizers) * (height + gap) - gap + pad,
+        ),
         "white",
     )
     draw = ImageDraw.Draw(sheet)
-    draw.text((6, 6), title, fill="black", font=font)
-    for j, function in enumerate(functions):
-        draw.text((left + j * (width + gap) + 4, top - 16), function, fill="black", font=font)
+    draw.text((pad, pad), title, fill="black", font=title_font)
+    for j, head in enumerate(heads):
+        x = left + j * (width + gap) + (width - label_font.getlength(head)) / 2
+        draw.text((x, top - pad // 2 - label_box[3]), head, fill="black", font=label_font)
     for i, name in enumerate(optimizers):
         y = top + i * (height + gap)
-        draw.text((6, y + height // 2), name[:20], fill="black", font=font)
+        middle = y + height / 2 - (label_box[1] + label_box[3]) / 2
+        draw.text((pad, middle), names[i], fill="black", font=label_font)
         for j, function in enumerate(functions):
             x = left + j * (width + gap)
             thumb = thumbs.get((name, function))
@@ -189,7 +208,16 @@ def contact_png(
                 sheet.paste(thumb, (x, y))
             elif (name, function) in by_place:
                 draw.rectangle([x, y, x + width, y + height], fill="#f3dede")
-                draw.text((x + 6, y + 6), "failed", fill="#900", font=font)
+                draw.text((x + pad, y + pad), "failed", fill="#900", font=label_font)
     out = io.BytesIO()
     sheet.save(out, format="PNG", optimize=False)
     return out.getvalue()
+
+
+def _fitted(text: str, font: Any, room: float) -> str:
+    """``text``, cut and ended with an ellipsis where it is wider than ``room`` pixels."""
+    if font.getlength(text) <= room:
+        return text
+    while text and font.getlength(text + "\u2026") > room:
+        text = text[:-1]
+    return text + "\u2026"

@@ -19,6 +19,8 @@ class SceneOptions:
         scale: Pixels per pixel of ``animation.size`` (the figure's dpi is 100 times it).
         font_scale: The factor of every text's size.
         theme: ``light`` or ``dark``.
+        legend: Whether the racers' names are drawn in a legend (off where the
+            picture is named elsewhere, as a gallery's cell of one racer is).
     """
 
     loss_panel: bool = False
@@ -27,6 +29,7 @@ class SceneOptions:
     scale: float = 1.0
     font_scale: float = 1.0
     theme: Literal["light", "dark"] = "light"
+    legend: bool = True
 
     @classmethod
     def of(cls, animation: AnimationConfig, dims: int) -> SceneOptions:
@@ -38,4 +41,5 @@ class SceneOptions:
             scale=animation.scale,
             font_scale=animation.font_scale,
             theme=animation.theme,
+            legend=animation.legend,
         )

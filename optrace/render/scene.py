@@ -164,6 +164,8 @@ class RaceScene:
             title_fontsize=scaled_size(None, self.font_scale),
             **self.theme.legend_kwargs(),
         )
+        if not options.legend:  # the page around the picture names the racers
+            legend.remove()
         if not self.three_d:
             figure.tight_layout()
         if result.surface is None and self.font_scale != 1:

@@ -91,10 +91,12 @@ def parse_gallery(data: Any) -> GalleryConfig:
     try:
         return GalleryConfig.model_validate(data)
     except ValidationError as exc:
-        path, message = _message(exc.errors()[0])
-        if message.startswith("unknown key") and "." not in path and "[" not in path:
+        first = exc.errors()[0]
+        path, message = _message(first, data)
+        if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
             keys = list(GalleryConfig.model_fields)
-            message = f"unknown key{did_you_mean(path, keys)}; valid keys are {', '.join(keys)}"
+            hint = did_you_mean(str(first["loc"][0]), keys)
+            message = f"unknown key{hint}; valid keys are {', '.join(keys)}"
         raise ConfigError(path, message) from None
 
 

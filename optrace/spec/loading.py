@@ -153,14 +153,36 @@ _MISSING_HINTS = {
 }
 
 
-def _message(err: ErrorDetails) -> tuple[str, str]:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    # Drop the union branch names pydantic adds (e.g. 'float', "literal['random']").
-    loc = tuple(
-        p
-        for p in loc
-        if not (isinstance(p, str) and ("[" in p or p in {"float", "int", "bool", "RacerTune"}))
+def _is_branch(part: object) -> bool:
+    """Whether a place in pydantic's error is a name it adds, not a key: a union
+    branch ('float', "literal['random']") or a validator ('function-after[...]')."""
+    return isinstance(part, str) and (
+        "[" in part or part.startswith("function-") or part in {"float", "int", "bool", "RacerTune"}
     )
+
+
+def _keys(loc: tuple[int | str, ...], document: Any) -> tuple[int | str, ...]:
+    """The keys of ``loc`` that name places in the document: every key the document
+    holds there (even one like 'racers[0]'), without the branch names pydantic adds."""
+    kept: list[int | str] = []
+    node = document
+    for part in loc:
+        held = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if held:
+            node = node[part]
+        elif _is_branch(part):
+            continue
+        else:
+            node = None  # a place a validator made; from here on only the names say
+        kept.append(part)
+    return tuple(kept)
+
+
+def _message(err: ErrorDetails, document: Any = None) -> tuple[str, str]:
+    """The key path and the message for pydantic's error ``err`` on ``document``."""
+    loc = _keys(err["loc"], document)
     path = key_path(loc)
     kind, value, ctx = err["type"], err.get("input"), err.get("ctx", {})
     if kind == "extra_forbidden":
@@ -253,7 +275,7 @@ def parse_config(data: Any) -> RaceConfig:
                 ),
                 first,
             )
-        path, message = _message(first)
+        path, message = _message(first, data)
         raise ConfigError(path, message) from None
 
 

@@ -464,6 +464,11 @@ class AnimationConfig(BaseModel):
     theme: Literal["light", "dark"] = Field(
         default="light", description="light, or dark: a dark background for slides."
     )
+    legend: bool = Field(
+        default=True,
+        description="Draw the legend of racers' names (false where the page around the "
+        "picture names them, as a gallery's does).",
+    )
 
     @model_validator(mode="after")
     def _one_length(self) -> AnimationConfig:
