@@ -198,12 +198,7 @@ class _Palette:
     BATCH = 1 << 18
 
     def __init__(self, keys: np.ndarray, size: int) -> None:
-        colours, counts = np.unique(keys, return_counts=True)
-        order = np.argsort(-counts, kind="stable")
-        top = colours[order[: size if len(colours) <= size else size - self.SPARE]]
-        if len(top) < len(colours):  # the rarer colours' pixels, by octree
-            rest = order[len(top) :]
-            top = np.concatenate([top, _octree(np.repeat(colours[rest], counts[rest]), top)])
+        top = _entries(keys, size, self.SPARE)
         self.rgb = _channels(top)
         self._square = (self.rgb**2).sum(axis=1)
         self._unknown = size
@@ -300,14 +295,27 @@ class _Palette:
             self._settle(children, half, np.repeat(sub, 8, axis=0))
 
 
-def _octree(keys: np.ndarray, taken: np.ndarray) -> np.ndarray:
-    """Up to :attr:`_Palette.SPARE` colour keys for pixels ``keys`` by Pillow's
-    octree quantization, less any already in ``taken``, in the order chosen."""
+def _entries(keys: np.ndarray, size: int, spare: int) -> np.ndarray:
+    """The palette's colour keys for a frame's ``keys``: all its colours if at most
+    ``size``, else its ``size - spare`` commonest and up to ``spare`` more by
+    octree quantization of the pixels of its other colours."""
+    colours, counts = np.unique(keys, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    top: np.ndarray = colours[order[: size if len(colours) <= size else size - spare]]
+    if len(top) < len(colours):
+        rest = order[len(top) :]
+        top = np.concatenate([top, _octree(np.repeat(colours[rest], counts[rest]), top, spare)])
+    return top
+
+
+def _octree(keys: np.ndarray, taken: np.ndarray, size: int) -> np.ndarray:
+    """Up to ``size`` colour keys for pixels ``keys`` by Pillow's octree
+    quantization, less any already in ``taken``, in the order chosen."""
     from PIL import Image
 
     rgb = np.ascontiguousarray(_channels(keys).astype(np.uint8))
     image = Image.frombytes("RGB", (len(rgb), 1), rgb.tobytes())
-    quantized = image.quantize(_Palette.SPARE, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    quantized = image.quantize(size, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     chosen = np.array(quantized.getpalette() or [], np.int64).reshape(-1, 3)
     found = chosen[:, 0] | chosen[:, 1] << 8 | chosen[:, 2] << 16
     _, first = np.unique(found, return_index=True)
