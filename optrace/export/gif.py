@@ -12,14 +12,15 @@ import numpy as np
 class GifSink:
     """A GIF written frame by frame with Pillow's GIF encoder.
 
-    The GIF's global palette is the 255 commonest colours of the first frame,
-    which map to themselves exactly; any other colour maps to its nearest entry
-    (:class:`_Palette`). The first frame, and any later frame whose changed
+    The GIF's global palette is chosen from the first frame (:class:`_Palette`:
+    its commonest colours, and octree entries for its rarer ones); an entry maps
+    to itself, any other colour to its nearest entry. The first frame, and any later frame whose changed
     pixels that palette holds within :attr:`TOLERANCE`, is stored with it. A
     later frame it does not hold (a racer's colour blended over a background the
     first frame did not show it on, a swarm's markers once they part) carries a
     local colour table of its own changed pixels: those colours exactly when
-    there are at most 255 of them, else Pillow's octree quantization of them. So
+    there are at most 255 of them, else the 127 commonest of them and 128 from
+    Pillow's octree quantization of the others (:func:`_local_table`). So
     every frame's colours are right whatever the first frame shows, and a frame
     the global palette holds costs no table. The transparent index is 255 with
     the global palette and the entry after the last colour of a local table:
@@ -37,6 +38,9 @@ class GifSink:
     #: new colours (a swarm's) are cheaper to quantize than to place, and the
     #: global palette would seldom hold them.
     UNPLACED = 4096
+    #: Entries of a frame's own table, when its changed pixels hold more than
+    #: 255 colours, left to the octree; the others are its commonest colours.
+    SPARE = 128
 
     def __init__(self, path: Path, interval: int, loop: bool = True) -> None:
         self.path = path
@@ -94,7 +98,7 @@ class GifSink:
             found = palette.indices(keys)
             if np.abs(palette.rgb[found] - rgb).max() <= self.TOLERANCE:
                 return found, None
-        return _local_table(rgb, self.TRANSPARENT)
+        return _local_table(rgb, self.TRANSPARENT, self.SPARE)
 
     def _write(
         self,
@@ -124,11 +128,12 @@ class GifSink:
             self._file.close()
 
 
-def _local_table(rgb: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _local_table(rgb: np.ndarray, size: int, spare: int) -> tuple[np.ndarray, np.ndarray]:
     """A frame's own colour table for pixels ``rgb`` (``(n, 3)`` uint8) and their
-    indices into it: their colours exactly if there are at most ``size``, else
-    ``size`` colours by Pillow's octree quantization (no dithering), which takes
-    a swarm's frame a few milliseconds.
+    indices into it: their colours exactly if there are at most ``size``; else their
+    ``size - spare`` commonest exactly (flat fills: markers, contour bands) and
+    ``spare`` more by Pillow's octree quantization (no dithering) of the other
+    pixels (edges' and trails' blends), which takes a swarm's frame milliseconds.
 
     Returns:
         The ``(n,)`` uint8 indices and the table: ``(2**k, 3)`` uint8, the
@@ -137,19 +142,23 @@ def _local_table(rgb: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """
     from PIL import Image
 
-    pixels = np.ascontiguousarray(rgb, dtype=np.uint8)
-    image = Image.frombytes("RGB", (len(pixels), 1), pixels.tobytes())
-    colours = image.getcolors(size)
-    if colours is not None:  # few enough to keep exactly
-        chosen = np.array(sorted(colour for _, colour in colours), np.uint8).reshape(-1, 3)
-        indices = np.searchsorted(_keys_of(chosen), _keys_of(pixels)).astype(np.uint8)
-    else:
-        quantized = image.quantize(size, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-        chosen = np.array(quantized.getpalette() or [], np.uint8).reshape(-1, 3)[:size]
-        indices = np.asarray(quantized, np.uint8).reshape(-1)
+    keys = _keys_of(rgb)
+    colours, counts = np.unique(keys, return_counts=True)
+    if len(colours) > size:
+        colours = np.sort(colours[np.argsort(-counts, kind="stable")[: size - spare]])
+    indices = np.minimum(np.searchsorted(colours, keys), len(colours) - 1)
+    chosen = _rgb_of(colours)
+    rest = colours[indices] != keys
+    if rest.any():
+        others = np.ascontiguousarray(rgb[rest], dtype=np.uint8)
+        image = Image.frombytes("RGB", (len(others), 1), others.tobytes())
+        quantized = image.quantize(spare, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        extra = np.array(quantized.getpalette() or [], np.uint8).reshape(-1, 3)[:spare]
+        indices[rest] = len(chosen) + np.asarray(quantized, np.int64).reshape(-1)
+        chosen = np.concatenate([chosen, extra])
     table = np.zeros((max(2, 1 << len(chosen).bit_length()), 3), np.uint8)
     table[: len(chosen)] = chosen
-    return indices, table
+    return indices.astype(np.uint8), table
 
 
 def _keys_of(rgb: np.ndarray) -> np.ndarray:
@@ -157,6 +166,11 @@ def _keys_of(rgb: np.ndarray) -> np.ndarray:
     wide = rgb.astype(np.uint32)
     keys: np.ndarray = wide[:, 0] << 16 | wide[:, 1] << 8 | wide[:, 2]
     return keys
+
+
+def _rgb_of(keys: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` uint8 colours of keys ``r << 16 | g << 8 | b``."""
+    return np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1).astype(np.uint8)
 
 
 def _colour_keys(frame: np.ndarray) -> np.ndarray:
