@@ -14,18 +14,19 @@ class GifSink:
 
     The GIF's global palette is chosen from the first frame (:class:`_Palette`:
     its commonest colours, and octree entries for its rarer ones); an entry maps
-    to itself, any other colour to its nearest entry. The first frame, and any later frame whose changed
-    pixels that palette holds within :attr:`TOLERANCE`, is stored with it. A
-    later frame it does not hold (a racer's colour blended over a background the
-    first frame did not show it on, a swarm's markers once they part) carries a
-    local colour table of its own changed pixels: those colours exactly when
-    there are at most 255 of them, else the 127 commonest of them and 128 from
-    Pillow's octree quantization of the others (:func:`_local_table`). So
-    every frame's colours are right whatever the first frame shows, and a frame
-    the global palette holds costs no table. The transparent index is 255 with
-    the global palette and the entry after the last colour of a local table:
-    each later frame stores only the rectangle that changed, with the unchanged
-    pixels in it transparent, which LZW compresses to almost nothing.
+    to itself, any other colour to its nearest entry. The first frame, and any
+    later frame whose changed pixels that palette holds within :attr:`TOLERANCE`,
+    is stored with it. A later frame it does not hold (a racer's colour blended
+    over a background the first frame did not show it on, a swarm's markers once
+    they part) carries a local colour table of its own changed pixels: those
+    colours exactly when there are at most 255 of them, else the 127 commonest
+    of them and 128 from Pillow's octree quantization of the others
+    (:func:`_local_table`). So every frame's colours are right whatever the
+    first frame shows, and a frame the global palette holds costs no table.
+    The transparent index is 255 with the global palette and the last entry of
+    a local table: each later frame stores only the rectangle that changed,
+    with the unchanged pixels in it transparent, which LZW compresses to almost
+    nothing.
     """
 
     TRANSPARENT = 255
@@ -62,7 +63,7 @@ class GifSink:
             return
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         box = changed[y0:y1, x0:x1]
-        new, table = self._indices(keys[y0:y1, x0:x1][box], frame[y0:y1, x0:x1, :3][box])
+        new, table = self._indices(keys[y0:y1, x0:x1][box])
         transparent = self.TRANSPARENT if table is None else len(table) - 1
         stored = np.full(box.shape, transparent, np.uint8)
         stored[box] = new
@@ -84,16 +85,15 @@ class GifSink:
         self._keys = keys.copy()
         self._write(self._palette.indices(keys), (0, 0), transparent=False)
 
-    def _indices(self, keys: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _indices(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Indices of a later frame's changed pixels, and the frame's own table
         (``None`` where the global palette holds them within :attr:`TOLERANCE`).
 
         Args:
             keys: The pixels' colour keys, ``(n,)``.
-            rgb: The same pixels' red, green and blue, ``(n, 3)`` uint8.
         """
         assert self._palette is not None
-        palette = self._palette
+        palette, rgb = self._palette, _channels(keys)
         if palette.unplaced(keys) <= self.UNPLACED:
             found = palette.indices(keys)
             if np.abs(palette.rgb[found] - rgb).max() <= self.TOLERANCE:
@@ -129,7 +129,7 @@ class GifSink:
 
 
 def _local_table(rgb: np.ndarray, size: int, spare: int) -> tuple[np.ndarray, np.ndarray]:
-    """A frame's own colour table for pixels ``rgb`` (``(n, 3)`` uint8) and their
+    """A frame's own colour table for pixels ``rgb`` (``(n, 3)``, 0 to 255) and their
     indices into it: their colours exactly if there are at most ``size``; else their
     ``size - spare`` commonest exactly (flat fills: markers, contour bands) and
     ``spare`` more by Pillow's octree quantization (no dithering) of the other
