@@ -49,10 +49,21 @@ def swarm_config(grid: int, frames: int) -> dict[str, Any]:
 
 
 class Timed:
-    """Wraps a palette class so that its lookups are timed."""
+    """Wraps a palette class so that its lookups are timed, and (:meth:`timed`) any
+    other function, such as the building of a frame's own colour table."""
 
     def __init__(self, cls: Any) -> None:
         self.cls, self.seconds = cls, 0.0
+
+    def timed(self, fn: Any) -> Any:
+        def call(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return call
 
     def __call__(self, *args: Any) -> Any:
         palette, timer = self.cls(*args), self
@@ -66,6 +77,7 @@ class Timed:
                 timer.seconds += time.perf_counter() - start
 
         palette.indices = indices
+        palette.unplaced = timer.timed(palette.unplaced)
         return palette
 
 
@@ -77,15 +89,16 @@ def way(before: bool) -> Iterator[Timed]:
     from optrace.export import gif
     from optrace.render.scene import RaceScene
 
-    saved = gif._Palette, RaceScene.RASTER_TRAILS_FROM
+    saved = gif._Palette, RaceScene.RASTER_TRAILS_FROM, gif._local_table
     timer = Timed(palette_before.Palette if before else saved[0])
     gif._Palette = timer  # type: ignore[assignment, misc]
+    gif._local_table = timer.timed(saved[2])
     if before:
         RaceScene.RASTER_TRAILS_FROM = sys.maxsize
     try:
         yield timer
     finally:
-        gif._Palette, RaceScene.RASTER_TRAILS_FROM = saved  # type: ignore[misc]
+        gif._Palette, RaceScene.RASTER_TRAILS_FROM, gif._local_table = saved  # type: ignore[misc]
 
 
 def prepared(config: dict[str, Any] | Path) -> tuple[Any, Any, Any, tuple[int, int]]:

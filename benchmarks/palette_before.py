@@ -11,13 +11,18 @@ class Palette:
     """The race's palette: a lookup table from colour key to index, filled as colours appear."""
 
     def __init__(self, keys: np.ndarray, size: int) -> None:
-        colours, counts = np.unique(keys, return_counts=True)
-        top = colours[np.argsort(-counts, kind="stable")[:size]]
+        from optrace.export.gif import _entries
+
+        top = _entries(keys, size, 64)  # today's entries: only the lookup differs
         self.rgb = np.stack([top & 255, (top >> 8) & 255, (top >> 16) & 255], axis=1)
         self.rgb = self.rgb.astype(np.int32)
         self._unknown = size
         self._lut = np.full(1 << 24, size, np.uint8)
         self._lut[top] = np.arange(len(top), dtype=np.uint8)
+
+    def unplaced(self, keys: np.ndarray) -> int:
+        """How many of ``keys`` the table holds no index for yet (the GIF sink asks)."""
+        return int(np.count_nonzero(self._lut[keys] == self._unknown))
 
     def indices(self, keys: np.ndarray) -> np.ndarray:
         """Palette indices of ``keys``: exact where the colour is in the palette, else nearest."""
