@@ -118,6 +118,11 @@ def player_data(
         }
         racers.append(racer)
 
+    covers = [
+        [float(box.x0), height - float(box.y1), float(box.x1), height - float(box.y0)]
+        for box in scene.cover.rectangles(renderer)
+        if scene.cover in scene.moving
+    ]
     epochs = result.epochs
     changes: list[list[Any]] = []
     layouts: dict[str, dict[str, Any] | None] = {}
@@ -154,6 +159,7 @@ def player_data(
         "trail": scene.trail,
         "trailWidth": _px(scene.trails[0].get_linewidths()[0]) if scene.trails else 0,
         "counter": _text_place(scene.counter, renderer, height, str(epochs)),
+        "covers": covers,
         "notes": {
             **_text_place(scene.notes, renderer, height, "x"),
             "changes": changes,

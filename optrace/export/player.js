@@ -172,6 +172,9 @@
     img.width = W;
     img.height = H;
     img.alt = data.title;
+    img.addEventListener("load", function () {
+      draw();
+    });
     img.src = data.background;
     var canvas = el("canvas", "optrace-fg", stage);
     var ratio = window.devicePixelRatio || 1;
@@ -469,6 +472,16 @@
         }
       });
       ctx.restore();
+      // The legend and the counter's box lie over the racers, as in the GIF:
+      // their pixels are copied back from the background.
+      if (img.complete && img.naturalWidth) {
+        var k = img.naturalWidth / W;
+        ctx.imageSmoothingEnabled = false;
+        data.covers.forEach(function (r) {
+          var w = r[2] - r[0], h = r[3] - r[1];
+          ctx.drawImage(img, r[0] * k, r[1] * k, w * k, h * k, r[0], r[1], w, h);
+        });
+      }
       writeLine(data.counter, String(e));
       var note = noteAt(e);
       if (note && note[2]) {

@@ -7,9 +7,11 @@ imports pyplot.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -18,18 +20,43 @@ from matplotlib.colors import LogNorm, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.transforms import offset_copy
+from matplotlib.text import Text
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+from matplotlib.transforms import Bbox, offset_copy
 
 from optrace.engine.styles import split_style
+from optrace.render.cover import Cover
+from optrace.render.layout import (
+    CORNERS,
+    MARGIN,
+    SLACK,
+    SMALLEST_TYPE,
+    centred_room,
+    fit_title,
+    inside,
+    overlaps,
+    place_legend,
+    renderer_of,
+    widened,
+    widest_line,
+    wrap,
+)
 from optrace.render.loss_panel import LossPanel
 from optrace.render.options import SceneOptions
-from optrace.render.theme import THEMES, dress, scaled_size
+from optrace.render.theme import THEMES, dress, scaled_size, set_tick_sizes, tick_sizes
 from optrace.render.trails import RasterTrail
 from optrace.results.trace import RaceResult, Surface, Trace
 
-#: Moving artists sit above everything static (the legend is at 5), so drawing
-#: them over a cached background gives the same pixels as a full redraw.
-_TRAIL_Z, _GHOST_Z, _MARKER_Z, _TEXT_Z = 5.5, 6.0, 6.5, 7.0
+#: Moving artists sit above everything static, so drawing them over a cached
+#: background gives the same pixels as a full redraw; a swarm's legend and
+#: counter's box lie above its racers (their pixels put back by a Cover), and
+#: the counter's number and the notes above those.
+_LEGEND_Z, _TRAIL_Z, _GHOST_Z, _MARKER_Z, _BOX_Z, _TEXT_Z = 5.0, 5.5, 6.0, 6.5, 7.0, 7.5
+#: Racers with more starts than this are a swarm: small markers without a
+#: white outline, and faint whole paths in a still.
+_SWARM = 1
+#: Where a function has more known minima than this, only the lowest are marked.
+_FEW_MINIMA = 8
 #: A function "spans decades" (and its contours are log-scaled) when its
 #: highest value above the minimum is this many times its 1st percentile.
 DECADES = 1000.0
@@ -55,6 +82,13 @@ class RaceScene:
     #: Racers with at least this many starts have their 2-D contour trails
     #: rasterised with numpy rather than stroked by matplotlib.
     RASTER_TRAILS_FROM = 2
+    #: A legend goes under the axes only if it takes at most this share of the height.
+    LEGEND_BELOW_AT_MOST = 0.3
+    #: The least share of the figure's width (and height, less with the loss panel)
+    #: that the race's axes keep; smaller, and every text shrinks.
+    LEAST_AXES = 0.33
+    #: Pixels below the title within which another axes' top may put a label into it.
+    NEAR_TITLE = 40
 
     def __init__(
         self,
@@ -71,8 +105,12 @@ class RaceScene:
         self.frame_epochs = (
             np.arange(result.epochs + 1) if frame_epochs is None else np.asarray(frame_epochs)
         )
-        self._swarm = swarm = max(t.x.shape[0] for t in result.traces) > 1
+        self._swarm = swarm = max(t.x.shape[0] for t in result.traces) > _SWARM
         size, alpha = (5.0, 0.6) if swarm else (10.0, 1.0)
+        # A swarm passes beneath the legend and the counter's box (a Cover puts their
+        # pixels back over it); a few racers pass over them, always in sight.
+        self._box_z = _BOX_Z if swarm else _LEGEND_Z
+        self.figure = figure
         self._last = [trace.last_epoch for trace in result.traces]
         self._outside = [t.outside(result.domain, result.ydomain) for t in result.traces]
         grid = figure.add_gridspec(2, 1, height_ratios=(2.2, 1.0)) if options.loss_panel else None
@@ -106,7 +144,9 @@ class RaceScene:
         self.trails: list[Any] = []
         self.panel: LossPanel | None = None
         flat = result.surface is None or self.three_d
-        outline: dict[str, Any] = {} if flat else {"markeredgecolor": "white"}
+        # Over a contour a single racer is outlined in white; a swarm's outlines
+        # would be most of what it draws.
+        outline: dict[str, Any] = {} if flat or swarm else {"markeredgecolor": "white"}
         for i, trace in enumerate(result.traces):
             hexcolour, fmt = split_style(trace.style)
             (marker,) = self._plot(
@@ -153,27 +193,238 @@ class RaceScene:
             if grid is not None
             else None
         )
-        self.update(0)
+        self.legend: Any = None
+        self.cover = Cover(figure, self._opaque_boxes)
+        self.cover.set_in_layout(False)
+        ax.add_artist(self.cover)  # blitting in the window draws it through its axes
+        self.update(0)  # every artist placed before the layout is measured
         dress(figure, self.theme, self.font_scale)
-        # With the loss panel, each entry shows its line's pattern as well.
-        legend = ax.legend(
-            handles=self.panel.legend_handles() if self.panel is not None else self.markers,
-            loc="best" if result.surface is None else "upper right",
-            numpoints=1,
-            fontsize=scaled_size("small" if result.surface is not None else None, self.font_scale),
-            title_fontsize=scaled_size(None, self.font_scale),
-            **self.theme.legend_kwargs(),
+        self._want_legend = options.legend
+        self._lay_out(figure)
+        self.update(0)
+
+    def _lay_out(self, figure: Figure) -> None:
+        """Fit every text: the title wrapped, the notes wrapped to the axes, the
+        legend clear of the counter and the notes. Where the type is too large for
+        the figure (font_scale 2 at 320 px), every text shrinks a step and it is
+        all laid out again, until it fits or the type is :data:`SMALLEST_TYPE` of its size."""
+        renderer = renderer_of(figure)
+        title = self.axes.get_title()
+        if self._lay_out_once(figure, renderer, 1.0):
+            return
+        texts = [(t, float(t.get_fontsize())) for t in figure.findobj(Text)]
+        ticks = tick_sizes(figure)
+        factor = 1.0
+        while factor > SMALLEST_TYPE:
+            factor = max(SMALLEST_TYPE, factor * 0.85)
+            for text, size in texts:
+                text.set_fontsize(size * factor)
+            set_tick_sizes(ticks, factor)
+            self._retitle(title)
+            if self._lay_out_once(figure, renderer, factor):
+                return
+
+    def _lay_out_once(self, figure: Figure, renderer: Any, factor: float) -> bool:
+        """One layout with every text at ``factor`` of its size; whether it all fits."""
+        ax = self.axes
+        if self.legend is not None:
+            self.legend.remove()
+            self.legend = None
+        self._room: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+        fit_title(ax.title, SLACK * figure.bbox.width - 2 * MARGIN, renderer)
+        fitted = self._tight(figure)
+        # Centred over the axes, which the colour bar pushes left: wrap to the room there.
+        room = centred_room(ax.title.get_window_extent(renderer), figure)
+        if widest_line(ax.title, renderer) > SLACK * room:
+            fit_title(ax.title, SLACK * room, renderer)
+            fitted = self._tight(figure)
+        fitted = self._clear_title(figure, renderer) and fitted
+        # The counter and the notes keep their boxes' pads, and a little more,
+        # inside the axes' corner at any type size.
+        size = float(self.counter_box.get_fontsize())
+        inset = 0.4 * size + 2
+        width = len(str(self.result.epochs))
+        corner = offset_copy(ax.transAxes, figure, x=inset, y=-inset, units="points")
+        self.counter_box.set_transform(corner)
+        end = offset_copy(
+            ax.transAxes, figure, x=inset + (6 + width) * 0.6 * size, y=-inset, units="points"
         )
-        if not options.legend:  # the page around the picture names the racers
+        self.counter.set_transform(end)
+        if self._notes_low:
+            under = offset_copy(ax.transAxes, figure, x=inset, y=inset, units="points")
+        else:
+            under = offset_copy(
+                ax.transAxes, figure, x=inset, y=-inset - 1.6 * size, units="points"
+            )
+        self.notes.set_transform(under)
+        home = ax.get_window_extent(renderer)
+        self._note_width = SLACK * home.width - 2 * MARGIN
+        self._wrapped: dict[str, str] = {}
+        counter = self.counter_box.get_window_extent(renderer)
+        avoid = [counter]
+        notes = self._notes_extent(renderer)
+        if notes is not None:
+            avoid.append(notes)
+        if self._want_legend:
+            self.legend = self._make_legend(ax.legend, factor)
+            corners = CORNERS["curve" if self.result.surface is None else "plane"]
+            points, marks = self._path_points()
+            free = place_legend(self.legend, ax, avoid, corners, renderer, points, marks)
+            if not free and not self._legend_below(figure, renderer, factor):
+                # No room below either: the corner that hides least, if the type
+                # can shrink no further.
+                place_legend(self.legend, ax, [], corners, renderer, points, marks)
+                fitted = False
+        # Measured again: a legend moved under the axes has shrunk them.
+        # Text drawn at a larger scale is a little wider: each is checked as wide as that.
+        home = ax.get_window_extent(renderer)
+        counter = widened(self.counter_box.get_window_extent(renderer), 0.0)
+        notes = self._notes_extent(renderer)
+        notes = None if notes is None else widened(notes, 0.0)
+        return (
+            fitted
+            and inside(counter, home)
+            and (notes is None or (inside(notes, home) and not overlaps(notes, counter)))
+            and inside(widened(ax.title.get_window_extent(renderer), 0.5), figure.bbox)
+            and self._roomy(figure, renderer)
+        )
+
+    def _roomy(self, figure: Figure, renderer: Any) -> bool:
+        """Whether the race's axes keep a fair share of the figure and no two axes'
+        texts touch (a twin, at its axes' very place, is one with it)."""
+        home = self.axes.get_window_extent(renderer)
+        if home.width < self.LEAST_AXES * figure.bbox.width:
+            return False
+        if home.height < self.LEAST_AXES * figure.bbox.height * (0.75 if self.panel else 0.9):
+            return False
+        if len(figure.axes) == 1:
+            return True
+        boxes: dict[tuple[float, ...], Any] = {}
+        for ax in figure.axes:
+            place = tuple(np.round(ax.get_position().extents, 4))
+            box = ax.get_tightbbox(renderer)
+            if ax is self.axes and not self.three_d:  # its title is _clear_title's
+                parts = [ax.xaxis.get_tightbbox(renderer), ax.yaxis.get_tightbbox(renderer)]
+                box = Bbox.union([home, *(b for b in parts if b is not None)])
+            if box is not None:
+                boxes[place] = box if place not in boxes else Bbox.union([boxes[place], box])
+        found = list(boxes.values())
+        return not any(overlaps(a, b, -1.0) for i, a in enumerate(found) for b in found[i + 1 :])
+
+    def _tight(self, figure: Figure, rect: tuple[float, float, float, float] | None = None) -> bool:
+        """matplotlib's tight layout within ``rect`` (not in 3-D); False where it could
+        not fit the axes' decorations."""
+        if self.three_d:
+            # No tight layout in 3-D: the axes' top comes down under a tall title.
+            ax, height = self.axes, figure.bbox.height
+            title = ax.title.get_window_extent().height
+            pad = float(matplotlib.rcParams["axes.titlepad"]) * figure.dpi / 72
+            box = ax.get_position()
+            top = min(1 - (title + pad + 2 * MARGIN) / height, box.y1)
+            ax.set_position([box.x0, box.y0, box.width, top - box.y0])
+            return True
+        rect = rect or self._room
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            try:
+                figure.tight_layout(rect=rect)
+            except UserWarning:
+                return False
+        return True
+
+    def _clear_title(self, figure: Figure, renderer: Any) -> bool:
+        """Raise the title above another axes' texts it would touch (the colour bar's
+        top tick label); whether the layout still fitted."""
+        ax = self.axes
+        fitted = True
+        pad = float(matplotlib.rcParams["axes.titlepad"])
+        for _ in range(3):
+            title = ax.title.get_window_extent(renderer)
+            rise = max(
+                (
+                    box.y1 - title.y0 + 2 * MARGIN
+                    for other in figure.axes
+                    # Only an axes whose top nears the title can reach it (the colour bar).
+                    if other is not ax and other.bbox.y1 > title.y0 - self.NEAR_TITLE
+                    if (box := other.get_tightbbox(renderer)) is not None
+                    if overlaps(box, title)
+                ),
+                default=0.0,
+            )
+            if rise <= 0:
+                break
+            pad += rise * 72 / figure.dpi
+            self._retitle(ax.title.get_text(), pad)
+            fitted = self._tight(figure)
+        return fitted
+
+    def _retitle(self, text: str, pad: float | None = None) -> None:
+        """Set the title's text and pad, keeping its size and colour (``set_title``
+        would reset them to the defaults)."""
+        title = self.axes.title
+        self.axes.set_title(text, pad=pad, fontsize=title.get_fontsize(), color=title.get_color())
+
+    def _make_legend(self, make: Any, factor: float, **where: Any) -> Any:
+        """The legend, opaque and edgeless (a box of whole pixels that the Cover puts
+        back), at ``factor`` of its type size; on the loss panel's figure each entry
+        shows its line's pattern as well."""
+        handles = self.panel.legend_handles() if self.panel is not None else self.markers
+        size = FontProperties(
+            size=scaled_size("small" if self.result.surface is not None else None, self.font_scale)
+        ).get_size_in_points()
+        legend = make(
+            handles=handles,
+            **({"loc": "upper right"} | where),
+            numpoints=1,
+            fontsize=size * factor,
+            title_fontsize=size * factor,
+            **self.theme.legend_kwargs(),
+            framealpha=1.0,
+            fancybox=False,
+            edgecolor="none",
+        )
+        legend.set_zorder(self._box_z)
+        return legend
+
+    def _legend_below(self, figure: Figure, renderer: Any, factor: float) -> bool:
+        """Move a legend with no free corner under the axes, in as many columns as fit;
+        False (and nothing moved) where it would take too much of the figure's height."""
+        assert self.legend is not None
+        count = len(self.legend.get_texts())
+        for ncol in range(count, 0, -1):
+            legend = self._make_legend(figure.legend, factor, loc="lower center", ncols=ncol)
+            extent = legend.get_window_extent(renderer)
             legend.remove()
-        if not self.three_d:
-            figure.tight_layout()
-        if result.surface is None and self.font_scale != 1:
-            # 'best' weighs the epoch counter as one point of the curve, so a
-            # legend in larger type could cover it: it goes below the counter.
-            height = ax.get_position().height * figure.get_figheight() * 72
-            top = 0.97 - 1.4 * float(self.counter.get_fontsize()) / height
-            legend.set_bbox_to_anchor((0, 0, 1, top), transform=ax.transAxes)
+            if extent.width <= figure.bbox.width - 2 * MARGIN or ncol == 1:
+                break
+        share = (extent.height + MARGIN) / figure.bbox.height
+        if share > self.LEGEND_BELOW_AT_MOST:
+            return False
+        self.legend.remove()
+        self.legend = self._make_legend(figure.legend, factor, loc="lower center", ncols=ncol)
+        self._room = (0.0, share, 1.0, 1.0)
+        return self._tight(figure) and self._clear_title(figure, renderer)
+
+    def _path_points(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Every racer's drawn points over the race (a sample of a large swarm's), and
+        the marked minima, in display pixels: what the legend should leave in sight.
+        None on a surface, whose projection moves them."""
+        if self.three_d:
+            return None, None
+        points = [np.column_stack([c.ravel() for c in coords]) for coords in self._coords]
+        every = np.concatenate(points)
+        every = every[np.isfinite(every).all(axis=1)]
+        if len(every) > 200_000:
+            every = every[:: len(every) // 200_000 + 1]
+        marks = np.array(self._minima_places, dtype=float).reshape(-1, 2)
+        data = self.axes.transData
+        return data.transform(every), data.transform(marks) if len(marks) else None
+
+    def _opaque_boxes(self, renderer: Any) -> list[Any]:
+        boxes = [self.counter_box.get_bbox_patch().get_window_extent(renderer)]
+        if self.legend is not None:
+            boxes.append(self.legend.legendPatch.get_window_extent(renderer))
+        return boxes
 
     def _draw_curve(self, ax: Axes) -> list[tuple[float, float]]:
         result = self.result
@@ -233,7 +484,14 @@ class RaceScene:
             alpha=0.35,
             zorder=2,
         )
-        figure.colorbar(filled, ax=ax, label=label, format="%.3g")
+        bar = figure.colorbar(filled, ax=ax, label=label, format="%.3g")
+        if norm is not None:
+            # Whole decades, not the lowest level's digits (a floor such as 3.08e-33).
+            low, high = float(levels[0]), float(levels[-1])
+            decades = np.asarray(LogLocator(numticks=7).tick_values(low, high))
+            bar.set_ticks(list(decades[(decades >= low) & (decades <= high)]))
+            bar.ax.yaxis.set_major_formatter(LogFormatterSciNotation())
+            bar.ax.yaxis.set_minor_formatter(NullFormatter())
         self._mark_minima(ax)
         ax.set_xlim(*result.domain)
         ax.set_ylim(*result.ydomain)
@@ -268,11 +526,20 @@ class RaceScene:
             minima = [m for m in result.minima if m.y is None and low <= m.x <= high]
         else:
             minima = [m for m in result.minima if m.y is not None]
+        self._minima_places: list[tuple[float, float]] = []
         if not minima:
             return
+        label = "known minima"
+        if len(minima) > _FEW_MINIMA:
+            # Many minima (rastrigin's 121) would bury the picture: the lowest only.
+            lowest = min(m.value for m in minima)
+            minima = [m for m in minima if m.value <= lowest][:_FEW_MINIMA]
+            label = "global minimum" if len(minima) == 1 else "global minima"
         xs, ys = [m.x for m in minima], [m.y for m in minima]
         values = [m.value for m in minima]
         place: list[Any]
+        second: list[Any] = list(values if result.surface is None else ys)
+        self._minima_places = list(zip(xs, second, strict=True))
         if result.surface is None:
             place = [xs, values]
         elif self.three_d:
@@ -289,7 +556,7 @@ class RaceScene:
             markeredgecolor=self.theme.text,
             markeredgewidth=0.8,
             zorder=3,
-            label="known minima",
+            label=label,
         )
 
     def _plot(self, *style: str, **kwargs: Any) -> list[Line2D]:
@@ -324,34 +591,63 @@ class RaceScene:
         return trail
 
     def _add_counter(self, figure: Figure, ax: Any, epochs: int, boxed: bool) -> None:
-        # Only the number is redrawn per frame; "epoch" and "/ N" are static. In
-        # a monospace font each character advances 0.6 em, so the number ends
-        # where the blanks for it end.
+        # Only the number is redrawn per frame; "epoch" and "/ N" are static, on
+        # an opaque box that the racers pass beneath. In a monospace font each
+        # character advances 0.6 em, so the number ends where the blanks for it end.
         width = len(str(epochs))
         mono: dict[str, Any] = {"va": "top", "family": "monospace"}
-        box: dict[str, Any] = (
+        box = {"facecolor": self.theme.box, "alpha": 1.0, "edgecolor": "none", "pad": 2}
+        text = ax.text2D if self.three_d else ax.text
+        self.counter_box = text(
+            0.0,
+            1.0,
+            f"epoch {' ' * width} / {epochs}",
+            transform=ax.transAxes,
+            zorder=self._box_z,
+            bbox=box,
+            **mono,
+        )
+        em = FontProperties(family="monospace").get_size_in_points() * self.font_scale
+        end = offset_copy(ax.transAxes, figure, x=(6 + width) * 0.6 * em, units="points")
+        self.counter = text(0.0, 1.0, "", transform=end, ha="right", zorder=_TEXT_Z, **mono)
+        # In 2-D the notes go to the bottom, away from the legend and the counter;
+        # on a curve or a surface, under the counter.
+        self._notes_low = boxed
+        notes_box: dict[str, Any] = (
             {"bbox": {"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 2}}
             if boxed
             else {}
         )
-        text = ax.text2D if self.three_d else ax.text
-        text(0.02, 0.97, f"epoch {' ' * width} / {epochs}", transform=ax.transAxes, **mono, **box)
-        em = FontProperties(family="monospace").get_size_in_points() * self.font_scale
-        end = offset_copy(ax.transAxes, figure, x=(6 + width) * 0.6 * em, units="points")
-        self.counter = text(0.02, 0.97, "", transform=end, ha="right", zorder=_TEXT_Z, **mono)
-        # In 2-D the notes go to the bottom, away from the legend and the counter.
+        under = offset_copy(ax.transAxes, figure, y=-1.6 * em, units="points")
         self.notes = text(
-            0.02,
-            0.03 if boxed else 0.90,
+            0.0,
+            0.0 if boxed else 1.0,
             "",
-            transform=ax.transAxes,
+            transform=ax.transAxes if boxed else under,
             va="bottom" if boxed else "top",
             fontsize="small",
             color="0.25",
             zorder=_TEXT_Z,
-            clip_on=True,  # a long note stays inside the axes, off the colour bar
-            **box,
+            clip_on=True,  # wrapped to the axes' width; clipped only past its height
+            **notes_box,
         )
+
+    def _notes_extent(self, renderer: Any) -> Any:
+        """The box every note of the race lies in (display pixels), or None if none has notes."""
+        from matplotlib.transforms import Bbox
+
+        texts = {self.note_text(epoch) for epoch in range(self.result.epochs + 1)} - {""}
+        if not texts:
+            return None
+        saved, visible = self.notes.get_text(), self.notes.get_visible()
+        self.notes.set_visible(True)  # an invisible text has no extent
+        extents = []
+        for content in texts:
+            self.notes.set_text(content)
+            extents.append(self.notes.get_window_extent(renderer))
+        self.notes.set_text(saved)
+        self.notes.set_visible(visible)
+        return Bbox.union(extents)
 
     @property
     def n_frames(self) -> int:
@@ -367,6 +663,7 @@ class RaceScene:
             *self.ghosts,
             *self.edges,
             *self.markers,
+            *([self.cover] if self._swarm else []),
             self.counter,
             self.notes,
             *panel,
@@ -402,7 +699,15 @@ class RaceScene:
                 notes.append(
                     f"{self._side(now, out)} {int(out.sum())} of {trace.label} outside the domain"
                 )
-        return "\n".join(notes)
+        raw = "\n".join(notes)
+        width = getattr(self, "_note_width", None)
+        if not raw or width is None:
+            return raw
+        wrapped = self._wrapped.get(raw)
+        if wrapped is None:
+            wrapped = wrap(self.notes, raw, width, renderer_of(self.figure))
+            self._wrapped[raw] = wrapped
+        return wrapped
 
     def update(self, frame: int) -> list[Artist]:
         """Move every racer to its place at ``frame``; return the moving artists."""
@@ -431,16 +736,18 @@ class RaceScene:
     def draw_paths(self, epoch: int) -> None:
         """Draw each racer's whole path from the start to ``epoch`` (for a still):
         one static line per racer, every start's path broken from the next by NaN."""
-        swarm = self._swarm
         for marker, coords in zip(self.markers, self._coords, strict=True):
             upto = [c[:, : epoch + 1] for c in coords]
-            gap = np.full((upto[0].shape[0], 1), np.nan)
+            starts = upto[0].shape[0]
+            gap = np.full((starts, 1), np.nan)
             flat = [np.concatenate([c, gap], axis=1).ravel() for c in upto]
+            # Many paths overlap: each fainter, so that where they gather shows.
+            alpha = 0.8 if starts == 1 else max(0.04, min(0.45, 12 / starts))
             self.axes.plot(
                 *flat,
                 color=marker.get_color(),
-                linewidth=1.0 if swarm else 1.5,
-                alpha=0.45 if swarm else 0.8,
+                linewidth=1.5 if starts == 1 else 0.8,
+                alpha=alpha,
                 zorder=_TRAIL_Z,
             )
 

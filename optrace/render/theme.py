@@ -31,7 +31,7 @@ class Theme:
         text: Every text, and the stars' edges.
         edge: Spines, ticks and frames.
         curve: The 1-D function's curve.
-        box: The epoch counter's box in 2-D.
+        box: The epoch counter's box, opaque.
     """
 
     name: str
@@ -55,7 +55,7 @@ class Theme:
         """Keywords of ``Axes.legend`` for this theme (none for light)."""
         if not self.dark:
             return {}
-        return {"facecolor": self.face, "edgecolor": self.edge, "labelcolor": self.text}
+        return {"facecolor": self.face, "labelcolor": self.text}
 
 
 THEMES = {
@@ -146,6 +146,26 @@ def scaled_size(size: Any, font_scale: float) -> Any:
     return FontProperties(size=size).get_size_in_points() * font_scale
 
 
+def tick_sizes(figure: Figure) -> list[tuple[Any, str, float]]:
+    """Every axis of ``figure`` with its major and minor tick labels' size.
+
+    Tick labels are made as the axes are drawn, so their size is set through
+    each axis's tick parameters (:func:`set_tick_sizes`), and the ones made later match.
+    """
+    return [
+        (axis, which, float(ticks[0].label1.get_fontsize()))
+        for ax in figure.axes
+        for axis in _axes_axis(ax)
+        for which, ticks in (("major", axis.get_major_ticks(1)), ("minor", axis.get_minor_ticks(1)))
+    ]
+
+
+def set_tick_sizes(sizes: list[tuple[Any, str, float]], factor: float) -> None:
+    """Set each axis's tick labels to ``factor`` times the size :func:`tick_sizes` read."""
+    for axis, which, size in sizes:
+        axis.set_tick_params(which=which, labelsize=size * factor)
+
+
 def dress(figure: Figure, theme: Theme, font_scale: float) -> None:
     """Scale every text on ``figure`` by ``font_scale`` and colour it all for ``theme``.
 
@@ -158,19 +178,10 @@ def dress(figure: Figure, theme: Theme, font_scale: float) -> None:
         font_scale: The factor of every text's size.
     """
     if font_scale != 1:
-        sizes = [
-            (axis, which, ticks[0].label1.get_fontsize())
-            for ax in figure.axes
-            for axis in _axes_axis(ax)
-            for which, ticks in (
-                ("major", axis.get_major_ticks(1)),
-                ("minor", axis.get_minor_ticks(1)),
-            )
-        ]
+        sizes = tick_sizes(figure)
         for text in figure.findobj(Text):
             text.set_fontsize(float(text.get_fontsize()) * font_scale)
-        for axis, which, size in sizes:
-            axis.set_tick_params(which=which, labelsize=float(size) * font_scale)
+        set_tick_sizes(sizes, font_scale)
     if not theme.dark:
         return
     figure.set_facecolor(theme.background)
