@@ -689,8 +689,26 @@ def test_html_into_a_missing_folder_is_one_line_before_the_race(
 def test_html_and_gif_cannot_name_the_same_file(
     invoke: Any, write_config: Any, small_config: dict[str, Any], tmp_path: Path
 ) -> None:
+    # One name cannot end in both suffixes: the GIF's is refused first.
     same = tmp_path / "race.html"
     result = invoke("run", write_config(small_config), "--html", same, "--gif", same)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: --gif {same}: a GIF's name ends in .gif\n"
+    assert not same.exists()
+
+
+def test_a_still_and_the_basins_map_cannot_name_the_same_file(
+    invoke: Any, write_config: Any, tmp_path: Path
+) -> None:
+    config = {
+        "function": "himmelblau",
+        "starts": {"grid": 2},
+        "epochs": 3,
+        "racers": [{"optimizer": "Adam", "lr": 0.1}],
+        "animation": {"size": [160, 120]},
+    }
+    same = tmp_path / "basins.png"
+    result = invoke("run", write_config(config), "--still", same, "--basins", same)
     assert result.exit_code == 2
     assert result.stderr == "Error: two outputs name the same file; give each its own path\n"
     assert not same.exists()
