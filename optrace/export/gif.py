@@ -311,10 +311,15 @@ class _Palette:
 
 def _entries(keys: np.ndarray, size: int, spare: int) -> np.ndarray:
     """The palette's colour keys for a frame's ``keys``: all its colours if at most
-    ``size``, else its ``size - spare`` commonest and up to ``spare`` more by
+    ``size``, else its ``size - spare`` commonest (a vivid colour counting for up to
+    nine times as many pixels) and up to ``spare`` more by
     octree quantization of the pixels of its other colours."""
     colours, counts = np.unique(keys, return_counts=True)
-    order = np.argsort(-counts, kind="stable")
+    # A racer's saturated colour is rare beside the background's greys and the
+    # colour map's, and matters most: vivid colours count for more.
+    rgb = _channels(colours)
+    vivid = rgb.max(axis=1) - rgb.min(axis=1)
+    order = np.argsort(-(counts * (1 + vivid / 32)), kind="stable")
     top: np.ndarray = colours[order[: size if len(colours) <= size else size - spare]]
     if len(top) < len(colours):
         rest = order[len(top) :]
