@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import matplotlib
@@ -636,7 +637,7 @@ class RaceScene:
         """The box every note of the race lies in (display pixels), or None if none has notes."""
         from matplotlib.transforms import Bbox
 
-        texts = {self.note_text(epoch) for epoch in range(self.result.epochs + 1)} - {""}
+        texts = {self._wrap_note(raw) for raw in self._raw_notes}
         if not texts:
             return None
         saved, visible = self.notes.get_text(), self.notes.get_visible()
@@ -685,7 +686,11 @@ class RaceScene:
         return now, alive, alive & outside[rows, at]
 
     def note_text(self, epoch: int) -> str:
-        """The notes shown at ``epoch``: who diverged, who is outside the domain."""
+        """The notes shown at ``epoch``: who diverged, who is outside the domain
+        (wrapped to the axes' width once the layout has measured it)."""
+        return self._wrap_note(self._raw_note(epoch))
+
+    def _raw_note(self, epoch: int) -> str:
         notes: list[str] = []
         for i, trace in enumerate(self.result.traces):
             now, alive, out = self._state(i, epoch)
@@ -699,7 +704,16 @@ class RaceScene:
                 notes.append(
                     f"{self._side(now, out)} {int(out.sum())} of {trace.label} outside the domain"
                 )
-        raw = "\n".join(notes)
+        return "\n".join(notes)
+
+    @cached_property
+    def _raw_notes(self) -> set[str]:
+        """Every distinct note of the race, before wrapping: computed once, measured
+        at every layout."""
+        return {self._raw_note(epoch) for epoch in range(self.result.epochs + 1)} - {""}
+
+    def _wrap_note(self, raw: str) -> str:
+        """A note wrapped to the axes' width once the layout has measured it."""
         width = getattr(self, "_note_width", None)
         if not raw or width is None:
             return raw
