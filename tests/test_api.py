@@ -384,17 +384,37 @@ def test_the_probe_limit_works_off_the_main_thread() -> None:
     assert "one step of LBFGS took over 10 s" in str(caught[0])
 
 
-def test_the_readme_python_block_runs_as_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+PYTHON_BLOCKS = [
+    (doc, block)
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for block in re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    if "optrace.Race" in block
+]
+
+
+def test_the_readme_and_the_python_page_show_the_api() -> None:
+    assert {doc.name for doc, _ in PYTHON_BLOCKS} >= {"README.md", "python.md"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "block"), PYTHON_BLOCKS, ids=[f"{d.name}-{i}" for i, (d, _) in enumerate(PYTHON_BLOCKS)]
+)
+def test_every_documented_python_block_runs_as_written(
+    doc: Path, block: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (block,) = [
-        b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "optrace.Race" in b
-    ]
+    """Each block runs from the project's folder; every GIF and still it saves is the
+    last race's, frame for frame and pixel for pixel of its size."""
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     monkeypatch.chdir(tmp_path)
     scope: dict[str, Any] = {}
-    exec(compile(block, "README.md", "exec"), scope)
-    assert isinstance(scope["run"], optrace.RaceRun)
-    with Image.open(tmp_path / "race.gif") as gif, Image.open(tmp_path / "race.png") as png:
-        assert gif.n_frames == 61 and png.size == (640, 480)
+    exec(compile(block, str(doc), "exec"), scope)
+    run = scope["run"]
+    assert isinstance(run, optrace.RaceRun)
+    saved = [p for p in tmp_path.iterdir() if p.name != "configs"]
+    assert saved
+    for path in saved:
+        if path.suffix in (".gif", ".png"):
+            with Image.open(path) as image:
+                assert image.size == run.race.config.animation.pixels
+                if path.suffix == ".gif":
+                    assert image.n_frames == len(run.frame_epochs())

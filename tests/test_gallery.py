@@ -240,11 +240,13 @@ def test_bad_gallery_configs_are_one_line_and_write_nothing(
 
 
 def test_the_readme_gallery_commands_run(tmp_path: Path) -> None:
-    """configs/gallery.yaml renders; the README's --dask line runs against a real cluster."""
+    """configs/gallery.yaml renders; the documented --dask line runs against a real cluster."""
     distributed = pytest.importorskip("distributed", reason="the Dask test needs the dask extra")
-    from tests.test_configs import readme_commands
+    from tests.test_configs import documented_commands
 
-    lines = [c.split("#")[0].split() for c in readme_commands() if c.startswith("optrace gallery")]
+    lines = [
+        c.split("#")[0].split() for c in documented_commands() if c.startswith("optrace gallery")
+    ]
     assert len(lines) == 3
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
