@@ -10,6 +10,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from optrace import ConfigError
+from optrace.spec.gallery import parse_gallery
+from optrace.spec.loading import parse_config
 from tests.conftest import CONFIGS, ROOT
 
 SCHEMA_FILE = ROOT / "optrace.schema.json"
@@ -83,8 +86,24 @@ def test_committed_gallery_schema_is_what_optrace_schema_gallery_prints(invoke: 
     assert json.loads(result.stdout)["title"] == "optrace gallery config"
 
 
-def test_there_is_a_gallery_config_to_check() -> None:
-    assert GALLERY_CONFIGS == [ROOT / "configs" / "gallery.yaml"]
+def test_every_yaml_of_configs_is_a_race_or_a_gallery_and_checked_as_one() -> None:
+    """What each file of configs/ is comes from its own loader, not from a list: a race
+    config is one the race loader takes and the gallery's refuses, and the other way
+    round; the race ones are CONFIGS and the gallery ones GALLERY_CONFIGS."""
+    races, galleries = [], []
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        kinds = []
+        for kind, parse in (("race", parse_config), ("gallery", parse_gallery)):
+            try:
+                parse(document)
+            except ConfigError:
+                continue
+            kinds.append(kind)
+        assert len(kinds) == 1, (path.name, kinds)
+        (races if kinds == ["race"] else galleries).append(path)
+    assert races == CONFIGS and galleries == GALLERY_CONFIGS
+    assert galleries, "a gallery config to check against the gallery schema"
 
 
 @pytest.mark.parametrize("config", GALLERY_CONFIGS, ids=[c.stem for c in GALLERY_CONFIGS])
