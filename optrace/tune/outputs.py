@@ -10,8 +10,55 @@ from typing import Any
 
 import yaml
 
+from optrace._core.atomic import AtomicFile, Output
+from optrace._core.errors import UsageError
 from optrace._core.jsonable import jsonable
-from optrace.tune.tuner import TunedRacer, Tuning
+from optrace.tune.tuner import TunedRacer, TuningResult
+
+#: The files a tuning writes, by kind: the tuned config, the plot, the report.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "tuned": (".yaml", ".yml"),
+    "plot": (".png",),
+    "report": (".json",),
+}
+#: How a message names each kind's file.
+NAMED = {"tuned": "a tuned config", "plot": "a tuning plot", "report": "a tuning report"}
+
+
+def kind_of(path: Path) -> str:
+    """The kind of tuning output a path's suffix asks for.
+
+    Examples:
+        >>> kind_of(Path("tuned.yaml")), kind_of(Path("trials.JSON")), kind_of(Path("lr.png"))
+        ('tuned', 'report', 'plot')
+    """
+    suffix = path.suffix.lower()
+    for kind, suffixes in SUFFIXES.items():
+        if suffix in suffixes:
+            return kind
+    known = " ".join(s for suffixes in SUFFIXES.values() for s in suffixes)
+    raise UsageError(f"'{path}': unknown format '{suffix or path.name}'; known: {known}")
+
+
+def write_outputs(
+    tuning: TuningResult,
+    files: Mapping[Output, AtomicFile],
+    document: Mapping[str, Any] | None = None,
+) -> None:
+    """Write each tuning output into its opened atomic file.
+
+    Args:
+        tuning: The tuning.
+        files: The outputs (kinds of :data:`SUFFIXES`) and their atomic files.
+        document: The config as read from its YAML file (see :func:`tuned_yaml`).
+    """
+    for out, file in files.items():
+        if out.kind == "tuned":
+            file.path.write_text(tuned_yaml(tuning, document), encoding="utf-8")
+        elif out.kind == "report":
+            file.path.write_text(report_json(tuning), encoding="utf-8")
+        else:
+            plot(tuning, file.path)
 
 
 def _number(value: float | None) -> str:
@@ -43,7 +90,7 @@ def _flow(value: Any) -> str:
     return text.strip().removesuffix("...").strip()
 
 
-def _document(tuning: Tuning) -> dict[str, Any]:
+def _document(tuning: TuningResult) -> dict[str, Any]:
     """The config as written, rebuilt from the model (for a config given as a model)."""
     doc: dict[str, Any] = tuning.source.model_dump(mode="json", exclude_unset=True)
     function = doc.get("function")
@@ -69,7 +116,7 @@ def _range(r: Mapping[str, Any]) -> str:
     return f"{kind} [{r['low']:g}, {r['high']:g}]{step}"
 
 
-def tuned_yaml(tuning: Tuning, document: Mapping[str, Any] | None = None) -> str:
+def tuned_yaml(tuning: TuningResult, document: Mapping[str, Any] | None = None) -> str:
     """The config with every tuned racer's best values set, a comment above each racer.
 
     Args:
@@ -119,7 +166,7 @@ def tuned_yaml(tuning: Tuning, document: Mapping[str, Any] | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
-def table(tuning: Tuning) -> str:
+def table(tuning: TuningResult) -> str:
     """Per racer: its tuned values, their objective, the config's own, and the trials."""
     objective = tuning.settings["objective"]
     rows = [["racer", "tuned values", objective, "as written", "trials"]]
@@ -145,12 +192,12 @@ def table(tuning: Tuning) -> str:
     )
 
 
-def report_json(tuning: Tuning) -> str:
+def report_json(tuning: TuningResult) -> str:
     """The report as ``--report`` writes it."""
     return json.dumps(tuning.report(), indent=1) + "\n"
 
 
-def plot(tuning: Tuning, path: Path, size: tuple[int, int] = (1000, 700)) -> None:
+def plot(tuning: TuningResult, path: Path, size: tuple[int, int] = (1000, 700)) -> None:
     """Each tuned racer's objective against its first number keyword (lr by default;
     log x when searched on a log scale), the chosen point marked; with a second
     keyword searched, also the best objective per bin of the first. Written as PNG."""
