@@ -120,6 +120,17 @@ def _after(signals: _Signals) -> str:
     return "the window was closed" if signals.received is not None else "no output was written"
 
 
+def _command(name: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command; the top-level help lists it with its docstring's first
+    paragraph in full (click would cut it at 45 characters)."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        first = " ".join((function.__doc__ or "").strip().split("\n\n")[0].split())
+        return app.command(name, short_help=first)(function)
+
+    return register
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"optrace {__version__}")
@@ -136,7 +147,7 @@ def _main(
     """Race PyTorch optimizers on a test function and animate the race."""
 
 
-@app.command()
+@_command()
 def run(
     config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
     gif: Annotated[Path | None, typer.Option(help="Write the animation as a GIF.")] = None,
@@ -180,8 +191,11 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run a race; write a GIF, an MP4, a still, a basins map or the traces, or show it in a
-    window."""
+    """Run a race and write its GIF, MP4, still, HTML player, basins map, traces or
+    summary, or play it in a window.
+
+    Example: optrace run configs/seed.yaml --gif seed.gif --summary summary.json
+    """
     wanted = {"gif": gif, "mp4": mp4, "still": still, "html": html, "basins": basins}
     wanted |= {"traces": traces, "summary": summary}
     outputs = [Output(kind, path, f"--{kind}") for kind, path in wanted.items() if path]
@@ -205,9 +219,11 @@ def run(
             raise StrictFailure(f"--strict: {'; '.join(failed)}")
 
 
-@app.command()
+@_command()
 def tune(
-    config: Annotated[Path, typer.Argument(help="The race config (YAML) with a tune: block.")],
+    config: Annotated[
+        Path, typer.Argument(help="The race config (YAML); its tune: block, if any, says how.")
+    ],
     out: Annotated[
         Path | None, typer.Option(help="Write the config with the tuned values (.yaml).")
     ] = None,
@@ -235,7 +251,11 @@ def tune(
         typer.Option("--no-limits", help="Tune a race larger than the usual safety limits."),
     ] = False,
 ) -> None:
-    """Tune every racer with the same budget of trials (Optuna); write the tuned config."""
+    """Tune every racer of a race config with the same budget of Optuna trials (as its
+    tune: block says, else by the defaults), and write the tuned config, a report or a plot.
+
+    Example: optrace tune configs/fair-rosenbrock.yaml --out tuned.yaml --report report.json
+    """
     wanted = {"tuned": (out, "--out"), "plot": (plot, "--plot"), "report": (report, "--report")}
     outputs = [Output(kind, path, flag) for kind, (path, flag) in wanted.items() if path]
     with _reporting():
@@ -264,14 +284,18 @@ def _quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-@app.command()
+@_command()
 def validate(
     config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
     no_limits: Annotated[
         bool, typer.Option("--no-limits", help="Skip the checks of the race's size.")
     ] = False,
 ) -> None:
-    """Check a config without running it."""
+    """Check a race config without running the race: its keys, the function, the starts,
+    and every optimizer built and stepped once.
+
+    Example: optrace validate configs/seed.yaml
+    """
     with _reporting():
         from optrace.api import Race
 
@@ -292,11 +316,14 @@ def validate(
         )
 
 
-@app.command("list-functions")
+@_command("list-functions")
 def list_functions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """List the built-in test functions with their domains and minima."""
+    """List the built-in test functions with their formulas, domains and known minima.
+
+    Example: optrace list-functions --json
+    """
     with _reporting():
         from optrace._core.jsonable import jsonable
         from optrace.problems.functions import FUNCTIONS, build_function
@@ -366,11 +393,14 @@ animation:
 """
 
 
-@app.command()
+@_command()
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("race.yaml"),
 ) -> None:
-    """Write a commented starter config that runs as written."""
+    """Write a commented starter race config that runs as written.
+
+    Example: optrace init race.yaml
+    """
     with _reporting():
         from optrace._core.atomic import AtomicFile
 
@@ -385,13 +415,17 @@ def init(
         typer.echo(f"wrote {path}; run it with: optrace run {path} --gif race.gif")
 
 
-@app.command()
+@_command()
 def schema(
     gallery: Annotated[
         bool, typer.Option("--gallery", help="The gallery config's schema instead.")
     ] = False,
 ) -> None:
-    """Print the JSON Schema of the config (for editors: yaml-language-server)."""
+    """Print the JSON Schema of the race config, or of the gallery config, for editors
+    (yaml-language-server).
+
+    Example: optrace schema --gallery
+    """
     from optrace.spec.schema import config_schema, gallery_schema
 
     typer.echo(json.dumps(gallery_schema() if gallery else config_schema(), indent=2))
@@ -400,7 +434,7 @@ def schema(
 _FLAGS = ("foreach", "fused", "capturable", "differentiable")
 
 
-@app.command("list-optimizers")
+@_command("list-optimizers")
 def list_optimizers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     package: Annotated[
@@ -411,7 +445,11 @@ def list_optimizers(
         ),
     ] = None,
 ) -> None:
-    """List torch.optim's optimizers (or a package's) with their defaults, and which cannot race."""
+    """List torch.optim's optimizers, or another package's, with their defaults, and say
+    which cannot race and why.
+
+    Example: optrace list-optimizers --package pytorch_optimizer
+    """
     with _reporting():
         from optrace._core.jsonable import jsonable
         from optrace.optim.catalog import catalog
@@ -474,7 +512,7 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-@app.command()
+@_command()
 def gallery(
     config: Annotated[Path, typer.Argument(help="The gallery config (YAML).")],
     out: Annotated[Path, typer.Option("--out", help="The folder of the site.")],
@@ -497,7 +535,11 @@ def gallery(
         typer.Option("--strict", help="Exit with code 3 if a cell failed, diverged or escaped."),
     ] = False,
 ) -> None:
-    """Race every optimizer on every function; write a site of stills, GIFs and a table."""
+    """Race every optimizer of a gallery config on every function, and write a site of
+    stills, GIFs and a table.
+
+    Example: optrace gallery configs/gallery.yaml --out site --workers 2
+    """
     with _reporting():
         # The gallery's cells race through the API, which loads torch (see run).
         from optrace.gallery.run import build_gallery
