@@ -116,15 +116,7 @@ class Race:
     """
 
     def __init__(self, *, base_dir: str | os.PathLike[str] | None = None, **fields: Any) -> None:
-        data = dict(fields)
-        if isinstance(data.get("function"), str):
-            data["function"] = _function_of(data["function"])
-        if "racers" in data and isinstance(data["racers"], (list, tuple)):
-            data["racers"] = [r.as_dict() if isinstance(r, Racer) else r for r in data["racers"]]
-        for key in ("domain", "start"):
-            if isinstance(data.get(key), tuple):
-                data[key] = _lists(data[key])
-        self.config = parse_config(data)
+        self.config = parse_config(_fields(fields))
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self.source: str | None = None
         self.document: Mapping[str, Any] | None = None
@@ -186,21 +178,13 @@ class Race:
 
         key = bool(limits)
         if key not in self._plans:
-            with self._named():
+            with _in_file(self.source):
                 self._plans[key] = prepare(self.config, self.base_dir, limits)
         return self._plans[key]
 
     @cached_property
     def _plans(self) -> dict[bool, RacePlan]:
         return {}
-
-    @contextmanager
-    def _named(self) -> Iterator[None]:
-        """A block whose ConfigErrors name this race's file."""
-        try:
-            yield
-        except ConfigError as exc:
-            raise (exc.in_file(self.source) if self.source else exc) from None
 
     def check(
         self,
@@ -209,18 +193,8 @@ class Race:
         frames: int | None = None,
         display: bool = False,
     ) -> None:
-        """Check everything a run would check, without running the race.
-
-        Args:
-            limits: Refuse a race or animation too large for this machine.
-            save: The files a run would write (see :meth:`run`).
-            frames: The animation's frame count a run would show.
-            display: Check also that a window can open (for :meth:`RaceRun.show`).
-
-        Raises:
-            ConfigError: The config, at its key.
-            UsageError: An output, a frame count or a display that cannot be.
-        """
+        """Check everything :meth:`run` would check with the same arguments, without
+        running the race: raise its ConfigError or UsageError, or return."""
         outputs = _race_outputs(save)
         animation = self.config.animation
         check_outputs(outputs, animation.size, animation.scale)
@@ -232,10 +206,7 @@ class Race:
         plan = self.plan(limits)
         check_basins(outputs, len(plan.starts))
         if frames is not None and limits:
-            try:
-                cost.check_animation(min(frames, plan.epochs + 1), animation.pixels)
-            except ConfigError as exc:
-                raise UsageError(f"frames: {exc.message}", parameter="frames") from None
+            _check_frames(min(frames, plan.epochs + 1), animation.pixels)
 
     def run(
         self,
@@ -271,9 +242,9 @@ class Race:
             if progress is True:
                 total = len(plan.racers) * len(plan.starts) * plan.repeats * plan.epochs
                 with progress_bar("racing", total) as advance:
-                    ran = RaceRun(self, run_plan(plan, advance))
+                    ran = RaceRun(self, run_plan(plan, advance), plan)
             else:
-                ran = RaceRun(self, run_plan(plan, progress or None))
+                ran = RaceRun(self, run_plan(plan, progress or None), plan)
             ran._write(files, frames, None, progress is True)
         return ran
 
@@ -305,26 +276,7 @@ class Race:
         Returns:
             The :class:`Tuning`: the tuned race, and per racer its best values and trials.
         """
-        from optrace.tune import outputs as tune_outputs  # torch (see the imports above)
-        from optrace.tune.tuner import prepare_tuning, run_tuning
-
-        outputs = _tune_outputs(save)
-        try:
-            import optuna  # noqa: F401  (the tune extra; loads only when tuning)
-        except ModuleNotFoundError:
-            raise UsageError("tuning needs Optuna: pip install 'optrace[tune]'") from None
-        with self._named():
-            plan = prepare_tuning(self.config, self.base_dir, trials, limits)
-        name = study or (Path(self.source).stem if self.source else "optrace")
-        with opened(outputs) as files:
-            if progress is True:
-                with progress_bar("tuning", plan.settings.trials * len(plan.targets)) as advance:
-                    result = run_tuning(plan, storage, name, workers, advance)
-            else:
-                result = run_tuning(plan, storage, name, workers, progress or None)
-            tuning = Tuning(self, result)
-            tune_outputs.write_outputs(result, files, self.document)
-        return tuning
+        return Tuning.of(self, trials, storage, study, workers, limits, progress, save)
 
     def __repr__(self) -> str:
         c = self.config
@@ -346,6 +298,40 @@ class Tuning:
         self.source = source
         self.result = result
         self.race = Race.from_config(result.config, source.base_dir, source.source)
+
+    @classmethod
+    def of(
+        cls,
+        race: Race,
+        trials: int | None,
+        storage: str | None,
+        study: str | None,
+        workers: int,
+        limits: bool,
+        progress: bool | Progress,
+        save: Files,
+    ) -> Tuning:
+        """Tune ``race`` (see :meth:`Race.tune` for the arguments)."""
+        from optrace.tune import outputs as tune_outputs  # torch (see the imports above)
+        from optrace.tune.tuner import prepare_tuning, run_tuning
+
+        outputs = _tune_outputs(save)
+        try:
+            import optuna  # noqa: F401  (the tune extra; loads only when tuning)
+        except ModuleNotFoundError:
+            raise UsageError("tuning needs Optuna: pip install 'optrace[tune]'") from None
+        with _in_file(race.source):
+            plan = prepare_tuning(race.config, race.base_dir, trials, limits)
+        name = study or (Path(race.source).stem if race.source else "optrace")
+        with opened(outputs) as files:
+            if progress is True:
+                with progress_bar("tuning", plan.settings.trials * len(plan.targets)) as advance:
+                    result = run_tuning(plan, storage, name, workers, advance)
+            else:
+                result = run_tuning(plan, storage, name, workers, progress or None)
+            tuning = cls(race, result)
+            tune_outputs.write_outputs(result, files, race.document)
+        return tuning
 
     @property
     def best(self) -> dict[str, dict[str, Any]]:
@@ -391,11 +377,18 @@ class Tuning:
 
 
 class RaceRun:
-    """A finished race: its traces and summary, shown inline or saved to files."""
+    """A finished race: its traces and summary, shown inline or saved to files.
 
-    def __init__(self, race: Race, result: RaceResult) -> None:
+    Attributes:
+        race: The race that ran.
+        result: Its traces, per racer.
+        plan: The plan it ran (every racer's resolved optimizer, its label and style).
+    """
+
+    def __init__(self, race: Race, result: RaceResult, plan: RacePlan) -> None:
         self.race = race
         self.result = result
+        self.plan = plan
         self._html: str | None = None
 
     @cached_property
@@ -421,6 +414,20 @@ class RaceRun:
         loss and epoch, the epoch within tolerance of the lowest minimum, ..."""
         racers: list[dict[str, Any]] = report.summary_json(self.result)["racers"]
         return racers
+
+    def hyperparameters(self) -> dict[str, dict[str, Any]]:
+        """Per label, the keywords its optimizer was built with: the constructor's
+        defaults, then the racer's own values (torch's implementation switches such
+        as ``foreach`` left out).
+
+        Examples:
+            >>> run = Race(function="quartic", epochs=2, racers=[Racer("SGD", lr=0.01)]).run()
+            >>> run.hyperparameters()["SGD"]["lr"], run.hyperparameters()["SGD"]["momentum"]
+            (0.01, 0)
+        """
+        from optrace.optim.built import built_with  # torch (see the imports above)
+
+        return {r.label: built_with(r.optimizer) for r in self.plan.racers}
 
     def table(self) -> str:
         """The summary as the command line prints it."""
@@ -572,6 +579,23 @@ class RaceRun:
         return f"<optrace.RaceRun {self.result.title!r}: {labels}; {self.result.epochs} epochs>"
 
 
+@contextmanager
+def _in_file(source: str | None) -> Iterator[None]:
+    """A block whose ConfigErrors name the race's file, ``source``."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise (exc.in_file(source) if source else exc) from None
+
+
+def _check_frames(frames: int, pixels: tuple[int, int]) -> None:
+    """Refuse a frame count whose animation would be too large (as ``frames``)."""
+    try:
+        cost.check_animation(frames, pixels)
+    except ConfigError as exc:
+        raise UsageError(f"frames: {exc.message}", parameter="frames") from None
+
+
 def _race_outputs(files: Files) -> list[Output]:
     """Outputs of a race: each path's kind chosen by its suffix."""
     return [
@@ -590,6 +614,20 @@ def _tune_outputs(files: Files) -> list[Output]:
     ]
     check_names(outputs, tune_outputs.SUFFIXES, tune_outputs.NAMED)
     return outputs
+
+
+def _fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``Race(...)``'s keywords as the YAML holds them: a function's name or expression,
+    racers as mappings, lists for tuples."""
+    data = dict(fields)
+    if isinstance(data.get("function"), str):
+        data["function"] = _function_of(data["function"])
+    if "racers" in data and isinstance(data["racers"], (list, tuple)):
+        data["racers"] = [r.as_dict() if isinstance(r, Racer) else r for r in data["racers"]]
+    for key in ("domain", "start"):
+        if isinstance(data.get(key), tuple):
+            data[key] = _lists(data[key])
+    return data
 
 
 def _function_of(text: str) -> Any:

@@ -431,9 +431,6 @@ def schema(
     typer.echo(json.dumps(gallery_schema() if gallery else config_schema(), indent=2))
 
 
-_FLAGS = ("foreach", "fused", "capturable", "differentiable")
-
-
 @_command("list-optimizers")
 def list_optimizers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
@@ -452,6 +449,7 @@ def list_optimizers(
     """
     with _reporting():
         from optrace._core.jsonable import jsonable
+        from optrace.optim.built import IMPLEMENTATION
         from optrace.optim.catalog import catalog
 
         try:
@@ -486,14 +484,16 @@ def list_optimizers(
                     needs
                     + steps
                     + " ".join(
-                        f"{k}={_default(v)}" for k, v in e.defaults.items() if k not in _FLAGS
+                        f"{k}={_default(v)}"
+                        for k, v in e.defaults.items()
+                        if k not in IMPLEMENTATION
                     )
                 )
             typer.echo(f"{e.name.ljust(width)}  {text}".rstrip())
         racing = sum(e.cannot_race is None for e in entries)
         typer.echo(
-            f"\n{racing} of {len(entries)} race. (not shown: {', '.join(_FLAGS)}, which choose "
-            "torch's implementation; --json lists every default)"
+            f"\n{racing} of {len(entries)} race. (not shown: {', '.join(IMPLEMENTATION)}, "
+            "which choose torch's implementation; --json lists every default)"
         )
 
 
