@@ -9,26 +9,37 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from optrace._core.atomic import AtomicFile, Output, check_names, opened
 from optrace._core.errors import ConfigError, UsageError
 from optrace._core.frames import frame_epochs
 from optrace._core.progress import progress_bar
-from optrace.spec.loading import load_config, parse_config
+from optrace.engine import cost
+from optrace.export import outputs as race_outputs
+from optrace.export.outputs import ANIMATIONS, Drawing, check_basins, check_outputs
+from optrace.render.options import SceneOptions
+from optrace.results import report
+from optrace.results.trace import RaceResult, Trace
+from optrace.spec.loading import load_document, parse_config
 from optrace.spec.model import RaceConfig
 
+# The engine and tuning load torch: they are imported where a race is planned or
+# tuned, so that ``import optrace`` and building a Racer stay light.
 if TYPE_CHECKING:
-    import numpy as np
-
     from optrace.engine.plan import RacePlan
-    from optrace.export.outputs import Drawing, Output
-    from optrace.results.trace import RaceResult, Trace
+    from optrace.tune.tuner import TrialRecord, TuningResult
 
 Progress = Callable[[int], None]
+#: Files to write: paths (the kind chosen by suffix) or :class:`Output`\ s.
+Files = Iterable[str | os.PathLike[str] | Output]
 
 
 class Racer:
@@ -105,17 +116,10 @@ class Race:
     """
 
     def __init__(self, *, base_dir: str | os.PathLike[str] | None = None, **fields: Any) -> None:
-        data = dict(fields)
-        if isinstance(data.get("function"), str):
-            data["function"] = _function_of(data["function"])
-        if "racers" in data and isinstance(data["racers"], (list, tuple)):
-            data["racers"] = [r.as_dict() if isinstance(r, Racer) else r for r in data["racers"]]
-        for key in ("domain", "start"):
-            if isinstance(data.get(key), tuple):
-                data[key] = _lists(data[key])
-        self.config = parse_config(data)
+        self.config = parse_config(_fields(fields))
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self.source: str | None = None
+        self.document: Mapping[str, Any] | None = None
 
     @classmethod
     def from_config(
@@ -123,12 +127,15 @@ class Race:
         config: RaceConfig,
         base_dir: str | os.PathLike[str] | None = None,
         source: str | None = None,
+        document: Mapping[str, Any] | None = None,
     ) -> Race:
-        """A race from an already validated config (``source`` names it in errors)."""
+        """A race from an already validated config (``source`` names it in errors;
+        ``document`` is the YAML as read, so that a tuned config keeps its keys' order)."""
         race = cls.__new__(cls)
         race.config = config
         race.base_dir = Path(base_dir) if base_dir is not None else None
         race.source = source
+        race.document = document
         return race
 
     @classmethod
@@ -140,7 +147,8 @@ class Race:
             100
         """
         file = Path(path)
-        return cls.from_config(load_config(file), file.parent, str(file))
+        document, config = load_document(file)
+        return cls.from_config(config, file.parent, str(file), document)
 
     @classmethod
     def from_dict(
@@ -158,7 +166,7 @@ class Race:
 
     def plan(self, limits: bool = True) -> RacePlan:
         """Resolve the function, the starts and every racer against torch (each
-        optimizer built and stepped once on a throwaway copy).
+        optimizer built and stepped once on a throwaway copy); once per race.
 
         Args:
             limits: Refuse a race or animation too large for this machine.
@@ -166,78 +174,109 @@ class Race:
         Raises:
             ConfigError: The first problem, naming its key (and the file).
         """
-        key = bool(limits)
-        cached = self._plans.get(key)
-        if cached is None:
-            from optrace.engine.plan import prepare
+        from optrace.engine.plan import prepare  # torch (see the imports above)
 
-            try:
-                cached = prepare(self.config, self.base_dir, limits)
-            except ConfigError as exc:
-                raise (exc.in_file(self.source) if self.source else exc) from None
-            self._plans[key] = cached
-        return cached
+        key = bool(limits)
+        if key not in self._plans:
+            with _in_file(self.source):
+                self._plans[key] = prepare(self.config, self.base_dir, limits)
+        return self._plans[key]
 
     @cached_property
     def _plans(self) -> dict[bool, RacePlan]:
         return {}
 
-    def check(self, limits: bool = True) -> None:
-        """Check everything a run would check, without running the race."""
-        self.plan(limits)
+    def check(
+        self,
+        limits: bool = True,
+        save: Files = (),
+        frames: int | None = None,
+        display: bool = False,
+    ) -> None:
+        """Check everything :meth:`run` would check with the same arguments, without
+        running the race: raise its ConfigError or UsageError, or return."""
+        outputs = _race_outputs(save)
+        animation = self.config.animation
+        check_outputs(outputs, animation.size, animation.scale)
+        if display:
+            # Qt (the qt extra) loads only when a window is asked for.
+            from optrace.export.window import check_display
 
-    def run(self, progress: bool | Progress = False, limits: bool = True) -> RaceRun:
-        """Run every racer from every start.
+            check_display()
+        plan = self.plan(limits)
+        check_basins(outputs, len(plan.starts))
+        if frames is not None and limits:
+            _check_frames(min(frames, plan.epochs + 1), animation.pixels)
+
+    def run(
+        self,
+        progress: bool | Progress = False,
+        limits: bool = True,
+        save: Files = (),
+        frames: int | None = None,
+        display: bool = False,
+    ) -> RaceRun:
+        """Run every racer from every start; with ``save``, write files of the run.
+
+        The files are checked and opened before the race starts, so a run whose
+        outputs cannot land fails at once; they appear together when all are
+        written, or none of them does.
 
         Args:
-            progress: ``True`` for a progress bar on stderr, or a callable that
-                hears of each racer-epoch.
+            progress: ``True`` for progress bars on stderr (racing, rendering), or a
+                callable that hears of each racer-epoch.
             limits: Refuse a race too large for this machine.
+            save: Files to write, chosen by suffix as :meth:`RaceRun.save` chooses.
+            frames: Show this many evenly spaced epochs in an animation.
+            display: Check first that a window can open (for :meth:`RaceRun.show`).
 
         Returns:
             The :class:`RaceRun`: traces, summary, and ways to show and save it.
         """
-        from optrace.engine.loop import run as run_plan
+        from optrace.engine.loop import run as run_plan  # torch (see the imports above)
 
+        outputs = _race_outputs(save)
+        self.check(limits, outputs, frames, display)
         plan = self.plan(limits)
-        if progress is True:
-            total = len(plan.racers) * len(plan.starts) * plan.repeats * plan.epochs
-            with progress_bar("racing", total) as advance:
-                return RaceRun(self, run_plan(plan, advance))
-        return RaceRun(self, run_plan(plan, progress or None))
+        with opened(outputs) as files:
+            if progress is True:
+                total = len(plan.racers) * len(plan.starts) * plan.repeats * plan.epochs
+                with progress_bar("racing", total) as advance:
+                    ran = RaceRun(self, run_plan(plan, advance), plan)
+            else:
+                ran = RaceRun(self, run_plan(plan, progress or None), plan)
+            ran._write(files, frames, None, progress is True)
+        return ran
 
     def tune(
         self,
         trials: int | None = None,
         storage: str | None = None,
-        study: str = "optrace",
+        study: str | None = None,
         workers: int = 1,
         limits: bool = True,
+        progress: bool | Progress = False,
+        save: Files = (),
     ) -> Tuning:
         """Tune every racer with the same budget (``optrace tune``; the ``tune`` extra).
 
         Args:
             trials: Trials per racer, instead of the config's ``tune.trials``.
-            storage: An Optuna storage: ``sqlite:///FILE``, ``journal:FILE`` or a database URL.
-            study: The study's name in the storage.
-            workers: Local processes sharing a journal storage.
+            storage: An Optuna storage: ``sqlite:///FILE``, ``journal:FILE`` or a
+                database URL; a stored study goes on where it stopped.
+            study: The studies' name in the storage (default: the config file's
+                name, else ``optrace``).
+            workers: Local processes sharing a journal or database storage.
             limits: Refuse a race too large for this machine.
+            progress: ``True`` for a progress bar on stderr, or a callable that hears
+                of each finished trial.
+            save: Files to write, as :meth:`Tuning.save` chooses them; checked and
+                opened before any trial runs.
 
         Returns:
             The :class:`Tuning`: the tuned race, and per racer its best values and trials.
         """
-        from optrace.tune.tuner import tune_config
-
-        tuned = tune_config(
-            self.config,
-            self.base_dir,
-            trials=trials,
-            storage=storage,
-            study=study,
-            workers=workers,
-            limits=limits,
-        )
-        return Tuning(tuned, Race.from_config(tuned.config, self.base_dir, self.source))
+        return Tuning.of(self, trials, storage, study, workers, limits, progress, save)
 
     def __repr__(self) -> str:
         c = self.config
@@ -247,36 +286,109 @@ class Race:
 
 class Tuning:
     """What :meth:`Race.tune` gives: the tuned race, ready to run, and per tuned
-    racer its best values and every trial."""
+    racer its best values and every trial.
 
-    def __init__(self, tuned: Any, race: Race) -> None:
-        self._tuned = tuned
-        self.race = race
+    Attributes:
+        race: The race with every tuned racer's best values set.
+        source: The race as it was tuned.
+        result: The tuning's record: settings, and per racer its trials, best and baseline.
+    """
+
+    def __init__(self, source: Race, result: TuningResult) -> None:
+        self.source = source
+        self.result = result
+        self.race = Race.from_config(result.config, source.base_dir, source.source)
+
+    @classmethod
+    def of(
+        cls,
+        race: Race,
+        trials: int | None,
+        storage: str | None,
+        study: str | None,
+        workers: int,
+        limits: bool,
+        progress: bool | Progress,
+        save: Files,
+    ) -> Tuning:
+        """Tune ``race`` (see :meth:`Race.tune` for the arguments)."""
+        from optrace.tune import outputs as tune_outputs  # torch (see the imports above)
+        from optrace.tune.tuner import prepare_tuning, run_tuning
+
+        outputs = _tune_outputs(save)
+        try:
+            import optuna  # noqa: F401  (the tune extra; loads only when tuning)
+        except ModuleNotFoundError:
+            raise UsageError("tuning needs Optuna: pip install 'optrace[tune]'") from None
+        with _in_file(race.source):
+            plan = prepare_tuning(race.config, race.base_dir, trials, limits)
+        name = study or (Path(race.source).stem if race.source else "optrace")
+        with opened(outputs) as files:
+            if progress is True:
+                with progress_bar("tuning", plan.settings.trials * len(plan.targets)) as advance:
+                    result = run_tuning(plan, storage, name, workers, advance)
+            else:
+                result = run_tuning(plan, storage, name, workers, progress or None)
+            tuning = cls(race, result)
+            tune_outputs.write_outputs(result, files, race.document)
+        return tuning
 
     @property
     def best(self) -> dict[str, dict[str, Any]]:
         """Per tuned racer's label, the best trial's values."""
-        best: dict[str, dict[str, Any]] = self._tuned.best
-        return best
+        return self.result.best
 
     @property
-    def trials(self) -> dict[str, Any]:
+    def trials(self) -> dict[str, tuple[TrialRecord, ...]]:
         """Per tuned racer's label, every finished trial (number, params, objective, state)."""
-        trials: dict[str, Any] = self._tuned.trials
-        return trials
+        return self.result.trials
 
     def report(self) -> dict[str, Any]:
-        """The report, as ``optrace tune --report`` writes it."""
-        report: dict[str, Any] = self._tuned.report()
-        return report
+        """The report: the settings and, per racer, its space, best, baseline and trials."""
+        return self.result.report()
+
+    def table(self) -> str:
+        """Per racer its tuned values, their objective and the config's own, as the
+        command line prints them."""
+        from optrace.tune.outputs import table  # torch (see the imports above)
+
+        return table(self.result)
+
+    def save(self, *paths: str | os.PathLike[str]) -> list[Path]:
+        """Write the tuning to files, chosen by suffix: ``.yaml`` ``.yml`` (the config
+        with the tuned values), ``.json`` (the report), ``.png`` (each racer's objective
+        against its lr). The files appear together, or none of them does.
+
+        Returns:
+            The paths written.
+        """
+        if not paths:
+            raise UsageError("save: give at least one path, e.g. tuning.save('tuned.yaml')")
+        from optrace.tune.outputs import write_outputs  # torch (see the imports above)
+
+        outputs = _tune_outputs(paths)
+        with opened(outputs) as files:
+            write_outputs(self.result, files, self.source.document)
+        return [out.path for out in outputs]
+
+    def __repr__(self) -> str:
+        best = "; ".join(f"{label} {values}" for label, values in self.best.items())
+        return f"<optrace.Tuning of {len(self.best)} racers: {best}>"
 
 
 class RaceRun:
-    """A finished race: its traces and summary, shown inline or saved to files."""
+    """A finished race: its traces and summary, shown inline or saved to files.
 
-    def __init__(self, race: Race, result: RaceResult) -> None:
+    Attributes:
+        race: The race that ran.
+        result: Its traces, per racer.
+        plan: The plan it ran (every racer's resolved optimizer, its label and style).
+    """
+
+    def __init__(self, race: Race, result: RaceResult, plan: RacePlan) -> None:
         self.race = race
         self.result = result
+        self.plan = plan
         self._html: str | None = None
 
     @cached_property
@@ -300,28 +412,34 @@ class RaceRun:
     def summary(self) -> list[dict[str, Any]]:
         """Per racer, the fields of ``--summary`` JSON: final place and loss, best
         loss and epoch, the epoch within tolerance of the lowest minimum, ..."""
-        from optrace.results.report import summary_json
-
-        racers: list[dict[str, Any]] = summary_json(self.result)["racers"]
+        racers: list[dict[str, Any]] = report.summary_json(self.result)["racers"]
         return racers
+
+    def hyperparameters(self) -> dict[str, dict[str, Any]]:
+        """Per label, the keywords its optimizer was built with: the constructor's
+        defaults, then the racer's own values (torch's implementation switches such
+        as ``foreach`` left out).
+
+        Examples:
+            >>> run = Race(function="quartic", epochs=2, racers=[Racer("SGD", lr=0.01)]).run()
+            >>> run.hyperparameters()["SGD"]["lr"], run.hyperparameters()["SGD"]["momentum"]
+            (0.01, 0)
+        """
+        from optrace.optim.built import built_with  # torch (see the imports above)
+
+        return {r.label: built_with(r.optimizer) for r in self.plan.racers}
 
     def table(self) -> str:
         """The summary as the command line prints it."""
-        from optrace.results.report import summary_table
-
-        return summary_table(self.result)
+        return report.summary_table(self.result)
 
     def warnings(self) -> list[str]:
         """One line per racer that diverged or left the plotted domain."""
-        from optrace.results.report import warnings
-
-        return warnings(self.result)
+        return report.warnings(self.result)
 
     def strict_failures(self) -> list[str]:
         """The racers that diverged or left the domain (what ``--strict`` fails on)."""
-        from optrace.results.report import strict_failures
-
-        return strict_failures(self.result)
+        return report.strict_failures(self.result)
 
     def frame_epochs(self, frames: int | None = None) -> np.ndarray:
         """The epochs the animation shows: ``frames`` of them evenly spaced, or as
@@ -331,9 +449,6 @@ class RaceRun:
 
     def drawing(self) -> Drawing:
         """Size, timing and scene options from the config's ``animation``."""
-        from optrace.export.outputs import Drawing
-        from optrace.render.options import SceneOptions
-
         animation = self.race.config.animation
         return Drawing(
             size=animation.size,
@@ -342,37 +457,17 @@ class RaceRun:
             options=SceneOptions.of(animation, self.result.dims),
         )
 
-    def write(
-        self,
-        outputs: Sequence[Output],
-        files: Mapping[Output, Any],
-        frames: int | None = None,
-        epoch: int | None = None,
-        progress: Progress | None = None,
-    ) -> None:
-        """Write ``outputs`` into their opened atomic ``files`` (see
-        :func:`optrace.export.outputs.opened`) and commit them all."""
-        from optrace.export.outputs import write_outputs
-
-        write_outputs(
-            self.result,
-            {out: files[out] for out in outputs},
-            self.drawing(),
-            self.frame_epochs(frames),
-            epoch=self._epoch(epoch),
-            progress=progress,
-        )
-
     def save(
         self,
-        *paths: str | os.PathLike[str],
+        *paths: str | os.PathLike[str] | Output,
         epoch: int | None = None,
         frames: int | None = None,
         progress: bool = False,
     ) -> list[Path]:
         """Write the race to files, chosen by suffix: ``.gif`` ``.mp4`` (rendered
         once for all of them), ``.png`` ``.svg`` ``.pdf`` (a still), ``.html``
-        (the player), ``.csv`` ``.json`` (the traces). Each file appears whole or not at all.
+        (the player), ``.csv`` ``.json`` (the traces). The files appear together
+        when all are written, or none of them does.
 
         A still's name whose stem is ``basins`` or ends in ``-basins`` or ``_basins``
         (``basins.png``, ``himmelblau_basins.svg``) asks for a swarm's basins map
@@ -396,28 +491,42 @@ class RaceRun:
             >>> [p.name for p in run.save(folder / "race.png", folder / "race-basins.png")]
             ['race.png', 'race-basins.png']
         """
-        from optrace.export.outputs import Output, check_basins, check_outputs, kind_of, opened
-
         if not paths:
             raise UsageError("save: give at least one path, e.g. run.save('race.gif')")
-        outputs = [Output(kind_of(Path(p)), Path(p)) for p in paths]
+        outputs = _race_outputs(paths)
         animation = self.race.config.animation
         check_outputs(outputs, animation.size, animation.scale)
         first = self.result.traces[0]
         check_basins(outputs, first.x.shape[0] // first.repeats)
         self._epoch(epoch)
         with opened(outputs) as files:
-            if progress:
-                with progress_bar("rendering", len(self.frame_epochs(frames))) as advance:
-                    self.write(outputs, files, frames, epoch, advance)
-            else:
-                self.write(outputs, files, frames, epoch)
+            self._write(files, frames, epoch, progress)
         return [out.path for out in outputs]
+
+    def _write(
+        self,
+        files: Mapping[Output, AtomicFile],
+        frames: int | None,
+        epoch: int | None,
+        progress: bool,
+    ) -> None:
+        """Write every output into its opened atomic file (committed by ``opened``);
+        ``progress``: a bar on stderr while an animation renders."""
+        if not files:
+            return
+        shown = self.frame_epochs(frames)
+        animated = any(out.kind in ANIMATIONS for out in files)
+        bar = progress_bar("rendering", len(shown)) if progress and animated else nullcontext()
+        with bar as advance:
+            race_outputs.write_outputs(
+                self.result, dict(files), self.drawing(), shown, self._epoch(epoch), advance
+            )
 
     def _epoch(self, epoch: int | None) -> int | None:
         if epoch is not None and not 0 <= epoch <= self.result.epochs:
             raise UsageError(
-                f"epoch: {epoch} is not an epoch of this race (0 to {self.result.epochs})"
+                f"epoch: {epoch} is not an epoch of this race (0 to {self.result.epochs})",
+                parameter="epoch",
             )
         return epoch
 
@@ -432,6 +541,7 @@ class RaceRun:
             stop_requested: Asked every 50 ms while the window is open; when it says
                 True the window closes (the command line wires SIGINT and SIGTERM to it).
         """
+        # Qt (the qt extra) loads only when a window is asked for.
         from optrace.export.window import check_display, show
 
         check_display()
@@ -449,6 +559,7 @@ class RaceRun:
         """The race as its HTML player, for Jupyter: scoped, so that several players
         on one page do not interfere; rendered once and cached."""
         if self._html is None:
+            # matplotlib loads only when a picture is drawn.
             from optrace.export.html import player_html
 
             drawing = self.drawing()
@@ -466,6 +577,57 @@ class RaceRun:
     def __repr__(self) -> str:
         labels = ", ".join(t.label for t in self.result.traces)
         return f"<optrace.RaceRun {self.result.title!r}: {labels}; {self.result.epochs} epochs>"
+
+
+@contextmanager
+def _in_file(source: str | None) -> Iterator[None]:
+    """A block whose ConfigErrors name the race's file, ``source``."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise (exc.in_file(source) if source else exc) from None
+
+
+def _check_frames(frames: int, pixels: tuple[int, int]) -> None:
+    """Refuse a frame count whose animation would be too large (as ``frames``)."""
+    try:
+        cost.check_animation(frames, pixels)
+    except ConfigError as exc:
+        raise UsageError(f"frames: {exc.message}", parameter="frames") from None
+
+
+def _race_outputs(files: Files) -> list[Output]:
+    """Outputs of a race: each path's kind chosen by its suffix."""
+    return [
+        f if isinstance(f, Output) else Output(race_outputs.kind_of(Path(f)), Path(f))
+        for f in files
+    ]
+
+
+def _tune_outputs(files: Files) -> list[Output]:
+    """Outputs of a tuning, checked by name: each path's kind chosen by its suffix."""
+    from optrace.tune import outputs as tune_outputs  # torch (see the imports above)
+
+    outputs = [
+        f if isinstance(f, Output) else Output(tune_outputs.kind_of(Path(f)), Path(f))
+        for f in files
+    ]
+    check_names(outputs, tune_outputs.SUFFIXES, tune_outputs.NAMED)
+    return outputs
+
+
+def _fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``Race(...)``'s keywords as the YAML holds them: a function's name or expression,
+    racers as mappings, lists for tuples."""
+    data = dict(fields)
+    if isinstance(data.get("function"), str):
+        data["function"] = _function_of(data["function"])
+    if "racers" in data and isinstance(data["racers"], (list, tuple)):
+        data["racers"] = [r.as_dict() if isinstance(r, Racer) else r for r in data["racers"]]
+    for key in ("domain", "start"):
+        if isinstance(data.get(key), tuple):
+            data[key] = _lists(data[key])
+    return data
 
 
 def _function_of(text: str) -> Any:

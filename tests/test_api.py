@@ -418,3 +418,41 @@ def test_every_documented_python_block_runs_as_written(
                 assert image.size == run.race.config.animation.pixels
                 if path.suffix == ".gif":
                     assert image.n_frames == len(run.frame_epochs())
+
+
+def test_run_with_save_writes_what_save_writes_after_the_run(tmp_path: Path) -> None:
+    race = optrace.Race(
+        function="quartic", start=2.0, epochs=8, racers=[optrace.Racer("SGD", lr=0.01)],
+        animation={"size": [160, 120]},
+    )  # fmt: skip
+    ran = race.run(save=[tmp_path / "during.gif", tmp_path / "during.csv"])
+    ran.save(tmp_path / "after.gif", tmp_path / "after.csv")
+    for suffix in (".gif", ".csv"):
+        during = (tmp_path / f"during{suffix}").read_bytes()
+        assert during == (tmp_path / f"after{suffix}").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "after.csv", "after.gif", "during.csv", "during.gif",
+    ]  # fmt: skip
+
+
+def test_run_with_an_output_that_cannot_land_fails_before_racing(tmp_path: Path) -> None:
+    race = optrace.Race(function="quartic", epochs=8, racers=[optrace.Racer("SGD", lr=0.01)])
+    heard: list[int] = []
+    with pytest.raises(optrace.OutputError, match="does not exist"):
+        race.run(progress=heard.append, save=[tmp_path / "race.gif", tmp_path / "no" / "t.csv"])
+    assert heard == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_hyperparameters_are_the_constructors_defaults_then_the_racers_own() -> None:
+    run = optrace.Race(
+        function="quartic", epochs=2, racers=[optrace.Racer("Adam", lr=0.05, amsgrad=True)]
+    ).run()
+    defaults = {
+        k: v.default
+        for k, v in __import__("inspect").signature(torch.optim.Adam).parameters.items()
+        if k not in ("params", "foreach", "fused", "capturable", "differentiable")
+    }
+    expected = {**defaults, "lr": 0.05, "amsgrad": True}
+    expected["betas"] = list(expected["betas"])
+    assert run.hyperparameters() == {"Adam": expected}

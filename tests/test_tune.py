@@ -22,6 +22,7 @@ pytest.importorskip("optuna", reason="tuning needs the 'tune' extra (optuna)")
 import optuna
 import torch
 
+import optrace
 from optrace.spec.loading import load_config, parse_config
 from optrace.tune import tune_config
 from optrace.tune.outputs import tuned_yaml
@@ -432,8 +433,8 @@ def test_workers_need_a_shared_storage(write_config: Callable[..., Path], invoke
     result = invoke("tune", config, "--workers", "2")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "Error: --workers needs a storage the processes can share: --storage journal:FILE "
-        "(or a database server URL)"
+        "Error: --workers: more than one needs a storage the processes can share: "
+        "journal:FILE (or a database server URL)"
     ]
 
 
@@ -491,3 +492,37 @@ def test_race_tune_from_the_api_gives_a_race_that_runs() -> None:
     assert tuned.race.config.racers[0].hyperparameters["lr"] == lr
     assert len(tuned.trials["Adam"]) == 3
     assert list(tuned.race.run().traces) == ["Adam"]
+
+
+def test_tune_refuses_an_output_of_the_wrong_kind_before_any_trial(
+    write_config: Callable[..., Path], invoke: Any, tmp_path: Path
+) -> None:
+    config = write_config(
+        {"function": "rosenbrock", "epochs": 5, "racers": [{"optimizer": "SGD", "lr": 0.01}]}
+    )
+    result = invoke("tune", config, "--out", tmp_path / "tuned.txt", "--storage", "bad")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: --out {tmp_path / 'tuned.txt'}: a tuned config's name ends in .yaml or .yml"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]
+
+
+def test_the_library_names_its_own_parameters_not_flags() -> None:
+    race = optrace.Race(function="rosenbrock", epochs=3, racers=[{"optimizer": "SGD"}])
+    with pytest.raises(optrace.UsageError) as caught:
+        race.tune(trials=2, workers=0)
+    assert str(caught.value) == "workers must be at least 1, got 0"
+    with pytest.raises(optrace.UsageError) as caught:
+        race.tune(trials=2, storage="nowhere")
+    assert str(caught.value).startswith("storage: 'nowhere' is not a storage URL")
+
+
+def test_a_tuning_saves_a_config_that_races_its_best_values(tmp_path: Path) -> None:
+    race = optrace.Race(function="rosenbrock", epochs=10, racers=[{"optimizer": "SGD", "lr": 1e-4}])
+    tuning = race.tune(trials=3)
+    tuned, report = tuning.save(tmp_path / "tuned.yaml", tmp_path / "report.json")
+    again = optrace.Race.from_yaml(tuned)
+    assert again.config.racers[0].hyperparameters == tuning.best["SGD"]
+    assert json.loads(report.read_text())["racers"][0]["best"]["params"] == tuning.best["SGD"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "tuned.yaml"]

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class OptraceError(Exception):
-    """An expected failure, reported without a traceback."""
+    """An expected failure, reported without a traceback.
+
+    Args:
+        message: One line that names what is wrong and the fix.
+        parameter: The API parameter the message begins with (``workers``), so that
+            a caller with other words for it (the command line's ``--workers``) can
+            say it in those.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, parameter: str | None = None) -> None:
+        self.parameter = parameter
+        super().__init__(message)
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message, its leading parameter said as ``names`` says it.
+
+        Examples:
+            >>> UsageError("workers must be at least 1", parameter="workers").worded(
+            ...     {"workers": "--workers"})
+            '--workers must be at least 1'
+        """
+        text = str(self)
+        name = self.parameter
+        if name is not None and name in names and text.startswith(name):
+            return names[name] + text[len(name) :]
+        return text
 
 
 class ConfigError(OptraceError):

@@ -1,8 +1,11 @@
-"""The optrace command line: parse, call the core, report.
+"""The optrace command line: each command parses its options, calls the Python API
+(:mod:`optrace.api`) once, and prints.
 
 Expected failures print one line, ``Error: ...``, and exit 2 (bad usage or
-config) or 1 (anything else). torch and matplotlib load only inside the
-commands that need them, so ``--help`` and ``--version`` answer at once.
+config) or 1 (anything else); a message that names an API parameter names the
+command's option instead (``workers`` -> ``--workers``). The API (and with it
+torch) loads only inside the commands that race, so ``--help`` and ``--version``
+answer at once.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, get_args, get_type_hints
 
 import typer
+from typer.models import OptionInfo
 
 from optrace import __version__
+from optrace._core.atomic import Output
 from optrace._core.errors import ConfigError, OptraceError, StrictFailure, UsageError
-from optrace._core.progress import progress_bar
+from optrace._core.signals import Terminated
 
 app = typer.Typer(
     name="optrace",
@@ -38,14 +43,10 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-class _Terminated(BaseException):
-    """SIGTERM arrived: unwind like Ctrl-C, so that temporary files are removed."""
-
-
 class _Signals:
     """SIGTERM and SIGINT during one command.
 
-    They unwind as exceptions (``_Terminated``, ``KeyboardInterrupt``), except
+    They unwind as exceptions (``Terminated``, ``KeyboardInterrupt``), except
     while the window is open: an exception raised there would surface inside a
     Qt callback, which prints it and carries on. So there a signal is only
     recorded; the window polls for it, closes, and it unwinds once the window has.
@@ -59,7 +60,7 @@ class _Signals:
         if self.window_open:
             self.received = signum
             return
-        raise _Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
     @contextmanager
     def window(self) -> Iterator[Callable[[], bool]]:
@@ -71,7 +72,7 @@ class _Signals:
         finally:
             self.window_open = False
         if self.received is not None:
-            raise _Terminated if self.received == signal.SIGTERM else KeyboardInterrupt
+            raise Terminated if self.received == signal.SIGTERM else KeyboardInterrupt
 
 
 @contextmanager
@@ -85,10 +86,10 @@ def _reporting() -> Iterator[_Signals]:
     try:
         yield signals
     except OptraceError as exc:
-        raise _fail(str(exc), exc.exit_code) from None
+        raise _fail(exc.worded(_options()), exc.exit_code) from None
     except KeyboardInterrupt:
         raise _fail(f"interrupted; {_after(signals)}", 130) from None
-    except _Terminated:
+    except Terminated:
         raise _fail(f"terminated; {_after(signals)}", 143) from None
     except MemoryError:
         raise _fail("out of memory; make the race smaller (epochs, starts, size)", 1) from None
@@ -97,8 +98,37 @@ def _reporting() -> Iterator[_Signals]:
             signal.signal(signum, handler)
 
 
+def _options() -> dict[str, str]:
+    """Every command's options by the API parameter each stands for (``workers`` ->
+    ``--workers``): the option as declared, else its parameter spelled as a flag."""
+    options = {}
+    for command in app.registered_commands:
+        if command.callback is None:
+            continue
+        for name, hint in get_type_hints(command.callback, include_extras=True).items():
+            for meta in get_args(hint):
+                if isinstance(meta, OptionInfo):
+                    # Annotated options take their declarations positionally: the
+                    # first lands in ``default``.
+                    decls = (meta.default, *(meta.param_decls or ()))
+                    declared = [d for d in decls if isinstance(d, str) and d.startswith("--")]
+                    options[name] = declared[0] if declared else "--" + name.replace("_", "-")
+    return options
+
+
 def _after(signals: _Signals) -> str:
     return "the window was closed" if signals.received is not None else "no output was written"
+
+
+def _command(name: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command; the top-level help lists it with its docstring's first
+    paragraph in full (click would cut it at 45 characters)."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        first = " ".join((function.__doc__ or "").strip().split("\n\n")[0].split())
+        return app.command(name, short_help=first)(function)
+
+    return register
 
 
 def _version(value: bool) -> None:
@@ -117,11 +147,7 @@ def _main(
     """Race PyTorch optimizers on a test function and animate the race."""
 
 
-#: The progress bar (kept under this name for the commands below).
-_progress = progress_bar
-
-
-@app.command()
+@_command()
 def run(
     config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
     gif: Annotated[Path | None, typer.Option(help="Write the animation as a GIF.")] = None,
@@ -165,50 +191,21 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run a race; write a GIF, an MP4, a still, a basins map or the traces, or show it in a
-    window."""
+    """Run a race and write its GIF, MP4, still, HTML player, basins map, traces or
+    summary, or play it in a window.
+
+    Example: optrace run configs/seed.yaml --gif seed.gif --summary summary.json
+    """
+    wanted = {"gif": gif, "mp4": mp4, "still": still, "html": html, "basins": basins}
+    wanted |= {"traces": traces, "summary": summary}
+    outputs = [Output(kind, path, f"--{kind}") for kind, path in wanted.items() if path]
     with _reporting() as signals:
+        # The API loads torch: only commands that race import it, so --help answers at once.
         from optrace.api import Race
-        from optrace.export.outputs import (
-            ANIMATIONS,
-            Output,
-            check_basins,
-            check_outputs,
-            opened,
+
+        ran = Race.from_yaml(config).run(
+            progress=True, limits=not no_limits, save=outputs, frames=frames, display=show
         )
-
-        race = Race.from_yaml(config)
-        animation = race.config.animation
-        wanted = [
-            ("gif", gif, "--gif"),
-            ("mp4", mp4, "--mp4"),
-            ("still", still, "--still"),
-            ("html", html, "--html"),
-            ("basins", basins, "--basins"),
-            ("traces", traces, "--traces"),
-            ("summary", summary, "--summary"),
-        ]
-        outputs = [Output(kind, path, flag) for kind, path, flag in wanted if path is not None]
-        check_outputs(outputs, animation.size, animation.scale)
-        if show:
-            from optrace.export.window import check_display
-
-            check_display()
-        race.check(limits=not no_limits)
-        check_basins(outputs, len(race.plan(limits=not no_limits).starts))
-        if frames is not None and not no_limits:
-            from optrace.engine import cost
-
-            try:
-                cost.check_animation(min(frames, race.config.epochs + 1), animation.pixels)
-            except ConfigError as exc:
-                raise UsageError(f"--frames: {exc.message}") from None
-        with opened(outputs) as files:
-            ran = race.run(progress=True, limits=not no_limits)
-            animated = any(out.kind in ANIMATIONS for out in outputs)
-            shown = len(ran.frame_epochs(frames)) if animated else 0
-            with _progress("rendering", shown) as progress:
-                ran.write(outputs, files, frames=frames, progress=progress)
         for line in ran.warnings():
             typer.echo(line, err=True)
         typer.echo(ran.table())
@@ -222,9 +219,11 @@ def run(
             raise StrictFailure(f"--strict: {'; '.join(failed)}")
 
 
-@app.command()
+@_command()
 def tune(
-    config: Annotated[Path, typer.Argument(help="The race config (YAML) with a tune: block.")],
+    config: Annotated[
+        Path, typer.Argument(help="The race config (YAML); its tune: block, if any, says how.")
+    ],
     out: Annotated[
         Path | None, typer.Option(help="Write the config with the tuned values (.yaml).")
     ] = None,
@@ -252,66 +251,51 @@ def tune(
         typer.Option("--no-limits", help="Tune a race larger than the usual safety limits."),
     ] = False,
 ) -> None:
-    """Tune every racer with the same budget of trials (Optuna); write the tuned config."""
+    """Tune every racer of a race config with the same budget of Optuna trials (as its
+    tune: block says, else by the defaults), and write the tuned config, a report or a plot.
+
+    Example: optrace tune configs/fair-rosenbrock.yaml --out tuned.yaml --report report.json
+    """
+    wanted = {"tuned": (out, "--out"), "plot": (plot, "--plot"), "report": (report, "--report")}
+    outputs = [Output(kind, path, flag) for kind, (path, flag) in wanted.items() if path]
     with _reporting():
-        from optrace._core.atomic import AtomicFile, check_distinct
-        from optrace.spec.loading import load_document
+        from optrace.api import Race  # loads torch (see run)
 
-        document, loaded = load_document(config)
-        for option, path, suffixes in (
-            ("--out", out, (".yaml", ".yml")),
-            ("--plot", plot, (".png",)),
-            ("--report", report, (".json",)),
-        ):
-            if path is not None and path.suffix.lower() not in suffixes:
-                raise UsageError(f"{option}: '{path}' must end in {' or '.join(suffixes)}")
-        outputs = {k: p for k, p in (("out", out), ("plot", plot), ("report", report)) if p}
-        check_distinct(list(outputs.values()))
-        try:
-            import optuna
-        except ModuleNotFoundError:
-            raise UsageError("tuning needs Optuna: pip install 'optrace[tune]'") from None
-        from optrace.tune import outputs as tuned_outputs
-        from optrace.tune.tuner import prepare_tuning, run_tuning
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        try:
-            plan = prepare_tuning(loaded, config.parent, limits=not no_limits)
-        except ConfigError as exc:
-            raise exc.in_file(str(config)) from None
-        files: dict[str, AtomicFile] = {}
-        try:
-            for kind, path in outputs.items():
-                files[kind] = AtomicFile(path)
-            total = plan.settings.trials * len(plan.targets)
-            with _progress("tuning", total) as progress:
-                tuning = run_tuning(plan, storage, study or config.stem, workers, progress=progress)
-            if "out" in files:
-                files["out"].path.write_text(
-                    tuned_outputs.tuned_yaml(tuning, document), encoding="utf-8"
-                )
-            if "report" in files:
-                files["report"].path.write_text(tuned_outputs.report_json(tuning), encoding="utf-8")
-            if "plot" in files:
-                tuned_outputs.plot(tuning, files["plot"].path)
-            for file in files.values():
-                file.commit()
-        finally:
-            for file in files.values():
-                file.discard()
-        typer.echo(tuned_outputs.table(tuning))
-        for file in files.values():
-            typer.echo(f"wrote {file.target}", err=True)
+        _quiet_optuna()
+        tuning = Race.from_yaml(config).tune(
+            storage=storage,
+            study=study,
+            workers=workers,
+            limits=not no_limits,
+            progress=True,
+            save=outputs,
+        )
+        typer.echo(tuning.table())
+        for output in outputs:
+            typer.echo(f"wrote {output.path}", err=True)
 
 
-@app.command()
+def _quiet_optuna() -> None:
+    """Optuna logs every trial at INFO; the command prints its own table instead."""
+    try:
+        import optuna  # the tune extra; Race.tune says how to install it when missing
+    except ModuleNotFoundError:
+        return
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@_command()
 def validate(
     config: Annotated[Path, typer.Argument(help="The race config (YAML).")],
     no_limits: Annotated[
         bool, typer.Option("--no-limits", help="Skip the checks of the race's size.")
     ] = False,
 ) -> None:
-    """Check a config without running it."""
+    """Check a race config without running the race: its keys, the function, the starts,
+    and every optimizer built and stepped once.
+
+    Example: optrace validate configs/seed.yaml
+    """
     with _reporting():
         from optrace.api import Race
 
@@ -332,11 +316,14 @@ def validate(
         )
 
 
-@app.command("list-functions")
+@_command("list-functions")
 def list_functions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """List the built-in test functions with their domains and minima."""
+    """List the built-in test functions with their formulas, domains and known minima.
+
+    Example: optrace list-functions --json
+    """
     with _reporting():
         from optrace._core.jsonable import jsonable
         from optrace.problems.functions import FUNCTIONS, build_function
@@ -406,11 +393,14 @@ animation:
 """
 
 
-@app.command()
+@_command()
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("race.yaml"),
 ) -> None:
-    """Write a commented starter config that runs as written."""
+    """Write a commented starter race config that runs as written.
+
+    Example: optrace init race.yaml
+    """
     with _reporting():
         from optrace._core.atomic import AtomicFile
 
@@ -425,22 +415,23 @@ def init(
         typer.echo(f"wrote {path}; run it with: optrace run {path} --gif race.gif")
 
 
-@app.command()
+@_command()
 def schema(
     gallery: Annotated[
         bool, typer.Option("--gallery", help="The gallery config's schema instead.")
     ] = False,
 ) -> None:
-    """Print the JSON Schema of the config (for editors: yaml-language-server)."""
+    """Print the JSON Schema of the race config, or of the gallery config, for editors
+    (yaml-language-server).
+
+    Example: optrace schema --gallery
+    """
     from optrace.spec.schema import config_schema, gallery_schema
 
     typer.echo(json.dumps(gallery_schema() if gallery else config_schema(), indent=2))
 
 
-_FLAGS = ("foreach", "fused", "capturable", "differentiable")
-
-
-@app.command("list-optimizers")
+@_command("list-optimizers")
 def list_optimizers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     package: Annotated[
@@ -451,9 +442,14 @@ def list_optimizers(
         ),
     ] = None,
 ) -> None:
-    """List torch.optim's optimizers (or a package's) with their defaults, and which cannot race."""
+    """List torch.optim's optimizers, or another package's, with their defaults, and say
+    which cannot race and why.
+
+    Example: optrace list-optimizers --package pytorch_optimizer
+    """
     with _reporting():
         from optrace._core.jsonable import jsonable
+        from optrace.optim.built import IMPLEMENTATION
         from optrace.optim.catalog import catalog
 
         try:
@@ -488,14 +484,16 @@ def list_optimizers(
                     needs
                     + steps
                     + " ".join(
-                        f"{k}={_default(v)}" for k, v in e.defaults.items() if k not in _FLAGS
+                        f"{k}={_default(v)}"
+                        for k, v in e.defaults.items()
+                        if k not in IMPLEMENTATION
                     )
                 )
             typer.echo(f"{e.name.ljust(width)}  {text}".rstrip())
         racing = sum(e.cannot_race is None for e in entries)
         typer.echo(
-            f"\n{racing} of {len(entries)} race. (not shown: {', '.join(_FLAGS)}, which choose "
-            "torch's implementation; --json lists every default)"
+            f"\n{racing} of {len(entries)} race. (not shown: {', '.join(IMPLEMENTATION)}, "
+            "which choose torch's implementation; --json lists every default)"
         )
 
 
@@ -514,7 +512,7 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-@app.command()
+@_command()
 def gallery(
     config: Annotated[Path, typer.Argument(help="The gallery config (YAML).")],
     out: Annotated[Path, typer.Option("--out", help="The folder of the site.")],
@@ -537,31 +535,18 @@ def gallery(
         typer.Option("--strict", help="Exit with code 3 if a cell failed, diverged or escaped."),
     ] = False,
 ) -> None:
-    """Race every optimizer on every function; write a site of stills, GIFs and a table."""
+    """Race every optimizer of a gallery config on every function, and write a site of
+    stills, GIFs and a table.
+
+    Example: optrace gallery configs/gallery.yaml --out site --workers 2
+    """
     with _reporting():
-        from optrace.gallery.cells import plan_cells
-        from optrace.gallery.run import make_gallery
-        from optrace.spec.gallery import load_gallery
+        # The gallery's cells race through the API, which loads torch (see run).
+        from optrace.gallery.run import build_gallery
 
         if workers is not None and dask is not None:
             raise UsageError("give either --workers (this machine) or --dask (a cluster)")
-        loaded = load_gallery(config)
-        try:
-            cells = plan_cells(loaded, config.parent)
-        except ConfigError as exc:
-            raise exc.in_file(str(config)) from None
-        with _progress("cells", len(cells)) as bar:
-            report = make_gallery(
-                loaded,
-                out,
-                config.parent,
-                cells=cells,
-                workers=workers,
-                dask=dask,
-                force=force,
-                fail_fast=fail_fast,
-                progress=bar,
-            )
+        report = build_gallery(config, out, workers, dask, force, fail_fast, progress=True)
         for result in report.results:
             if result.status == "failed":
                 typer.echo(

@@ -10,14 +10,13 @@ still's name: ``basins.png``, ``race-basins.svg``, ``race_basins.pdf``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from optrace._core.atomic import AtomicFile, check_distinct
+from optrace._core.atomic import AtomicFile, Output, check_names
 from optrace._core.errors import OutputError, UsageError
 from optrace.render.options import SceneOptions
 from optrace.results.trace import RaceResult
@@ -36,20 +35,6 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
 ANIMATIONS = ("gif", "mp4")
 #: The kinds a path's suffix chooses, in order (``.json`` is the traces).
 BY_SUFFIX = ("gif", "mp4", "still", "html", "traces")
-
-
-@dataclass(frozen=True)
-class Output:
-    """One file to write: its kind and its path; ``flag`` names it in messages."""
-
-    kind: str
-    path: Path
-    flag: str = ""
-
-    @property
-    def name(self) -> str:
-        """How messages name this output: its flag, else its path."""
-        return self.flag or f"'{self.path}'"
 
 
 def kind_of(path: Path) -> str:
@@ -98,7 +83,7 @@ def check_basins(outputs: Sequence[Output], starts: int) -> None:
 
 
 #: How a message names each kind's file, for the refusal of a wrong suffix.
-_NAMED = {
+NAMED = {
     "gif": "a GIF",
     "mp4": "an MP4",
     "still": "a still",
@@ -120,16 +105,7 @@ def check_outputs(outputs: Sequence[Output], size: tuple[int, int], scale: float
         ...
         optrace._core.errors.UsageError: --gif x.png: a GIF's name ends in .gif
     """
-    for out in outputs:
-        # Even a fixed-format kind (a GIF) refuses another suffix: a GIF named x.png
-        # opens as nothing, and a name with none was more likely a slip than a wish.
-        *others, last = SUFFIXES[out.kind]
-        if out.path.suffix.lower() not in (*others, last):
-            want = f"{', '.join(others)} or {last}" if others else last
-            where = f"{out.flag} {out.path}" if out.flag else f"'{out.path}'"
-            named = _NAMED.get(out.kind, f"a {out.kind} file")
-            raise UsageError(f"{where}: {named}'s name ends in {want}")
-    check_distinct([out.path for out in outputs])
+    check_names(outputs, SUFFIXES, NAMED)
     if any(out.kind == "mp4" for out in outputs):
         from optrace.export.mp4 import check_mp4_size
 
@@ -146,20 +122,6 @@ class Drawing:
     options: SceneOptions = field(default_factory=SceneOptions)
 
 
-@contextmanager
-def opened(outputs: Sequence[Output]) -> Iterator[dict[Output, AtomicFile]]:
-    """Open every output as an atomic file; whatever is not committed by the end of
-    the block is removed, and any old file stays as it was."""
-    files: dict[Output, AtomicFile] = {}
-    try:
-        for out in outputs:
-            files[out] = AtomicFile(out.path)
-        yield files
-    finally:
-        for file in files.values():
-            file.discard()
-
-
 def write_outputs(
     result: RaceResult,
     files: dict[Output, AtomicFile],
@@ -168,7 +130,8 @@ def write_outputs(
     epoch: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Write every output of ``files`` (opened by :func:`opened`), then commit them all.
+    """Write every output of ``files`` (opened by :func:`~optrace._core.atomic.opened`,
+    which commits them together).
 
     Args:
         result: The race.
@@ -233,5 +196,3 @@ def write_outputs(
             progress=progress,
             options=drawing.options,
         )
-    for file in files.values():
-        file.commit()

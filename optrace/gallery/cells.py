@@ -26,7 +26,6 @@ from optrace.spec.model import RacerConfig
 #: Each output kind's file suffix in a cell's folder.
 SUFFIX = {"still": ".png", "gif": ".gif", "html": ".html", "csv": ".csv"}
 #: Keywords that choose torch's implementation, not the optimizer's behaviour.
-IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")
 
 
 @dataclass(frozen=True)
@@ -219,8 +218,7 @@ def run_cell(cell: Cell) -> CellResult:
             run.save(*paths)
             files = {p.suffix: p.read_bytes() for p in paths}
         summary = run.summary()[0]
-        spec = race.plan().racers[0].optimizer
-        used = _used(spec.cls, dict(spec.hyperparameters))
+        (used,) = run.hyperparameters().values()
     except OptraceError as exc:
         return _failed(cell, row, str(exc), began)
     except Exception as exc:  # an optimizer of any package may raise anything
@@ -241,20 +239,6 @@ def run_cell(cell: Cell) -> CellResult:
         seconds=round(time.perf_counter() - began, 3),
     )
     return CellResult(cell, row, files)
-
-
-def _used(cls: type, given: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters the optimizer ran with: its defaults, then what was given."""
-    from optrace._core.jsonable import jsonable
-    from optrace.optim.optimizers import defaults
-
-    used = {
-        k: v
-        for k, v in defaults(cls).items()
-        if v is not inspect.Parameter.empty and k not in IMPLEMENTATION
-    }
-    used.update(given)
-    return {k: jsonable(v) for k, v in used.items()}
 
 
 def _failed(cell: Cell, row: dict[str, Any], reason: str, began: float) -> CellResult:

@@ -7,16 +7,17 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from optrace._core.atomic import AtomicFile
-from optrace._core.errors import OutputError, UsageError
+from optrace._core.errors import ConfigError, OutputError, UsageError
+from optrace._core.progress import progress_bar
 from optrace.gallery.cells import Cell, CellResult, function_names, plan_cells, run_cell
 from optrace.gallery.site import contact_png, index_html, summary_csv
-from optrace.spec.gallery import GalleryConfig
+from optrace.spec.gallery import GalleryConfig, load_gallery
 
 
 @dataclass
@@ -158,6 +159,38 @@ def _executor(workers: int | None, dask: str | None) -> Iterator[Any]:
         yield runner
     finally:
         runner.close()
+
+
+def build_gallery(
+    path: Path,
+    site: Path,
+    workers: int | None = None,
+    dask: str | None = None,
+    force: bool = False,
+    fail_fast: bool = False,
+    progress: bool = False,
+) -> GalleryReport:
+    """Read the gallery config at ``path``, check every cell, and make the site.
+
+    Args:
+        path: The gallery config (YAML); dotted optimizer paths are looked for
+            first in its folder.
+        site: The folder of the site (made if missing).
+        workers, dask, force, fail_fast: As :func:`make_gallery` takes them.
+        progress: A progress bar of the cells on stderr.
+
+    Raises:
+        ConfigError: The config or one of its cells, naming the file and the key.
+    """
+    config = load_gallery(path)
+    try:
+        cells = plan_cells(config, path.parent)
+    except ConfigError as exc:
+        raise exc.in_file(str(path)) from None
+    with progress_bar("cells", len(cells)) if progress else nullcontext() as advance:
+        return make_gallery(
+            config, site, path.parent, cells, workers, dask, force, fail_fast, advance
+        )
 
 
 def make_gallery(

@@ -4,6 +4,6 @@ Optuna is the ``tune`` extra (``pip install 'optrace[tune]'``); it is imported
 only when a tuning runs.
 """
 
-from optrace.tune.tuner import TrialRecord, TunedRacer, Tuning, prepare_tuning, tune_config
+from optrace.tune.tuner import TrialRecord, TunedRacer, TuningResult, prepare_tuning, tune_config
 
-__all__ = ["TrialRecord", "TunedRacer", "Tuning", "prepare_tuning", "tune_config"]
+__all__ = ["TrialRecord", "TunedRacer", "TuningResult", "prepare_tuning", "tune_config"]

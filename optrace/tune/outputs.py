@@ -8,10 +8,59 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from optrace._core.atomic import AtomicFile, Output
+from optrace._core.errors import UsageError
 from optrace._core.jsonable import jsonable
-from optrace.tune.tuner import TunedRacer, Tuning
+from optrace.render.sensitivity import Panel, draw_sensitivity
+from optrace.tune.tuner import TunedRacer, TuningResult
+
+#: The files a tuning writes, by kind: the tuned config, the plot, the report.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "tuned": (".yaml", ".yml"),
+    "plot": (".png",),
+    "report": (".json",),
+}
+#: How a message names each kind's file.
+NAMED = {"tuned": "a tuned config", "plot": "a tuning plot", "report": "a tuning report"}
+
+
+def kind_of(path: Path) -> str:
+    """The kind of tuning output a path's suffix asks for.
+
+    Examples:
+        >>> kind_of(Path("tuned.yaml")), kind_of(Path("trials.JSON")), kind_of(Path("lr.png"))
+        ('tuned', 'report', 'plot')
+    """
+    suffix = path.suffix.lower()
+    for kind, suffixes in SUFFIXES.items():
+        if suffix in suffixes:
+            return kind
+    known = " ".join(s for suffixes in SUFFIXES.values() for s in suffixes)
+    raise UsageError(f"'{path}': unknown format '{suffix or path.name}'; known: {known}")
+
+
+def write_outputs(
+    tuning: TuningResult,
+    files: Mapping[Output, AtomicFile],
+    document: Mapping[str, Any] | None = None,
+) -> None:
+    """Write each tuning output into its opened atomic file.
+
+    Args:
+        tuning: The tuning.
+        files: The outputs (kinds of :data:`SUFFIXES`) and their atomic files.
+        document: The config as read from its YAML file (see :func:`tuned_yaml`).
+    """
+    for out, file in files.items():
+        if out.kind == "tuned":
+            file.path.write_text(tuned_yaml(tuning, document), encoding="utf-8")
+        elif out.kind == "report":
+            file.path.write_text(report_json(tuning), encoding="utf-8")
+        else:
+            plot(tuning, file.path)
 
 
 def _number(value: float | None) -> str:
@@ -43,7 +92,7 @@ def _flow(value: Any) -> str:
     return text.strip().removesuffix("...").strip()
 
 
-def _document(tuning: Tuning) -> dict[str, Any]:
+def _document(tuning: TuningResult) -> dict[str, Any]:
     """The config as written, rebuilt from the model (for a config given as a model)."""
     doc: dict[str, Any] = tuning.source.model_dump(mode="json", exclude_unset=True)
     function = doc.get("function")
@@ -69,7 +118,7 @@ def _range(r: Mapping[str, Any]) -> str:
     return f"{kind} [{r['low']:g}, {r['high']:g}]{step}"
 
 
-def tuned_yaml(tuning: Tuning, document: Mapping[str, Any] | None = None) -> str:
+def tuned_yaml(tuning: TuningResult, document: Mapping[str, Any] | None = None) -> str:
     """The config with every tuned racer's best values set, a comment above each racer.
 
     Args:
@@ -119,7 +168,7 @@ def tuned_yaml(tuning: Tuning, document: Mapping[str, Any] | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
-def table(tuning: Tuning) -> str:
+def table(tuning: TuningResult) -> str:
     """Per racer: its tuned values, their objective, the config's own, and the trials."""
     objective = tuning.settings["objective"]
     rows = [["racer", "tuned values", objective, "as written", "trials"]]
@@ -145,39 +194,20 @@ def table(tuning: Tuning) -> str:
     )
 
 
-def report_json(tuning: Tuning) -> str:
+def report_json(tuning: TuningResult) -> str:
     """The report as ``--report`` writes it."""
     return json.dumps(tuning.report(), indent=1) + "\n"
 
 
-def plot(tuning: Tuning, path: Path, size: tuple[int, int] = (1000, 700)) -> None:
+def plot(tuning: TuningResult, path: Path, size: tuple[int, int] = (1000, 700)) -> None:
     """Each tuned racer's objective against its first number keyword (lr by default;
     log x when searched on a log scale), the chosen point marked; with a second
     keyword searched, also the best objective per bin of the first. Written as PNG."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    racers = [r for r in tuning.racers if _axis_key(r) is not None]
-    count = max(1, len(racers))
-    cols = min(count, 3)
-    rows = math.ceil(count / cols)
-    dpi = 100
-    figure = Figure(figsize=(size[0] / dpi, max(size[1], 260 * rows) / dpi), dpi=dpi)
-    FigureCanvasAgg(figure)
+    panels = [_panel(r, key) for r in tuning.racers if (key := _axis_key(r)) is not None]
     objective = tuning.settings["objective"]
-    for n, racer in enumerate(racers):
-        ax = figure.add_subplot(rows, cols, n + 1)
-        key = _axis_key(racer)
-        assert key is not None
-        _sensitivity(ax, racer, key, objective)
-    if not racers:
-        figure.text(0.5, 0.5, "no tuned racer has a number keyword to plot", ha="center")
-    figure.suptitle(
-        f"{objective} against {', '.join(sorted({str(_axis_key(r)) for r in racers}))}: "
-        f"{tuning.settings['trials']} trials per racer"
-    )
-    figure.tight_layout()
-    figure.savefig(path, format="png")
+    keys = ", ".join(sorted({p.key for p in panels}))
+    title = f"{objective} against {keys}: {tuning.settings['trials']} trials per racer"
+    draw_sensitivity(path, panels, objective, title, size)
 
 
 def _axis_key(racer: TunedRacer) -> str | None:
@@ -187,74 +217,26 @@ def _axis_key(racer: TunedRacer) -> str | None:
     return numbers[0] if numbers else None
 
 
-def _sensitivity(ax: Any, racer: TunedRacer, key: str, objective: str) -> None:
-    import numpy as np
-    from matplotlib.transforms import blended_transform_factory
-
+def _panel(racer: TunedRacer, key: str) -> Panel:
+    """One racer's finished trials as the plot draws them."""
     done = [t for t in racer.trials if t.objective is not None]
-    xs = np.array([float(t.params[key]) for t in done])
-    ys = np.array([t.objective for t in done], dtype=float)
-    finite = np.isfinite(ys)
-    logy = bool(finite.any() and (ys[finite] > 0).all() and objective != "epochs-to-tolerance")
-    ax.scatter(xs[finite], ys[finite], s=14, color="tab:blue", alpha=0.7, label="trial")
-    if (~finite).any():
-        top = blended_transform_factory(ax.transData, ax.transAxes)
-        ax.scatter(
-            xs[~finite],
-            np.full((~finite).sum(), 0.97),
-            marker="x",
-            color="tab:gray",
-            transform=top,
-            label="diverged / left",
-            clip_on=False,
-        )
     space = racer.space[key]
-    if space.get("log"):
-        ax.set_xscale("log")
-    ax.set_xlim(space["low"], space["high"])
-    if logy:
-        ax.set_yscale("log")
-    if len(racer.space) > 1 and finite.any():
-        edges = (
-            np.geomspace(space["low"], space["high"], 13)
-            if space.get("log")
-            else np.linspace(space["low"], space["high"], 13)
-        )
-        which = np.clip(np.digitize(xs[finite], edges) - 1, 0, len(edges) - 2)
-        centres, best = [], []
-        for b in range(len(edges) - 1):
-            inside = ys[finite][which == b]
-            if inside.size:
-                centres.append(
-                    math.sqrt(edges[b] * edges[b + 1])
-                    if space.get("log")
-                    else 0.5 * (edges[b] + edges[b + 1])
-                )
-                best.append(inside.min())
-        ax.plot(centres, best, "-", color="tab:orange", label="best per bin")
+    best = None
     if math.isfinite(racer.best_objective) and key in racer.best_params:
-        ax.scatter(
-            [float(racer.best_params[key])],
-            [racer.best_objective],
-            marker="*",
-            s=180,
-            color="tab:red",
-            zorder=5,
-            label="chosen",
-        )
-    baseline = racer.baseline_params.get(key)
-    if isinstance(baseline, (int, float)) and math.isfinite(racer.baseline_objective):
-        ax.scatter(
-            [float(baseline)],
-            [racer.baseline_objective],
-            marker="o",
-            s=60,
-            facecolors="none",
-            edgecolors="black",
-            zorder=5,
-            label="as written",
-        )
-    ax.set_title(racer.label, fontsize=10)
-    ax.set_xlabel(key)
-    ax.set_ylabel(objective)
-    ax.legend(fontsize=7, loc="best")
+        best = (float(racer.best_params[key]), racer.best_objective)
+    written = racer.baseline_params.get(key)
+    baseline = None
+    if isinstance(written, (int, float)) and math.isfinite(racer.baseline_objective):
+        baseline = (float(written), racer.baseline_objective)
+    return Panel(
+        label=racer.label,
+        key=key,
+        xs=np.array([float(t.params[key]) for t in done]),
+        ys=np.array([t.objective for t in done], dtype=float),
+        low=space["low"],
+        high=space["high"],
+        log=bool(space.get("log")),
+        binned=len(racer.space) > 1,
+        best=best,
+        baseline=baseline,
+    )

@@ -36,28 +36,39 @@ def open_storage(url: str | None) -> BaseStorage:
 
         path = Path(url.removeprefix("journal:"))
         if not url.removeprefix("journal:"):
-            raise UsageError("--storage: give a file after 'journal:', e.g. journal:study.log")
+            raise UsageError(
+                "storage: give a file after 'journal:', e.g. journal:study.log", parameter="storage"
+            )
         if not path.parent.is_dir():
             raise OutputError(
-                f"--storage: cannot open '{url}': folder '{path.parent}' does not exist"
+                f"storage: cannot open '{url}': folder '{path.parent}' does not exist",
+                parameter="storage",
             )
         try:
             return JournalStorage(JournalFileBackend(str(path)))
         except OSError as exc:
-            raise OutputError(f"--storage: cannot open '{url}': {exc.strerror}") from None
+            raise OutputError(
+                f"storage: cannot open '{url}': {exc.strerror}", parameter="storage"
+            ) from None
     if "://" not in url:
         raise UsageError(
-            f"--storage: '{url}' is not a storage URL; give sqlite:///FILE, journal:FILE "
-            "or a database URL such as postgresql://host/db"
+            f"storage: '{url}' is not a storage URL; give sqlite:///FILE, journal:FILE "
+            "or a database URL such as postgresql://host/db",
+            parameter="storage",
         )
     if url.startswith("sqlite:///"):
         folder = Path(url.removeprefix("sqlite:///")).parent
         if not folder.is_dir():
-            raise OutputError(f"--storage: cannot open '{url}': folder '{folder}' does not exist")
+            raise OutputError(
+                f"storage: cannot open '{url}': folder '{folder}' does not exist",
+                parameter="storage",
+            )
     try:
         return optuna.storages.RDBStorage(url)
     except Exception as exc:
-        raise OutputError(f"--storage: cannot open '{url}': {first_line(exc)}") from None
+        raise OutputError(
+            f"storage: cannot open '{url}': {first_line(exc)}", parameter="storage"
+        ) from None
 
 
 def open_study(storage: BaseStorage, name: str, seed: int, budget: int) -> tuple[optuna.Study, int]:

@@ -150,7 +150,7 @@ class TunedRacer:
 
 
 @dataclass(frozen=True)
-class Tuning:
+class TuningResult:
     """The outcome of :func:`tune_config`.
 
     Attributes:
@@ -203,7 +203,7 @@ def prepare_tuning(
     settings = config.tune or TuneConfig()
     if trials is not None:
         if trials < 1:
-            raise UsageError(f"trials must be at least 1, got {trials}")
+            raise UsageError(f"trials must be at least 1, got {trials}", parameter="trials")
         settings = settings.model_copy(update={"trials": trials})
     race = prepare(config, folder, limits)
     tuning_config = config.model_copy(
@@ -282,7 +282,7 @@ def tune_config(
     workers: int = 1,
     limits: bool = True,
     progress: Callable[[int], None] | None = None,
-) -> Tuning:
+) -> TuningResult:
     """Tune every racer of ``config`` with the same budget, and return the tuned config.
 
     Args:
@@ -298,7 +298,7 @@ def tune_config(
         progress: Hears of each finished trial.
 
     Returns:
-        A :class:`Tuning`.
+        A :class:`TuningResult`.
 
     Raises:
         ConfigError: The config or its tune block is invalid (nothing has run).
@@ -314,14 +314,15 @@ def run_tuning(
     study: str = "optrace",
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
-) -> Tuning:
+) -> TuningResult:
     """Run a prepared tuning (see :func:`tune_config` for the arguments)."""
     if workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {workers}")
+        raise UsageError(f"workers must be at least 1, got {workers}", parameter="workers")
     if workers > 1 and (storage is None or storage.startswith("sqlite:")):
         raise UsageError(
-            "--workers needs a storage the processes can share: --storage journal:FILE "
-            "(or a database server URL)"
+            "workers: more than one needs a storage the processes can share: "
+            "journal:FILE (or a database server URL)",
+            parameter="workers",
         )
     opened = open_storage(storage)
     if workers == 1:
@@ -396,7 +397,7 @@ def _run_workers(
 
 def _collect(
     plan: TuningPlan, storage: BaseStorage, study: str, url: str | None, workers: int
-) -> Tuning:
+) -> TuningResult:
     """The finished trials of every racer, its best and its baseline, and the tuned config."""
     import optuna
 
@@ -444,7 +445,7 @@ def _collect(
         racers[target.index] = RacerConfig.model_validate({**dict(racer), **best_params})
     settings = plan.settings
     tuned_config = plan.config.model_copy(update={"racers": racers})
-    return Tuning(
+    return TuningResult(
         source=plan.config,
         config=tuned_config,
         settings={

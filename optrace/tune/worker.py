@@ -13,13 +13,11 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-
-class _Terminated(BaseException):
-    """SIGTERM arrived."""
+from optrace._core.signals import Terminated
 
 
 def _on_term(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated
+    raise Terminated
 
 
 def main() -> int:
@@ -42,7 +40,7 @@ def main() -> int:
             return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    except _Terminated:
+    except Terminated:
         return 143
     return 0
 
