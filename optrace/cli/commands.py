@@ -244,7 +244,12 @@ def tune(
         str | None, typer.Option(help="The studies' name (default: the config's file name).")
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="Processes running trials; more than one shares a --storage journal:FILE or database.")
+        int,
+        typer.Option(
+            min=1,
+            help="Processes running trials; more than one shares a --storage "
+            "journal:FILE or database.",
+        ),
     ] = 1,
     no_limits: Annotated[
         bool,
