@@ -134,11 +134,15 @@ class _Dask:
         try:
             from distributed import Client
         except ImportError:
-            raise UsageError("--dask needs dask.distributed: pip install 'optrace[dask]'") from None
+            raise UsageError(
+                "dask needs dask.distributed: pip install 'optrace[dask]'", parameter="dask"
+            ) from None
         try:
             self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:
-            raise OutputError(f"--dask: cannot reach the scheduler at '{address}': {exc}") from None
+            raise OutputError(
+                f"dask: cannot reach the scheduler at '{address}': {exc}", parameter="dask"
+            ) from None
 
     def submit(self, cell: Cell) -> Any:
         return self.client.submit(run_cell, cell, pure=False)
