@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optrace._core.atomic import AtomicFile
+from optrace._core.atomic import Output, opened
 from optrace._core.errors import ConfigError, OutputError, UsageError
 from optrace._core.progress import progress_bar
 from optrace.gallery.cells import Cell, CellResult, function_names, plan_cells, run_cell
@@ -54,14 +54,12 @@ class GalleryReport:
 
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    out = AtomicFile(path)
     try:
-        out.path.write_bytes(data)
-        out.commit()
+        with opened([Output("site", path)]) as files:
+            for file in files.values():
+                file.path.write_bytes(data)
     except OSError as exc:
         raise OutputError(f"cannot write '{path}': {exc.strerror}") from None
-    finally:
-        out.discard()
 
 
 def _record(site: Path, cell: Cell) -> Path:
