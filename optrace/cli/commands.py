@@ -26,8 +26,8 @@ from typer.models import OptionInfo
 from optrace import __version__
 from optrace._core.atomic import Output
 from optrace._core.errors import ConfigError, OptraceError, StrictFailure, UsageError
+from optrace._core.jsonable import function_name, jsonable
 from optrace._core.signals import Terminated
-from optrace.spec.starter import write_starter
 
 app = typer.Typer(
     name="optrace",
@@ -331,7 +331,7 @@ def list_functions(
     Example: optrace list-functions --json
     """
     with _reporting():
-        from optrace._core.jsonable import jsonable
+        # The functions load torch, the report numpy: --help stays quick.
         from optrace.problems.functions import FUNCTIONS, build_function
         from optrace.results.report import minimum_json
 
@@ -379,6 +379,8 @@ def init(
     Example: optrace init race.yaml
     """
     with _reporting():
+        from optrace.spec.starter import write_starter  # the spec loads pydantic (see schema)
+
         write_starter(path)
         typer.echo(f"wrote {path}; run it with: optrace run {path} --gif race.gif")
 
@@ -394,7 +396,7 @@ def schema(
 
     Example: optrace schema --gallery
     """
-    from optrace.spec.schema import config_schema, gallery_schema
+    from optrace.spec.schema import config_schema, gallery_schema  # pydantic: --help stays quick
 
     typer.echo(json.dumps(gallery_schema() if gallery else config_schema(), indent=2))
 
@@ -416,7 +418,7 @@ def list_optimizers(
     Example: optrace list-optimizers --package pytorch_optimizer
     """
     with _reporting():
-        from optrace._core.jsonable import jsonable
+        # The catalog loads torch (and the package asked for): --help stays quick.
         from optrace.optim.built import IMPLEMENTATION
         from optrace.optim.catalog import catalog
 
@@ -468,8 +470,6 @@ def list_optimizers(
 def _default(value: object) -> str:
     """A default as the listing prints it: a function by its name, unquoted
     (``ADOPT.<lambda>``), anything else as JSON."""
-    from optrace._core.jsonable import function_name, jsonable
-
     name = function_name(value)
     return name if name is not None else json.dumps(jsonable(value))
 

@@ -18,14 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from optrace import __version__
 from optrace._core.errors import ConfigError, OptraceError, UsageError
 from optrace._core.keys import did_you_mean
+from optrace.api import Race
+from optrace.optim.catalog import catalog
+from optrace.optim.optimizers import resolve_class
+from optrace.problems.functions import FUNCTIONS
 from optrace.spec.gallery import GalleryConfig
 from optrace.spec.model import RacerConfig
 
 #: Each output kind's file suffix in a cell's folder.
 SUFFIX = {"still": ".png", "gif": ".gif", "html": ".html", "csv": ".csv"}
-#: Keywords that choose torch's implementation, not the optimizer's behaviour.
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,6 @@ def safe(name: str) -> str:
 
 def function_names(config: GalleryConfig) -> list[str]:
     """The gallery's functions, groups expanded, each checked against the registry."""
-    from optrace.problems.functions import FUNCTIONS
-
     if isinstance(config.functions, str):
         dims = {"all-1d": (1,), "all-2d": (2,), "all": (1, 2)}[config.functions]
         return [n for n, spec in FUNCTIONS.items() if (1 if spec.ydomain is None else 2) in dims]
@@ -97,8 +101,6 @@ def racers_of(config: GalleryConfig) -> list[tuple[str, dict[str, Any]]]:
     """Each racer of the gallery as ``(name, racer mapping)``: for ``torch.optim``,
     every optimizer that can race, at its defaults."""
     if isinstance(config.optimizers, str):
-        from optrace.optim.catalog import catalog
-
         package = config.optimizers
         try:
             entries = catalog(None if package == "torch.optim" else package)
@@ -128,7 +130,7 @@ def plan_cells(config: GalleryConfig, base_dir: Path | None = None) -> list[Cell
     """Every cell of the gallery, optimizer by optimizer, each with its key."""
     if config.tune is not None:
         try:
-            import optuna  # noqa: F401
+            import optuna  # noqa: F401  (the tune extra, needed only when a gallery tunes)
         except ModuleNotFoundError:
             raise UsageError("tune: tuning needs Optuna: pip install 'optrace[tune]'") from None
     functions = function_names(config)
@@ -167,8 +169,6 @@ def _folder(base_dir: Path | None) -> str | None:
 def _source(racer: dict[str, Any], base_dir: Path | None) -> str:
     """A digest of the file that defines the racer's optimizer, so that editing it
     recomputes that optimizer's cells."""
-    from optrace.optim.optimizers import resolve_class
-
     try:
         cls = resolve_class(racer["optimizer"], "optimizer", base_dir)
         path = inspect.getsourcefile(cls)
@@ -179,10 +179,6 @@ def _source(racer: dict[str, Any], base_dir: Path | None) -> str:
 
 
 def _keyed(cell: Cell, source: str) -> Cell:
-    import torch
-
-    from optrace import __version__
-
     doc = {
         "config": cell.config,
         "outputs": cell.outputs,
@@ -201,8 +197,6 @@ def _keyed(cell: Cell, source: str) -> Cell:
 def run_cell(cell: Cell) -> CellResult:
     """Race one cell (tuned first, if the gallery tunes) and render its files; any
     failure becomes a ``failed`` row with its one-line reason, never an exception."""
-    from optrace.api import Race
-
     began = time.perf_counter()
     row: dict[str, Any] = {"optimizer": cell.optimizer, "function": cell.function}
     try:

@@ -4,6 +4,7 @@ processes (or on a Dask cluster), and write the site as results come back."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -11,6 +12,8 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from optrace._core.atomic import Output, opened
 from optrace._core.errors import ConfigError, OutputError, UsageError
@@ -98,8 +101,6 @@ def _store(site: Path, result: CellResult) -> None:
 
 
 def _one_thread() -> None:
-    import torch
-
     torch.set_num_threads(1)
 
 
@@ -107,8 +108,6 @@ class _Local:
     """Cells on local worker processes (spawned: each pays its imports once)."""
 
     def __init__(self, workers: int) -> None:
-        import multiprocessing
-
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),

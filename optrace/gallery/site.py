@@ -10,6 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from PIL import Image, ImageDraw, ImageFont
+
 from optrace.gallery.cells import SUFFIX, CellResult
 
 #: summary.csv's columns, in order.
@@ -162,8 +164,6 @@ def contact_png(
 ) -> bytes:
     """Every still in one grid, a row per optimizer and a column per function,
     labelled in type sized to the cells (:data:`LABEL_SIZE`, :data:`TITLE_SIZE`)."""
-    from PIL import Image, ImageDraw, ImageFont
-
     label_font = ImageFont.load_default(size=round(width * LABEL_SIZE))
     title_font = ImageFont.load_default(size=round(width * TITLE_SIZE))
     by_place = {(r.cell.optimizer, r.cell.function): r for r in results}

@@ -7,9 +7,11 @@ acts element by element) and scores the losses (:mod:`optrace.tune.objectives`).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -345,9 +347,6 @@ def _run_workers(
 ) -> None:
     """Start ``workers`` processes on one shared storage and wait for them all;
     ``progress`` hears of the trials they finish, read from the storage."""
-    import json
-    import time
-
     payload = json.dumps(
         {
             "config": plan.config.model_dump(mode="json", exclude_unset=True),

@@ -25,6 +25,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _on_term)
     try:
         job = json.loads(sys.stdin.read())
+        # Imported once the handler is set: a SIGTERM during torch's seconds-long
+        # import still ends the worker with 143.
         from optrace._core.errors import OptraceError
         from optrace.spec.loading import parse_config
         from optrace.tune.storage import open_storage
