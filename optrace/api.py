@@ -298,6 +298,8 @@ class Tuning:
         self.source = source
         self.result = result
         self.race = Race.from_config(result.config, source.base_dir, source.source)
+        if result.plan is not None:  # planned from the source's plan: no second probe
+            self.race._plans[result.limits] = result.plan
 
     @classmethod
     def of(
@@ -321,7 +323,7 @@ class Tuning:
         except ModuleNotFoundError:
             raise UsageError("tuning needs Optuna: pip install 'optrace[tune]'") from None
         with _in_file(race.source):
-            plan = prepare_tuning(race.config, race.base_dir, trials, limits)
+            plan = prepare_tuning(race.config, race.base_dir, trials, limits, race.plan(limits))
         name = study or (Path(race.source).stem if race.source else "optrace")
         with opened(outputs) as files:
             if progress is True:

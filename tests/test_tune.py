@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -526,3 +527,27 @@ def test_a_tuning_saves_a_config_that_races_its_best_values(tmp_path: Path) -> N
     assert again.config.racers[0].hyperparameters == tuning.best["SGD"]
     assert json.loads(report.read_text())["racers"][0]["best"]["params"] == tuning.best["SGD"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "tuned.yaml"]
+
+
+def test_a_tuned_race_is_planned_from_the_source_and_races_as_a_fresh_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from optrace.engine import plan as planning
+
+    racers = [{"optimizer": "SGD", "lr": 1e-3}, {"optimizer": "SGD", "lr": 1e-4, "momentum": 0.5}]
+    race = optrace.Race(
+        function="rosenbrock", start=[-1.2, 1.0], epochs=12, racers=racers,
+        tune={"trials": 3, "starts": {"random": 2}},
+    )  # fmt: skip
+    tuning = race.tune()
+    planned: list[object] = []
+    real = planning.prepare
+    monkeypatch.setattr(planning, "prepare", lambda *a, **k: planned.append(a) or real(*a, **k))
+    ran = tuning.race.run()
+    assert planned == []  # the tuning made the tuned race's plan
+    fresh = optrace.Race.from_config(tuning.race.config).run()
+    assert planned  # and a race from the same config plans it
+    assert [t.label for t in ran.result.traces] == [t.label for t in fresh.result.traces]
+    for mine, theirs in zip(ran.result.traces, fresh.result.traces, strict=True):
+        for part in ("x", "y", "loss"):
+            assert np.array_equal(getattr(mine, part), getattr(theirs, part), equal_nan=True)

@@ -22,6 +22,7 @@ import torch
 
 from optrace._core.errors import ConfigError, OptraceError, UsageError
 from optrace._core.jsonable import jsonable
+from optrace.engine.labels import default_labels
 from optrace.engine.loop import race_one
 from optrace.engine.plan import RacePlan, RacerPlan, prepare
 from optrace.problems.objective import DTYPE
@@ -161,6 +162,8 @@ class TuningResult:
         settings: How it was tuned, as the report states it.
         racers: The tuned racers, in config order.
         labels: Every racer's label, in config order (untuned ones too).
+        plan: The plan of ``config``, made from the source's plan without resolving
+            and probing its optimizers again (``limits`` says with which limits).
     """
 
     source: RaceConfig
@@ -168,6 +171,8 @@ class TuningResult:
     settings: dict[str, Any]
     racers: tuple[TunedRacer, ...]
     labels: tuple[str, ...] = field(default=())
+    plan: RacePlan | None = None
+    limits: bool = True
 
     @property
     def best(self) -> dict[str, dict[str, Any]]:
@@ -189,7 +194,11 @@ def _json(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prepare_tuning(
-    config: RaceConfig, folder: Path | None = None, trials: int | None = None, limits: bool = True
+    config: RaceConfig,
+    folder: Path | None = None,
+    trials: int | None = None,
+    limits: bool = True,
+    race: RacePlan | None = None,
 ) -> TuningPlan:
     """Check everything a tuning run needs before any trial runs.
 
@@ -198,6 +207,7 @@ def prepare_tuning(
         folder: The config file's folder (for dotted optimizer paths).
         trials: Trials per racer, instead of ``tune.trials``.
         limits: Refuse a race too large for this machine (see optrace.engine.cost).
+        race: The plan of ``config`` with these limits, if already made.
 
     Raises:
         ConfigError: At the key path of the first problem.
@@ -207,7 +217,7 @@ def prepare_tuning(
         if trials < 1:
             raise UsageError(f"trials must be at least 1, got {trials}", parameter="trials")
         settings = settings.model_copy(update={"trials": trials})
-    race = prepare(config, folder, limits)
+    race = prepare(config, folder, limits) if race is None else race
     tuning_config = config.model_copy(
         update={"starts": settings.starts, "epochs": settings.epochs or config.epochs}
     )
@@ -444,6 +454,7 @@ def _collect(
         racers[target.index] = RacerConfig.model_validate({**dict(racer), **best_params})
     settings = plan.settings
     tuned_config = plan.config.model_copy(update={"racers": racers})
+    chosen = {r.index: r.best_params for r in tuned}
     return TuningResult(
         source=plan.config,
         config=tuned_config,
@@ -471,4 +482,27 @@ def _collect(
         },
         racers=tuple(tuned),
         labels=tuple(r.label for r in plan.race.racers),
+        plan=_tuned_plan(plan.race, chosen, tuned_config),
+        limits=plan.limits,
+    )
+
+
+def _tuned_plan(
+    race: RacePlan, best: Mapping[int, Mapping[str, Any]], config: RaceConfig
+) -> RacePlan:
+    """The race's plan with each tuned racer's best values, as its trials raced them
+    (:meth:`TuningPlan.evaluate`); labels made afresh, since they may name values."""
+    racers = list(race.racers)
+    for index, params in best.items():
+        spec = racers[index].optimizer
+        merged = {**spec.hyperparameters, **params}
+        racers[index] = replace(racers[index], optimizer=replace(spec, hyperparameters=merged))
+    labels = default_labels(
+        [r.optimizer for r in racers],
+        [r.label for r in config.racers],
+        [r.schedule for r in racers],
+    )
+    return replace(
+        race,
+        racers=tuple(replace(r, label=label) for r, label in zip(racers, labels, strict=True)),
     )
