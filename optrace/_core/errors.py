@@ -29,6 +29,15 @@ class ConfigError(OptraceError):
         return ConfigError(self.path, self.message, source=source)
 
 
+class CannotRace(ConfigError):
+    """An optimizer that cannot race at all, whatever its hyperparameters;
+    ``reason`` is the why, without the key path or the optimizer's name."""
+
+    def __init__(self, path: str, name: str, reason: str) -> None:
+        self.reason = " ".join(reason.split())
+        super().__init__(path, f"{name} cannot race here: {self.reason}")
+
+
 class UsageError(OptraceError):
     """The command line asks for something that cannot be done."""
 

@@ -168,7 +168,7 @@ def _folder(base_dir: Path | None) -> str | None:
 def _source(racer: dict[str, Any], base_dir: Path | None) -> str:
     """A digest of the file that defines the racer's optimizer, so that editing it
     recomputes that optimizer's cells."""
-    from optrace.optim.optimizers import resolve_class
+    from optrace.optim.classes import resolve_class
 
     try:
         cls = resolve_class(racer["optimizer"], "optimizer", base_dir)
@@ -246,7 +246,7 @@ def run_cell(cell: Cell) -> CellResult:
 def _used(cls: type, given: dict[str, Any]) -> dict[str, Any]:
     """The hyperparameters the optimizer ran with: its defaults, then what was given."""
     from optrace._core.jsonable import jsonable
-    from optrace.optim.optimizers import defaults
+    from optrace.optim.hyperparameters import defaults
 
     used = {
         k: v

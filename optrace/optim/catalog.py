@@ -11,20 +11,12 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from optrace._core.errors import ConfigError
-from optrace.optim.optimizers import (
-    BASE,
-    CannotRace,
-    annotation_name,
-    constructor_parameters,
-    defaults,
-    is_wrapper,
-    optimizer_classes,
-    resolve,
-    torch_optimizers,
-    wraps_only,
-)
+from optrace._core.errors import CannotRace, ConfigError
+from optrace.optim.classes import optimizer_classes, torch_optimizers
+from optrace.optim.hyperparameters import annotation_name, constructor_parameters, defaults
+from optrace.optim.optimizers import resolve
 from optrace.optim.probe import first_line
+from optrace.optim.wrappers import BASE, is_wrapper, wraps_only
 
 #: The stand-ins the catalog races with where a constructor needs a key that has
 #: no default: the base optimizer of a SAM-like one, the optimizer a wrapper
