@@ -23,7 +23,7 @@ from optrace._core.types import Fn
 from optrace.optim.hyperparameters import constructor_parameters
 from optrace.optim.optimizers import OptimizerSpec
 from optrace.optim.probe import first_line, probe
-from optrace.spec.model import SearchRange
+from optrace.spec.tune import SearchRange
 
 if TYPE_CHECKING:
     import optuna
