@@ -436,7 +436,7 @@ def test_list_optimizers_of_a_missing_package_is_one_line(invoke: Any) -> None:
     result = invoke("list-optimizers", "--package", "no_such_package_here")
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: --package: cannot import 'no_such_package_here': "
+        "Error: package: cannot import 'no_such_package_here': "
         "no module named 'no_such_package_here'\n"
     )
 

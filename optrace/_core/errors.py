@@ -51,6 +51,6 @@ class OutputError(OptraceError):
 
 
 class StrictFailure(OptraceError):
-    """``--strict`` and a racer diverged or left the domain (the outputs are written)."""
+    """A strict run, and a racer diverged or left the domain (the outputs are written)."""
 
     exit_code = 3

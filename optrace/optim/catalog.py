@@ -61,11 +61,11 @@ def package_optimizers(package: str) -> dict[str, type[Optimizer]]:
         module = importlib.import_module(package)
     except ModuleNotFoundError as exc:
         raise ConfigError(
-            "--package", f"cannot import '{package}': no module named '{exc.name}'"
+            "package", f"cannot import '{package}': no module named '{exc.name}'"
         ) from None
     except Exception as exc:
         raise ConfigError(
-            "--package", f"importing '{package}' failed: {type(exc).__name__}: {exc}"
+            "package", f"importing '{package}' failed: {type(exc).__name__}: {exc}"
         ) from None
     return optimizer_classes(module)
 

@@ -42,7 +42,7 @@ def probed(
         raise ConfigError(
             path,
             f"one step of {spec.name} took over {time_limit:g} s on a single number; check "
-            "hyperparameters such as max_iter, or pass --no-limits",
+            "hyperparameters such as max_iter, or race with limits=False",
         ) from None
 
 
