@@ -427,9 +427,12 @@ class RaceRun:
             >>> run.hyperparameters()["SGD"]["lr"], run.hyperparameters()["SGD"]["momentum"]
             (0.01, 0)
         """
-        from optrace.optim.built import built_with  # torch (see the imports above)
+        from optrace.optim.hyperparameters import built_with  # torch (see the imports above)
 
-        return {r.label: built_with(r.optimizer) for r in self.plan.racers}
+        return {
+            r.label: built_with(r.optimizer.cls, r.optimizer.hyperparameters)
+            for r in self.plan.racers
+        }
 
     def table(self) -> str:
         """The summary as the command line prints it."""

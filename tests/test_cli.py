@@ -60,7 +60,7 @@ def test_list_optimizers_json_has_every_torch_optimizer_with_defaults(invoke: An
     result = invoke("list-optimizers", "--json")
     assert result.exit_code == 0
     entries = {e["name"]: e for e in json.loads(result.stdout)}
-    from optrace.optim.optimizers import torch_optimizers
+    from optrace.optim.classes import torch_optimizers
 
     assert set(entries) == set(torch_optimizers())
     assert entries["Adam"]["defaults"]["lr"] == 0.001

@@ -108,7 +108,7 @@ BAD = {
         "racers: [{optimizer: Adam}]\n",
         "epochs: this race (1 racer x 10000 starts x 1000000001 epochs of traces) would need "
         "about 145.5 TiB and 63.1 days; the limits are 4.0 GiB and 2.0 hours: make it smaller, "
-        "or pass --no-limits",
+        "or race with --no-limits",
     ),
     "absurd frame size": (
         BASE + "racers: [{optimizer: SGD}]\nanimation: {size: [30000, 30000]}\n",
@@ -319,7 +319,7 @@ def test_no_limits_lets_a_race_past_the_limits(
     refused = invoke("run", config, "--traces", tmp_path / "t.csv")
     assert refused.exit_code == 2
     assert refused.stderr.startswith(f"Error: {config}: epochs: this race (2 racers x 1 starts")
-    assert "pass --no-limits" in refused.stderr
+    assert "race with --no-limits" in refused.stderr
     assert not (tmp_path / "t.csv").exists()
     allowed = invoke("run", config, "--traces", tmp_path / "t.csv", "--no-limits")
     assert allowed.exit_code == 0
@@ -341,7 +341,7 @@ def test_an_optimizer_step_that_would_not_end_is_refused(
     assert result.exit_code == 2
     assert result.stderr == (
         f"Error: {config}: racers[0]: one step of LBFGS took over 0.5 s on a single number; "
-        "check hyperparameters such as max_iter, or pass --no-limits\n"
+        "check hyperparameters such as max_iter, or race with --no-limits\n"
     )
 
 

@@ -13,7 +13,7 @@ import torch
 from optrace.engine.loop import run
 from optrace.engine.plan import prepare
 from optrace.engine.starts import draw_start
-from optrace.optim.optimizers import torch_optimizers
+from optrace.optim.classes import torch_optimizers
 from optrace.spec.loading import parse_config
 from tests.conftest import CONFIGS, ROOT, peaks_slice
 

@@ -56,6 +56,15 @@ class ConfigError(OptraceError):
         return ConfigError(self.path, self.message, source=source)
 
 
+class CannotRace(ConfigError):
+    """An optimizer that cannot race at all, whatever its hyperparameters;
+    ``reason`` is the why, without the key path or the optimizer's name."""
+
+    def __init__(self, path: str, name: str, reason: str) -> None:
+        self.reason = " ".join(reason.split())
+        super().__init__(path, f"{name} cannot race here: {self.reason}")
+
+
 class UsageError(OptraceError):
     """The command line asks for something that cannot be done."""
 
@@ -69,6 +78,6 @@ class OutputError(OptraceError):
 
 
 class StrictFailure(OptraceError):
-    """``--strict`` and a racer diverged or left the domain (the outputs are written)."""
+    """A strict run, and a racer diverged or left the domain (the outputs are written)."""
 
     exit_code = 3

@@ -13,6 +13,7 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None] | Non
     if not sys.stderr.isatty() or total < 1:
         yield None
         return
+    # rich is imported only when a bar is drawn: it costs start-up time otherwise.
     from rich.console import Console
     from rich.progress import Progress
 

@@ -87,7 +87,7 @@ def _reporting() -> Iterator[_Signals]:
     try:
         yield signals
     except OptraceError as exc:
-        raise _fail(exc.worded(_options()), exc.exit_code) from None
+        raise _fail(_worded(exc), exc.exit_code) from None
     except KeyboardInterrupt:
         raise _fail(f"interrupted; {_after(signals)}", 130) from None
     except Terminated:
@@ -97,6 +97,18 @@ def _reporting() -> Iterator[_Signals]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+#: The API's words for what a command line says with an option.
+_SAID = {"limits=False": "--no-limits"}
+
+
+def _worded(exc: OptraceError) -> str:
+    """The library's message in the command line's words: its parameters as options."""
+    text = exc.worded(_options())
+    for api, option in _SAID.items():
+        text = text.replace(api, option)
+    return text
 
 
 def _options() -> dict[str, str]:
@@ -419,13 +431,13 @@ def list_optimizers(
     """
     with _reporting():
         # The catalog loads torch (and the package asked for): --help stays quick.
-        from optrace.optim.built import IMPLEMENTATION
         from optrace.optim.catalog import catalog
+        from optrace.optim.hyperparameters import IMPLEMENTATION
 
         try:
             entries = catalog(package)
         except ConfigError as exc:
-            raise UsageError(f"{exc.path}: {exc.message}") from None
+            raise UsageError(f"{exc.path}: {exc.message}", parameter=exc.path) from None
         if as_json:
             doc = [
                 {

@@ -67,7 +67,7 @@ def _refuse(path: str, what: str, cost: Cost) -> ConfigError:
         path,
         f"{what} would need about {_bytes(cost.memory)} and {_duration(cost.seconds)}; the "
         f"limits are {_bytes(MEMORY_LIMIT)} and {_duration(TIME_LIMIT)}: make it smaller, or "
-        "pass --no-limits",
+        "race with limits=False",
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from optrace.optim.optimizers import OptimizerSpec, constructor_parameters
+from optrace.optim.hyperparameters import constructor_parameters
+from optrace.optim.optimizers import OptimizerSpec
 from optrace.optim.schedules import ScheduleSpec
 
 

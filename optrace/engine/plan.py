@@ -62,6 +62,41 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         folder: The config file's folder, where dotted optimizer paths are looked for first.
         limits: Refuse a race or animation too large for this machine (see optrace.cost).
     """
+    objective = _objective(config)
+    dims = objective.dims
+    if limits:
+        runs = _start_count(config, dims) * config.repeats
+        cost.check_traces(len(config.racers), runs, config.epochs, dims)
+        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.pixels)
+    starts = _checked_starts(config, objective)
+    first = starts[0][1]
+    start = torch.tensor(first if isinstance(first, tuple) else [first], dtype=DTYPE)
+    specs, schedules = _optimizers(config, objective, start, folder, limits)
+    noises = [config.noise if r.noise is None else r.noise for r in config.racers]
+    if limits:
+        cost.check_race(
+            [(s.elementwise, s.step_seconds) for s in specs],
+            len(starts) * config.repeats,
+            config.epochs,
+            dims,
+            noisy=[n is not None and n.std > 0 for n in noises],
+        )
+    return RacePlan(
+        title=config.title,
+        objective=objective,
+        domain=objective.domain,
+        starts=tuple(s for _, s in starts),
+        epochs=config.epochs,
+        racers=_racer_plans(config, specs, schedules, noises),
+        animation=config.animation,
+        tolerance=config.tolerance,
+        seed=config.seed,
+        repeats=config.repeats,
+    )
+
+
+def _objective(config: RaceConfig) -> Objective:
+    """The config's function, built, and refused where its view cannot show it."""
     function = config.function
     objective = build_function(
         function.name,
@@ -71,20 +106,21 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         domain_path="domain" if config.domain else "function.domain",
         call=function.call,
     )
-    dims = objective.dims
-    if dims == 1 and config.animation.view == "surface":
+    if objective.dims == 1 and config.animation.view == "surface":
         raise ConfigError(
             "animation.view",
             f"a surface needs a function of x and y; {objective.name} is 1-D: use 'contour'",
         )
-    if limits:
-        runs = _start_count(config, dims) * config.repeats
-        cost.check_traces(len(config.racers), runs, config.epochs, dims)
-        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.pixels)
-    domain = objective.domain
+    return objective
+
+
+def _checked_starts(config: RaceConfig, objective: Objective) -> list[tuple[str, Point]]:
+    """Each start with its key path, checked: as many coordinates as the function
+    has, inside the domain, and the function finite there."""
+    dims = objective.dims
     starts = _starts(config, objective)
-    box = [domain] if objective.ydomain is None else [domain, objective.ydomain]
-    shown = describe_box(domain, objective.ydomain)
+    box = [objective.domain] if objective.ydomain is None else [objective.domain, objective.ydomain]
+    shown = describe_box(objective.domain, objective.ydomain)
     for key, start in starts:
         coords = start if isinstance(start, tuple) else (start,)
         if len(coords) != dims:
@@ -108,8 +144,17 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
     for (key, start), value in zip(starts, values.tolist(), strict=True):
         if not math.isfinite(value):
             raise ConfigError(key, f"{objective.name} is not finite at {_show_point(start)}")
-    first = starts[0][1]
-    start_tensor = torch.tensor(first if isinstance(first, tuple) else [first], dtype=DTYPE)
+    return starts
+
+
+def _optimizers(
+    config: RaceConfig,
+    objective: Objective,
+    start: torch.Tensor,
+    folder: Path | None,
+    limits: bool,
+) -> tuple[list[OptimizerSpec], list[ScheduleSpec | None]]:
+    """Every racer's optimizer and schedule, resolved and probed from ``start``."""
     probe_limit = cost.PROBE_SECONDS if limits else None
     specs = [
         resolve(
@@ -117,7 +162,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
             r.hyperparameters,
             f"racers[{i}]",
             objective.fn,
-            start_tensor,
+            start,
             folder,
             probe_limit,
             base_optimizer=r.base_optimizer,
@@ -130,7 +175,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         None
         if r.schedule is None
         else resolve_schedule(
-            r.schedule, f"racers[{i}].schedule", spec, objective.fn, start_tensor, folder
+            r.schedule, f"racers[{i}].schedule", spec, objective.fn, start, folder
         )
         for i, (r, spec) in enumerate(zip(config.racers, specs, strict=True))
     ]
@@ -140,37 +185,27 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         replace(spec, elementwise=False) if sched is not None and sched.on_loss else spec
         for spec, sched in zip(specs, schedules, strict=True)
     ]
-    noises = [config.noise if r.noise is None else r.noise for r in config.racers]
-    if limits:
-        cost.check_race(
-            [(s.elementwise, s.step_seconds) for s in specs],
-            len(starts) * config.repeats,
-            config.epochs,
-            dims,
-            noisy=[n is not None and n.std > 0 for n in noises],
-        )
+    return specs, schedules
+
+
+def _racer_plans(
+    config: RaceConfig,
+    specs: list[OptimizerSpec],
+    schedules: list[ScheduleSpec | None],
+    noises: list[NoiseConfig | None],
+) -> tuple[RacerPlan, ...]:
+    """Each racer's plan: its label and style (chosen, else assigned) with its parts."""
     chosen_styles = [
         None if r.style is None else parse_style(r.style, f"racers[{i}].style")
         for i, r in enumerate(config.racers)
     ]
     labels = default_labels(specs, [r.label for r in config.racers], schedules)
     styles = assign_styles([s.name for s in specs], chosen_styles)
-    return RacePlan(
-        title=config.title,
-        objective=objective,
-        domain=domain,
-        starts=tuple(s for _, s in starts),
-        epochs=config.epochs,
-        racers=tuple(
-            RacerPlan(label=label, style=style, optimizer=spec, schedule=sched, noise=noise)
-            for label, style, spec, sched, noise in zip(
-                labels, styles, specs, schedules, noises, strict=True
-            )
-        ),
-        animation=config.animation,
-        tolerance=config.tolerance,
-        seed=config.seed,
-        repeats=config.repeats,
+    return tuple(
+        RacerPlan(label=label, style=style, optimizer=spec, schedule=sched, noise=noise)
+        for label, style, spec, sched, noise in zip(
+            labels, styles, specs, schedules, noises, strict=True
+        )
     )
 
 

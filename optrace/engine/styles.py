@@ -51,21 +51,75 @@ def split_style(fmt: str) -> tuple[str | None, str]:
     return None, fmt
 
 
+#: The one-character markers, linestyles and colours of a matplotlib format
+#: string (``matplotlib.lines.lineMarkers``, ``lineStyles`` and the base colours);
+#: tests/test_styles.py holds them to matplotlib's own.
+FORMAT_MARKERS = frozenset(".,ov^<>12348sp*hH+xDd|_PX")
+FORMAT_LINESTYLES = ("--", "-.", "-", ":", " ")
+FORMAT_COLOURS = frozenset("bgrcmykw")
+_CYCLE_COLOUR = re.compile(r"C\d+")
+
+
+def parse_format(fmt: str) -> tuple[str | None, str | None, str | None]:
+    """A format string's linestyle, marker and colour (None where it names none),
+    read by matplotlib's grammar for ``plot(x, y, fmt)``: at most one of each, in
+    any order; a colour is a base colour's letter or ``C`` and a number.
+
+    Unlike matplotlib, a whole string that is only a colour's name (``red``,
+    ``0.5``) is not taken: a racer's style gets a marker after it, and
+    ``plot`` refuses ``redo``.
+
+    Raises:
+        ValueError: What matplotlib says of the same string.
+
+    Examples:
+        >>> parse_format("r--o")
+        ('--', 'o', 'r')
+        >>> parse_format("C1<")
+        (None, '<', 'C1')
+        >>> parse_format("ro^")
+        Traceback (most recent call last):
+        ...
+        ValueError: 'ro^' is not a valid format string (two marker symbols)
+    """
+    linestyle = marker = colour = None
+    i = 0
+    while i < len(fmt):
+        c = fmt[i]
+        style = next((s for s in FORMAT_LINESTYLES if fmt.startswith(s, i)), None)
+        cycle = _CYCLE_COLOUR.match(fmt, i)
+        if style is not None:
+            problem = "two linestyle symbols" if linestyle is not None else None
+            linestyle, i = style, i + len(style)
+        elif c in FORMAT_MARKERS:
+            problem = "two marker symbols" if marker is not None else None
+            marker, i = c, i + 1
+        elif c in FORMAT_COLOURS:
+            problem = "two color symbols" if colour is not None else None
+            colour, i = c, i + 1
+        elif cycle is not None:
+            # matplotlib lets a C colour replace a colour before it.
+            problem, colour, i = None, cycle[0], cycle.end()
+        else:
+            problem = "'C' must be followed by a number" if c == "C" else None
+            problem = problem or f"unrecognized character {c!r}"
+        if problem is not None:
+            raise ValueError(f"{fmt!r} is not a valid format string ({problem})")
+    return linestyle, marker, colour
+
+
 def parse_style(fmt: str, path: str) -> str:
     """Check ``fmt`` as a matplotlib format string, or ``#RRGGBB`` followed by one
     without a colour; add marker ``o`` when it names none."""
-    # matplotlib's own parser of plot() format strings; it has no public alias.
-    from matplotlib.axes._base import _process_plot_format  # type: ignore[attr-defined]
-
     hint = "use a matplotlib format string such as 'ro', 'b<' or 'k*', or '#E69F00s'"
     colour, rest = split_style(fmt)
     try:
-        _, marker, named = _process_plot_format(rest) if rest else (None, None, None)
+        _, marker, named = parse_format(rest)
     except ValueError as exc:
         raise ConfigError(path, f"{exc}; {hint}") from None
     if colour is not None and named is not None:
         raise ConfigError(path, f"'{fmt}' names two colours; {hint}")
-    return fmt if marker not in (None, "None", "") else fmt + "o"
+    return fmt if marker is not None else fmt + "o"
 
 
 def assign_styles(optimizers: Sequence[str], chosen: Sequence[str | None]) -> list[str]:

@@ -25,7 +25,7 @@ from optrace._core.errors import ConfigError, OptraceError, UsageError
 from optrace._core.keys import did_you_mean
 from optrace.api import Race
 from optrace.optim.catalog import catalog
-from optrace.optim.optimizers import resolve_class
+from optrace.optim.classes import resolve_class
 from optrace.problems.functions import FUNCTIONS
 from optrace.spec.gallery import GalleryConfig
 from optrace.spec.model import RacerConfig

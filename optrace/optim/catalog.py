@@ -11,20 +11,12 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from optrace._core.errors import ConfigError
-from optrace.optim.optimizers import (
-    BASE,
-    CannotRace,
-    annotation_name,
-    constructor_parameters,
-    defaults,
-    is_wrapper,
-    optimizer_classes,
-    resolve,
-    torch_optimizers,
-    wraps_only,
-)
+from optrace._core.errors import CannotRace, ConfigError
+from optrace.optim.classes import optimizer_classes, torch_optimizers
+from optrace.optim.hyperparameters import annotation_name, constructor_parameters, defaults
+from optrace.optim.optimizers import resolve
 from optrace.optim.probe import first_line
+from optrace.optim.wrappers import BASE, is_wrapper, wraps_only
 
 #: The stand-ins the catalog races with where a constructor needs a key that has
 #: no default: the base optimizer of a SAM-like one, the optimizer a wrapper
@@ -69,11 +61,11 @@ def package_optimizers(package: str) -> dict[str, type[Optimizer]]:
         module = importlib.import_module(package)
     except ModuleNotFoundError as exc:
         raise ConfigError(
-            "--package", f"cannot import '{package}': no module named '{exc.name}'"
+            "package", f"cannot import '{package}': no module named '{exc.name}'"
         ) from None
     except Exception as exc:
         raise ConfigError(
-            "--package", f"importing '{package}' failed: {type(exc).__name__}: {exc}"
+            "package", f"importing '{package}' failed: {type(exc).__name__}: {exc}"
         ) from None
     return optimizer_classes(module)
 

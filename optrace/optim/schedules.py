@@ -18,12 +18,9 @@ from torch.optim import lr_scheduler
 from optrace._core.errors import ConfigError
 from optrace._core.keys import child
 from optrace._core.types import Fn
-from optrace.optim.optimizers import (
-    OptimizerSpec,
-    check_hyperparameters,
-    find_class,
-    learning_rate,
-)
+from optrace.optim.classes import find_class
+from optrace.optim.hyperparameters import check_hyperparameters
+from optrace.optim.optimizers import OptimizerSpec, learning_rate
 from optrace.optim.probe import first_line, seeded
 from optrace.optim.step import step
 

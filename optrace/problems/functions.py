@@ -16,6 +16,8 @@ import torch
 from optrace._core.errors import ConfigError
 from optrace._core.keys import child, did_you_mean
 from optrace._core.types import Fn, Point, Range
+from optrace.problems.callables import objective_from_callable
+from optrace.problems.expressions import compile_expression
 from optrace.problems.minima import find_minima, find_minima_2d
 from optrace.problems.objective import Objective
 
@@ -230,48 +232,16 @@ def build_function(
     ``domain_path`` is the key blamed when it does not fit the function.
     """
     if call is not None:
-        from optrace.problems.callables import objective_from_callable
-
         return objective_from_callable(call, domain, path)
     if expr is not None:
-        from optrace.problems.expressions import compile_expression
-
-        body, uses_y = compile_expression(expr, child(path, "expr"))
-        box = domain or ((-5.0, 5.0),)
-        if not uses_y and len(box) == 1:
-            fn: Fn = lambda x: body(x, None)  # noqa: E731
-            return Objective(
-                name="expr", fn=fn, domain=box[0], formula=expr, minima=find_minima(fn, box[0])
-            )
-        fn = lambda p: body(p[..., 0], p[..., 1])  # noqa: E731
-        xs, ys = box[0], box[-1]
-        return Objective(
-            name="expr",
-            fn=fn,
-            domain=xs,
-            ydomain=ys,
-            formula=expr,
-            minima=find_minima_2d(fn, xs, ys),
-        )
+        return _from_expression(expr, domain, path)
     assert name is not None
     spec = FUNCTIONS.get(name)
     if spec is None:
         hint = did_you_mean(name, list(FUNCTIONS))
         known = ", ".join(FUNCTIONS)
         raise ConfigError(child(path, "name"), f"unknown function '{name}'{hint}; known: {known}")
-    values = dict(spec.defaults)
-    for key, value in params.items():
-        if key not in spec.defaults:
-            hint = did_you_mean(key, list(spec.defaults))
-            takes = ", ".join(spec.defaults) or "no parameters"
-            raise ConfigError(
-                child(path, key), f"{name} has no parameter '{key}'{hint}; it takes {takes}"
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(child(path, key), f"expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(child(path, key), f"expected a finite number, got {value!r}")
-        values[key] = float(value)
+    values = _parameters(spec, name, params, path)
     fn = spec.build(values)
     if spec.ydomain is None:
         if domain is not None and len(domain) == 2:
@@ -299,3 +269,39 @@ def build_function(
         default_start=spec.default_start,
         params=values,
     )
+
+
+def _from_expression(expr: str, domain: tuple[Range, ...] | None, path: str) -> Objective:
+    """The objective of an expression in x (or in x and y) over ``domain``."""
+    body, uses_y = compile_expression(expr, child(path, "expr"))
+    box = domain or ((-5.0, 5.0),)
+    if not uses_y and len(box) == 1:
+        fn: Fn = lambda x: body(x, None)  # noqa: E731
+        return Objective(
+            name="expr", fn=fn, domain=box[0], formula=expr, minima=find_minima(fn, box[0])
+        )
+    fn = lambda p: body(p[..., 0], p[..., 1])  # noqa: E731
+    xs, ys = box[0], box[-1]
+    return Objective(
+        name="expr", fn=fn, domain=xs, ydomain=ys, formula=expr, minima=find_minima_2d(fn, xs, ys)
+    )
+
+
+def _parameters(
+    spec: FunctionSpec, name: str, params: Mapping[str, Any], path: str
+) -> dict[str, float]:
+    """The registry function's parameters: its defaults, with ``params`` checked over them."""
+    values = dict(spec.defaults)
+    for key, value in params.items():
+        if key not in spec.defaults:
+            hint = did_you_mean(key, list(spec.defaults))
+            takes = ", ".join(spec.defaults) or "no parameters"
+            raise ConfigError(
+                child(path, key), f"{name} has no parameter '{key}'{hint}; it takes {takes}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(child(path, key), f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(child(path, key), f"expected a finite number, got {value!r}")
+        values[key] = float(value)
+    return values

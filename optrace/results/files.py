@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 from typing import Any
 
 from optrace._core.atomic import AtomicFile
-from optrace._core.errors import OutputError, UsageError
+from optrace._core.errors import OutputError
 from optrace._core.jsonable import jsonable
 from optrace.results.trace import RaceResult, is_repeated, is_swarm, run_keys
-
-TRACE_FORMATS = (".csv", ".json")
 
 
 def _head(result: RaceResult) -> list[str]:
@@ -64,18 +61,6 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
             }
         )
     return {"function": result.function, "epochs": result.epochs, "racers": racers}
-
-
-def check_traces_path(path: Path) -> None:
-    """Refuse a traces path whose suffix names no format."""
-    if path.suffix.lower() not in TRACE_FORMATS:
-        raise UsageError(f"--traces: '{path}' must end in .csv or .json")
-
-
-def open_traces(path: Path) -> AtomicFile:
-    """Check the traces path (by suffix) and open it for an atomic write."""
-    check_traces_path(path)
-    return AtomicFile(path)
 
 
 def write_traces(result: RaceResult, out: AtomicFile) -> None:

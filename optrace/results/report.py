@@ -230,7 +230,7 @@ def warnings(result: RaceResult) -> list[str]:
 
 
 def strict_failures(result: RaceResult) -> list[str]:
-    """The racers that diverged or left the domain, for ``--strict``."""
+    """The racers that diverged or left the domain, for a strict run to refuse."""
     failed = []
     for trace in result.traces:
         s = summarize(trace, result)

@@ -9,8 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from optrace._core.errors import ConfigError
 from optrace._core.keys import did_you_mean, show
-from optrace.spec.loading import _message, read_document
-from optrace.spec.model import AnimationConfig, Count, RacerConfig, TuneConfig, _swarm
+from optrace.spec.fields import Count, swarm
+from optrace.spec.loading import error_message, read_document
+from optrace.spec.model import AnimationConfig, RacerConfig
+from optrace.spec.tune import TuneConfig
 
 #: Function groups a gallery may name instead of a list.
 GROUPS = ("all-1d", "all-2d", "all")
@@ -65,7 +67,7 @@ class GalleryConfig(BaseModel):
     @field_validator("starts", mode="before")
     @classmethod
     def _starts_form(cls, v: Any) -> Any:
-        return _swarm(v, "starts")
+        return swarm(v, "starts")
 
     @field_validator("outputs")
     @classmethod
@@ -92,7 +94,7 @@ def parse_gallery(data: Any) -> GalleryConfig:
         return GalleryConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        path, message = _message(first, data)
+        path, message = error_message(first, data)
         if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
             keys = list(GalleryConfig.model_fields)
             hint = did_you_mean(str(first["loc"][0]), keys)

@@ -16,15 +16,9 @@ from pydantic_core import ErrorDetails
 
 from optrace._core.errors import ConfigError
 from optrace._core.keys import child, did_you_mean, key_path, show
-from optrace.spec.model import (
-    AnimationConfig,
-    NoiseConfig,
-    RaceConfig,
-    RacerTune,
-    SearchRange,
-    TuneConfig,
-    _AtPath,
-)
+from optrace.spec.fields import AtPath
+from optrace.spec.model import AnimationConfig, NoiseConfig, RaceConfig
+from optrace.spec.tune import RacerTune, SearchRange, TuneConfig
 
 # --- YAML --------------------------------------------------------------------
 
@@ -180,7 +174,7 @@ def _keys(loc: tuple[int | str, ...], document: Any) -> tuple[int | str, ...]:
     return tuple(kept)
 
 
-def _message(err: ErrorDetails, document: Any = None) -> tuple[str, str]:
+def error_message(err: ErrorDetails, document: Any = None) -> tuple[str, str]:
     """The key path and the message for pydantic's error ``err`` on ``document``."""
     loc = _keys(err["loc"], document)
     path = key_path(loc)
@@ -230,7 +224,7 @@ def _message(err: ErrorDetails, document: Any = None) -> tuple[str, str]:
         return path, f"expected a mapping of keys, got {show(value)}"
     if kind == "value_error":
         exc = ctx.get("error")
-        if isinstance(exc, _AtPath):
+        if isinstance(exc, AtPath):
             return (child(path, exc.path) if exc.path else path) if exc.relative else exc.path, (
                 exc.message
             )
@@ -275,7 +269,7 @@ def parse_config(data: Any) -> RaceConfig:
                 ),
                 first,
             )
-        path, message = _message(first, data)
+        path, message = error_message(first, data)
         raise ConfigError(path, message) from None
 
 

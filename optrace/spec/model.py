@@ -23,11 +23,10 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from optrace._core.frames import frame_count
-from optrace._core.keys import child, did_you_mean, show
+from optrace._core.keys import show
 from optrace._core.types import Box, Range
-
-Number = Annotated[float, Strict()]
-Count = Annotated[int, Strict()]
+from optrace.spec.fields import AtPath, Count, Number, is_number, point, swarm
+from optrace.spec.tune import RacerTune, TuneConfig
 
 RESERVED_RACER_KEYS = (
     "optimizer",
@@ -50,18 +49,14 @@ MAX_SIDE = 32_767
 _DOMAIN_FORM = "[low, high] or [[x low, x high], [y low, y high]]"
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def _range(v: Any, path: str) -> Range:
-    if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(b) for b in v)):
-        raise _AtPath(path, f"expected {_DOMAIN_FORM}, got {show(v)}")
+    if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(is_number(b) for b in v)):
+        raise AtPath(path, f"expected {_DOMAIN_FORM}, got {show(v)}")
     low, high = float(v[0]), float(v[1])
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise _AtPath(path, "both bounds must be finite numbers")
+        raise AtPath(path, "both bounds must be finite numbers")
     if low >= high:
-        raise _AtPath(path, f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
+        raise AtPath(path, f"the lower bound must be below the upper, got [{v[0]}, {v[1]}]")
     return low, high
 
 
@@ -76,44 +71,6 @@ def _box(v: Any, path: str) -> Box | None:
     ):
         return _range(v[0], f"{path}[0]"), _range(v[1], f"{path}[1]")
     return (_range(v, path),)
-
-
-def _point(v: Any, path: str) -> float | tuple[float, float]:
-    """A number, or ``[x, y]``."""
-    if _number(v):
-        return float(v)
-    if isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(c) for c in v):
-        return float(v[0]), float(v[1])
-    raise _AtPath(path, f"expected a number or [x, y], got {show(v)}")
-
-
-def _swarm(v: Any, path: str) -> Any:
-    """A swarm: a list of points, ``{grid: N}`` or ``{random: N}``, checked."""
-    form = "a list of points, {grid: N} or {random: N}"
-    if v is None:
-        return v
-    if isinstance(v, list):
-        if not v:
-            raise ValueError(f"expected {form}, got an empty list")
-        points = [_point(item, f"{path}[{i}]") for i, item in enumerate(v)]
-        for i, point in enumerate(points):
-            if type(point) is not type(points[0]):
-                like = "[x, y]" if isinstance(points[0], tuple) else "a number"
-                raise _AtPath(f"{path}[{i}]", f"expected {like} like {path}[0], got {show(v[i])}")
-        return points
-    if isinstance(v, dict) and len(v) == 1:
-        ((key, count),) = v.items()
-        if key not in ("grid", "random"):
-            raise _AtPath(
-                child(path, key),
-                f"unknown key{did_you_mean(str(key), ['grid', 'random'])}; expected {form}",
-            )
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise _AtPath(
-                child(path, key), f"expected a whole number, at least 1, got {show(count)}"
-            )
-        return v
-    raise ValueError(f"expected {form}, got {show(v)}")
 
 
 class FunctionConfig(BaseModel):
@@ -146,9 +103,7 @@ class FunctionConfig(BaseModel):
     @classmethod
     def _callable(cls, v: Any) -> Any:
         if v is not None and not callable(v):
-            raise _AtPath(
-                "function", f"expected a name, an expression or a callable, got {show(v)}"
-            )
+            raise AtPath("function", f"expected a name, an expression or a callable, got {show(v)}")
         return v
 
     @model_validator(mode="after")
@@ -159,7 +114,7 @@ class FunctionConfig(BaseModel):
             )
         if self.expr is not None and self.model_extra:
             extra = next(iter(self.model_extra))
-            raise _AtPath(f"function.{extra}", "unknown key; an expression takes 'domain' only")
+            raise AtPath(f"function.{extra}", "unknown key; an expression takes 'domain' only")
         return self
 
     @property
@@ -210,138 +165,6 @@ class WrappedConfig(BaseModel):
             found["wraps"] = self.wraps.as_mapping()
         found.update(self.model_extra or {})
         return found
-
-
-#: What ``optrace tune`` can minimise; all but ``final-loss`` need the lowest known minimum f*.
-OBJECTIVES = ("final-gap", "best-gap", "mean-log-gap", "epochs-to-tolerance", "final-loss")
-
-
-class SearchRange(BaseModel):
-    """How one constructor keyword is searched: ``{low, high}`` (``log: true`` or a
-    ``step``), or ``{choices: [...]}`` for a whole-number, true/false or text keyword."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    low: Number | None = Field(default=None, description="The lowest value tried.")
-    high: Number | None = Field(default=None, description="The highest value tried.")
-    log: bool = Field(default=False, description="Search on a log scale (needs low > 0).")
-    step: Number | None = Field(default=None, gt=0, description="Try only low + k * step.")
-    choices: list[bool | int | float | str] | None = Field(
-        default=None, min_length=1, description="Or: try exactly these values."
-    )
-
-    @model_validator(mode="after")
-    def _bounds(self) -> SearchRange:
-        if self.choices is not None:
-            for key in ("low", "high", "step"):
-                if getattr(self, key) is not None:
-                    raise _AtPath(
-                        key, "give either 'choices' or 'low' and 'high', not both", relative=True
-                    )
-            if self.log:
-                raise _AtPath("log", "'log' applies to low and high, not to choices", relative=True)
-            return self
-        for key in ("low", "high"):
-            if getattr(self, key) is None:
-                raise _AtPath(
-                    key,
-                    "required key is missing; give 'low' and 'high' (or 'choices')",
-                    relative=True,
-                )
-        assert self.low is not None and self.high is not None
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise _AtPath("", "low and high must be finite numbers", relative=True)
-        if self.low >= self.high:
-            raise _AtPath(
-                "high",
-                f"must be above low, got low={self.low:g} and high={self.high:g}",
-                relative=True,
-            )
-        if self.log and self.low <= 0:
-            raise _AtPath(
-                "low",
-                f"'log: true' needs low > 0, got {self.low:g}; use e.g. 1.0e-5",
-                relative=True,
-            )
-        if self.log and self.step is not None:
-            raise _AtPath("step", "give either 'log: true' or 'step', not both", relative=True)
-        return self
-
-    def describe(self) -> str:
-        """``log-uniform [0.0001, 10]``, ``uniform [0, 0.99] step 0.01`` or ``one of [...]``."""
-        if self.choices is not None:
-            return f"one of {list(self.choices)}"
-        kind = "log-uniform" if self.log else "uniform"
-        step = f" step {self.step:g}" if self.step is not None else ""
-        return f"{kind} [{self.low:g}, {self.high:g}]{step}"
-
-
-_DEFAULT_SPACE = {"lr": SearchRange(low=1e-4, high=10.0, log=True)}
-
-
-def _space_form(v: Any) -> Any:
-    if isinstance(v, dict) and not v:
-        raise ValueError(
-            "needs at least one keyword, e.g. {lr: {low: 1.0e-4, high: 10, log: true}}"
-        )
-    return v
-
-
-class RacerTune(BaseModel):
-    """A racer's own ``tune:``: its search space (the budget is the same for everyone)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    space: dict[str, SearchRange] = Field(
-        description="Constructor keywords of this racer's optimizer and their ranges; "
-        "replaces the tune block's space for this racer."
-    )
-
-    _space = field_validator("space", mode="before")(_space_form)
-
-
-class TuneConfig(BaseModel):
-    """``optrace tune``: every racer gets the same budget, starts, horizon and objective."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    trials: Count = Field(default=40, ge=1, le=100_000, description="Trials per racer.")
-    objective: str = Field(
-        default="final-gap",
-        description="What a trial minimises, the mean over the starts: " + ", ".join(OBJECTIVES),
-    )
-    starts: list[float] | list[tuple[float, float]] | dict[str, Count] = Field(
-        default={"random": 8},
-        description="The starts each trial is scored over: a list of points, {grid: N} "
-        "or {random: N} (drawn from seed).",
-    )
-    epochs: Count | None = Field(
-        default=None, ge=1, description="The tuning horizon (default: the race's epochs)."
-    )
-    space: dict[str, SearchRange] = Field(
-        default=_DEFAULT_SPACE,
-        description="Constructor keywords and their ranges (default: lr, log-uniform over "
-        "[1e-4, 10]).",
-    )
-
-    _space = field_validator("space", mode="before")(_space_form)
-
-    @field_validator("objective")
-    @classmethod
-    def _known_objective(cls, v: str) -> str:
-        if v not in OBJECTIVES:
-            raise ValueError(
-                f"unknown objective {show(v)}{did_you_mean(v, OBJECTIVES)}; "
-                f"choose one of {', '.join(OBJECTIVES)}"
-            )
-        return v
-
-    @field_validator("starts", mode="before")
-    @classmethod
-    def _starts_form(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("expected a list of points, {grid: N} or {random: N}")
-        return _swarm(v, "tune.starts")
 
 
 class RacerConfig(BaseModel):
@@ -473,20 +296,20 @@ class AnimationConfig(BaseModel):
     @model_validator(mode="after")
     def _one_length(self) -> AnimationConfig:
         if self.frames is not None and self.duration is not None:
-            raise _AtPath("animation.duration", "give either 'frames' or 'duration', not both")
+            raise AtPath("animation.duration", "give either 'frames' or 'duration', not both")
         return self
 
     @model_validator(mode="after")
     def _whole_pixels(self) -> AnimationConfig:
         width, height = (side * self.scale for side in self.size)
         if not (width.is_integer() and height.is_integer()):
-            raise _AtPath(
+            raise AtPath(
                 "animation.scale",
                 f"{self.scale:g} x {self.size[0]}x{self.size[1]} is not a whole number of "
                 "pixels; use a scale such as 2, or a size it divides evenly",
             )
         if max(width, height) > MAX_SIDE:
-            raise _AtPath(
+            raise AtPath(
                 "animation.scale",
                 f"{self.scale:g} x {self.size[0]}x{self.size[1]} is {width:.0f}x{height:.0f}; "
                 f"each side must be at most {MAX_SIDE} pixels",
@@ -589,14 +412,14 @@ class RaceConfig(BaseModel):
     def _start_form(cls, v: Any) -> Any:
         if v == "random":
             return v
-        if _number(v) or isinstance(v, (list, tuple)):
-            return _point(v, "start")
+        if is_number(v) or isinstance(v, (list, tuple)):
+            return point(v, "start")
         raise ValueError(f"expected a number, [x, y] or 'random', got {show(v)}")
 
     @field_validator("starts", mode="before")
     @classmethod
     def _starts_form(cls, v: Any) -> Any:
-        return _swarm(v, "starts")
+        return swarm(v, "starts")
 
     @field_validator("domain", mode="before")
     @classmethod
@@ -606,7 +429,7 @@ class RaceConfig(BaseModel):
     @model_validator(mode="after")
     def _start_or_starts(self) -> RaceConfig:
         if self.starts is not None and "start" in self.model_fields_set:
-            raise _AtPath(
+            raise AtPath(
                 "starts", "give either 'start' (one point) or 'starts' (a swarm), not both"
             )
         return self
@@ -618,21 +441,10 @@ class RaceConfig(BaseModel):
             if racer.label is None:
                 continue
             if racer.label in seen:
-                raise _AtPath(
+                raise AtPath(
                     f"racers[{i}].label",
                     f"'{racer.label}' is already the label of racers[{seen[racer.label]}]; "
                     "give each racer its own label",
                 )
             seen[racer.label] = i
         return self
-
-
-class _AtPath(ValueError):
-    """A model-level problem that belongs to one key path (``relative``: a path
-    under the model that raised it)."""
-
-    def __init__(self, path: str, message: str, relative: bool = False) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
-        self.relative = relative

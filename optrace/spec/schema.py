@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from optrace.spec.gallery import GalleryConfig
 from optrace.spec.model import RaceConfig
 
 _COUNT = {"type": "integer", "minimum": 1}
@@ -61,8 +62,6 @@ def config_schema() -> dict[str, Any]:
 
 def gallery_schema() -> dict[str, Any]:
     """A JSON Schema of the gallery config (``optrace gallery``)."""
-    from optrace.spec.gallery import GalleryConfig
-
     schema = GalleryConfig.model_json_schema()
     props = schema["properties"]
     props["starts"]["anyOf"] = [*_SWARM, {"type": "null"}]

@@ -20,9 +20,10 @@ import torch
 from optrace._core.errors import ConfigError
 from optrace._core.keys import child, did_you_mean
 from optrace._core.types import Fn
-from optrace.optim.optimizers import OptimizerSpec, constructor_parameters
+from optrace.optim.hyperparameters import constructor_parameters
+from optrace.optim.optimizers import OptimizerSpec
 from optrace.optim.probe import first_line, probe
-from optrace.spec.model import SearchRange
+from optrace.spec.tune import SearchRange
 
 if TYPE_CHECKING:
     import optuna

@@ -26,7 +26,8 @@ from optrace.engine.labels import default_labels
 from optrace.engine.loop import race_one
 from optrace.engine.plan import RacePlan, RacerPlan, prepare
 from optrace.problems.objective import DTYPE
-from optrace.spec.model import RaceConfig, RacerConfig, RacerTune, TuneConfig
+from optrace.spec.model import RaceConfig, RacerConfig
+from optrace.spec.tune import RacerTune, TuneConfig
 from optrace.tune.objectives import NEEDS_MINIMUM, score
 from optrace.tune.space import Param, resolve_space
 from optrace.tune.storage import claim, finished, open_storage, open_study
