@@ -529,7 +529,7 @@ def test_a_tuning_saves_a_config_that_races_its_best_values(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "tuned.yaml"]
 
 
-def test_a_tuned_race_is_planned_from_the_source_and_races_as_a_fresh_plan(
+def test_tuning_probes_once_and_its_tuned_race_races_as_a_fresh_plan_would(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from optrace.engine import plan as planning
@@ -539,7 +539,11 @@ def test_a_tuned_race_is_planned_from_the_source_and_races_as_a_fresh_plan(
         function="rosenbrock", start=[-1.2, 1.0], epochs=12, racers=racers,
         tune={"trials": 3, "starts": {"random": 2}},
     )  # fmt: skip
+    probed: list[object] = []
+    resolve = planning._optimizers
+    monkeypatch.setattr(planning, "_optimizers", lambda *a: probed.append(a) or resolve(*a))
     tuning = race.tune()
+    assert len(probed) == 1  # the race's optimizers, probed once for the race and its tuning
     planned: list[object] = []
     real = planning.prepare
     monkeypatch.setattr(planning, "prepare", lambda *a, **k: planned.append(a) or real(*a, **k))

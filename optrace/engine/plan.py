@@ -54,15 +54,23 @@ class RacePlan:
     repeats: int = 1
 
 
-def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True) -> RacePlan:
+def prepare(
+    config: RaceConfig,
+    folder: Path | None = None,
+    limits: bool = True,
+    like: RacePlan | None = None,
+) -> RacePlan:
     """Resolve the function, the start and every racer; raise ConfigError on the first problem.
 
     Args:
         config: A validated config.
         folder: The config file's folder, where dotted optimizer paths are looked for first.
         limits: Refuse a race or animation too large for this machine (see optrace.cost).
+        like: The plan of a config that differs from ``config`` only in its starts
+            and epochs (a tuning's): its function and racers are taken as they are,
+            not built and probed again.
     """
-    objective = _objective(config)
+    objective = _objective(config) if like is None else like.objective
     dims = objective.dims
     if limits:
         runs = _start_count(config, dims) * config.repeats
@@ -71,15 +79,19 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
     starts = _checked_starts(config, objective)
     first = starts[0][1]
     start = torch.tensor(first if isinstance(first, tuple) else [first], dtype=DTYPE)
-    specs, schedules = _optimizers(config, objective, start, folder, limits)
-    noises = [config.noise if r.noise is None else r.noise for r in config.racers]
+    if like is None:
+        specs, schedules = _optimizers(config, objective, start, folder, limits)
+        noises = [config.noise if r.noise is None else r.noise for r in config.racers]
+        racers = _racer_plans(config, specs, schedules, noises)
+    else:
+        racers = like.racers
     if limits:
         cost.check_race(
-            [(s.elementwise, s.step_seconds) for s in specs],
+            [(r.optimizer.elementwise, r.optimizer.step_seconds) for r in racers],
             len(starts) * config.repeats,
             config.epochs,
             dims,
-            noisy=[n is not None and n.std > 0 for n in noises],
+            noisy=[r.noise is not None and r.noise.std > 0 for r in racers],
         )
     return RacePlan(
         title=config.title,
@@ -87,7 +99,7 @@ def prepare(config: RaceConfig, folder: Path | None = None, limits: bool = True)
         domain=objective.domain,
         starts=tuple(s for _, s in starts),
         epochs=config.epochs,
-        racers=_racer_plans(config, specs, schedules, noises),
+        racers=racers,
         animation=config.animation,
         tolerance=config.tolerance,
         seed=config.seed,

@@ -223,7 +223,7 @@ def prepare_tuning(
         update={"starts": settings.starts, "epochs": settings.epochs or config.epochs}
     )
     try:
-        tuning = prepare(tuning_config, folder, limits)
+        tuning = prepare(tuning_config, folder, limits, like=race)
     except ConfigError as exc:
         if exc.path.startswith(("starts", "epochs")):
             raise ConfigError(f"tune.{exc.path}", exc.message) from None
