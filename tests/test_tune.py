@@ -555,3 +555,16 @@ def test_tuning_probes_once_and_its_tuned_race_races_as_a_fresh_plan_would(
     for mine, theirs in zip(ran.result.traces, fresh.result.traces, strict=True):
         for part in ("x", "y", "loss"):
             assert np.array_equal(getattr(mine, part), getattr(theirs, part), equal_nan=True)
+
+
+def test_workers_refuse_in_one_line_a_race_defined_in_a_notebook(tmp_path: Path) -> None:
+    race = optrace.Race(
+        function=lambda x: (x**2 - 1) ** 2, domain=(-2, 2), start=1.5, epochs=5,
+        racers=[{"optimizer": "SGD", "lr": 0.01}],
+    )  # fmt: skip
+    with pytest.raises(optrace.UsageError) as caught:
+        race.tune(trials=2, storage=f"journal:{tmp_path / 'j.log'}", workers=2)
+    message = str(caught.value)
+    assert message.startswith("workers: more than one needs a race that can be sent")
+    assert message.endswith("define its function and optimizers in a module, or use one worker")
+    assert "\n" not in message

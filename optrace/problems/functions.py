@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -229,8 +229,23 @@ def build_function(
     check the Python callable ``call``.
 
     ``domain`` holds one range (for a 2-D function, both axes) or two (x, then y);
-    ``domain_path`` is the key blamed when it does not fit the function.
+    ``domain_path`` is the key blamed when it does not fit the function. The
+    objective pickles as these arguments, and is built again where it is unpickled.
     """
+    built = _built(name, params, path, expr, domain, domain_path, call)
+    arguments = (name, dict(params), path, expr, domain, domain_path, call)
+    return replace(built, recipe=(build_function, arguments))
+
+
+def _built(
+    name: str | None,
+    params: Mapping[str, Any],
+    path: str,
+    expr: str | None,
+    domain: tuple[Range, ...] | None,
+    domain_path: str,
+    call: Callable[..., Any] | None,
+) -> Objective:
     if call is not None:
         return objective_from_callable(call, domain, path)
     if expr is not None:

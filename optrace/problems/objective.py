@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +30,8 @@ class Objective:
         default_start: Where racers start when the config names no start (None: random).
         params: The parameters the function was built with.
         ydomain: In 2-D, ``(low, high)`` drawn on the y axis; None in 1-D.
+        recipe: How to build it again, ``(builder, arguments)``: what a pickled
+            objective carries instead of ``fn`` (a closure, which cannot be pickled).
     """
 
     name: str
@@ -39,6 +42,14 @@ class Objective:
     default_start: Point | None = None
     params: Mapping[str, float] = field(default_factory=dict)
     ydomain: Range | None = None
+    recipe: tuple[Callable[..., Objective], tuple[Any, ...]] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    def __reduce__(self) -> Any:
+        if self.recipe is None:
+            return super().__reduce__()
+        return self.recipe
 
     @property
     def dims(self) -> int:

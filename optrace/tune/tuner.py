@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -348,6 +349,23 @@ def run_tuning(
     return _collect(plan, opened, study, storage, workers)
 
 
+def _job(plan: TuningPlan, storage: str, study: str) -> bytes:
+    """What a worker process reads on stdin: a line of JSON naming the config's folder
+    (where its own optimizers' modules are imported from), then the plan, pickled,
+    so that the worker neither plans nor probes again."""
+    try:
+        pickled = pickle.dumps({"plan": plan, "storage": storage, "study": study})
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        raise UsageError(
+            "workers: more than one needs a race that can be sent to other processes; "
+            f"this one cannot ({exc}): define its function and optimizers in a module, "
+            "or use one worker",
+            parameter="workers",
+        ) from None
+    folder = None if plan.folder is None else str(plan.folder)
+    return json.dumps({"folder": folder}).encode() + b"\n" + pickled
+
+
 def _run_workers(
     plan: TuningPlan,
     storage: str,
@@ -358,16 +376,7 @@ def _run_workers(
 ) -> None:
     """Start ``workers`` processes on one shared storage and wait for them all;
     ``progress`` hears of the trials they finish, read from the storage."""
-    payload = json.dumps(
-        {
-            "config": plan.config.model_dump(mode="json", exclude_unset=True),
-            "folder": None if plan.folder is None else str(plan.folder),
-            "trials": plan.settings.trials,
-            "storage": storage,
-            "study": study,
-            "limits": plan.limits,
-        }
-    )
+    payload = _job(plan, storage, study)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for _ in range(workers):
@@ -377,7 +386,7 @@ def _run_workers(
                 env=os.environ.copy(),
             )
             assert process.stdin is not None
-            process.stdin.write(payload.encode())
+            process.stdin.write(payload)
             process.stdin.close()
             processes.append(process)
         names = [study_name(study, target) for target in plan.targets]
