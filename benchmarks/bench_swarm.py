@@ -89,16 +89,16 @@ def way(before: bool) -> Iterator[Timed]:
     from optrace.export import gif
     from optrace.render.scene import RaceScene
 
-    saved = gif._Palette, RaceScene.RASTER_TRAILS_FROM, gif._local_table
+    saved = gif.Palette, RaceScene.RASTER_TRAILS_FROM, gif._local_table
     timer = Timed(palette_before.Palette if before else saved[0])
-    gif._Palette = timer  # type: ignore[assignment, misc]
+    gif.Palette = timer  # type: ignore[assignment, misc]
     gif._local_table = timer.timed(saved[2])
     if before:
         RaceScene.RASTER_TRAILS_FROM = sys.maxsize
     try:
         yield timer
     finally:
-        gif._Palette, RaceScene.RASTER_TRAILS_FROM, gif._local_table = saved  # type: ignore[misc]
+        gif.Palette, RaceScene.RASTER_TRAILS_FROM, gif._local_table = saved  # type: ignore[misc]
 
 
 def prepared(config: dict[str, Any] | Path) -> tuple[Any, Any, Any, tuple[int, int]]:

@@ -435,15 +435,7 @@ class RaceRun:
         from optrace.export.window import check_display, show
 
         check_display()
-        drawing = self.drawing()
-        show(
-            self.result,
-            drawing.interval,
-            drawing.size,
-            frame_epochs=self.frame_epochs(frames),
-            options=drawing.options,
-            stop_requested=stop_requested,
-        )
+        show(self.result, self.drawing(), self.frame_epochs(frames), stop_requested=stop_requested)
 
     def _repr_html_(self) -> str:
         """The race as its HTML player, for Jupyter: scoped, so that several players
@@ -451,16 +443,7 @@ class RaceRun:
         if self._html is None:
             from optrace.export.html import player_html
 
-            drawing = self.drawing()
-            self._html = player_html(
-                self.result,
-                drawing.interval,
-                drawing.size,
-                frame_epochs=self.frame_epochs(),
-                options=drawing.options,
-                loop=drawing.loop,
-                page=False,
-            )
+            self._html = player_html(self.result, self.drawing(), self.frame_epochs(), page=False)
         return self._html
 
     def __repr__(self) -> str:

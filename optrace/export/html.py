@@ -32,8 +32,8 @@ from typing import IO, Any
 import numpy as np
 
 from optrace._core.errors import OutputError
-from optrace.export.frames import DPI, Timing, new_figure, scale_figure
-from optrace.render.options import SceneOptions
+from optrace.export.drawing import Drawing
+from optrace.export.frames import DPI, new_figure, scale_figure
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
 
@@ -43,20 +43,17 @@ FORMAT = 1
 
 def player_data(
     result: RaceResult,
-    size: tuple[int, int],
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
-    options: SceneOptions | None = None,
-    timing: Timing | None = None,
 ) -> dict[str, Any]:
     """Everything the page needs to draw the race, as JSON-ready data.
 
     Args:
         result: The race.
-        size: The figure's ``(width, height)`` in pixels.
+        drawing: As for the GIF: the figure's ``(width, height)`` in pixels,
+            milliseconds per GIF frame, whether playing loops, and the options.
         frame_epochs: The epochs the GIF of the same race shows; playing at 1x
             takes as long as that GIF (every epoch is in the page regardless).
-        options: Panels, trails and view, as for the GIF.
-        timing: Milliseconds per GIF frame, and whether playing loops.
 
     Returns:
         A mapping: the background as a PNG data URL, each axes' mapping, and
@@ -64,7 +61,7 @@ def player_data(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    timing = timing or Timing()
+    size, options, timing = drawing.size, drawing.options, drawing.timing
     figure = new_figure(size)
     canvas: Any = FigureCanvasAgg(figure)
     scene = RaceScene(figure, result, frame_epochs, options)
@@ -72,7 +69,7 @@ def player_data(
     canvas.draw()
     renderer = canvas.get_renderer()
     width, height = (int(v) for v in canvas.get_width_height())
-    scale = options.scale if options is not None else 1.0
+    scale = options.scale
     if scale == 1:
         background = _png(np.asarray(canvas.buffer_rgba()))
 
@@ -171,22 +168,18 @@ def player_data(
 
 def player_html(
     result: RaceResult,
-    interval: int,
-    size: tuple[int, int],
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
-    options: SceneOptions | None = None,
-    loop: bool = True,
     page: bool = True,
 ) -> str:
     """The player as HTML: a whole page, or a fragment to embed (a notebook cell).
 
     Args:
         result: The race.
-        interval: Milliseconds per GIF frame; playing at 1x takes as long as the GIF.
-        size: The figure's ``(width, height)`` in pixels.
+        drawing: As for the GIF: the figure's ``(width, height)`` in pixels,
+            milliseconds per GIF frame (playing at 1x takes as long as the GIF),
+            whether playing starts over at the end, and panels, trails and view.
         frame_epochs: The epochs the GIF shows (default every epoch).
-        options: Panels, trails and view, as for the GIF.
-        loop: Whether playing starts over at the end.
         page: A whole document with a Content-Security-Policy (True), or a
             ``<div>`` with its own style and script that several of can share
             one page, each scoped to itself (False).
@@ -196,9 +189,9 @@ def player_html(
 
     Examples:
         In a notebook, ``RaceRun._repr_html_`` returns
-        ``player_html(result, 200, (640, 480), page=False)``.
+        ``player_html(result, Drawing((640, 480)), page=False)``.
     """
-    data = player_data(result, size, frame_epochs, options, Timing(interval, loop))
+    data = player_data(result, drawing, frame_epochs)
     ident = "optrace-" + uuid.uuid4().hex[:12]
     script = _asset("player.js")
     style = _asset("player.css")
@@ -206,7 +199,7 @@ def player_html(
     # The still of the whole race, for where scripts do not run (a notebook on
     # GitHub, nbviewer, an untrusted one); the script removes it as it mounts.
     still = (
-        f'<img class="optrace-still" src="{_still_url(result, size, options)}"'
+        f'<img class="optrace-still" src="{_still_url(result, drawing)}"'
         f' width="{data["width"]}" height="{data["height"]}"'
         f' alt="{html.escape(result.title)}">'
     )
@@ -240,11 +233,8 @@ def player_html(
 def write_player(
     result: RaceResult,
     path_or_file: Path | IO[str],
-    interval: int,
-    size: tuple[int, int],
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
-    options: SceneOptions | None = None,
-    loop: bool = True,
 ) -> None:
     """Write the player page to a path or an open text file.
 
@@ -252,16 +242,13 @@ def write_player(
         result: The race.
         path_or_file: Where to write (UTF-8); for an atomic write pass an
             :class:`~optrace._core.atomic.AtomicFile`'s ``path``.
-        interval: Milliseconds per GIF frame; playing at 1x takes as long as the GIF.
-        size: The figure's ``(width, height)`` in pixels.
+        drawing: Size, timing and options, as for the GIF.
         frame_epochs: The epochs the GIF shows (default every epoch).
-        options: Panels, trails and view, as for the GIF.
-        loop: Whether playing starts over at the end.
 
     Raises:
         OutputError: The file could not be written.
     """
-    text = player_html(result, interval, size, frame_epochs, options, loop, page=True)
+    text = player_html(result, drawing, frame_epochs, page=True)
     if not isinstance(path_or_file, Path):
         path_or_file.write(text)
         return
@@ -271,16 +258,14 @@ def write_player(
         raise OutputError(f"writing the player failed: {exc.strerror}") from exc
 
 
-def _still_url(
-    result: RaceResult, size: tuple[int, int], options: SceneOptions | None = None
-) -> str:
+def _still_url(result: RaceResult, drawing: Drawing) -> str:
     """The race's still at its last epoch as a PNG data URL, with the palette of
     the player's background (a few times smaller than the still's own PNG).
 
     Args:
         result: The race.
-        size: The figure's ``(width, height)`` in pixels (times ``options.scale``).
-        options: Panels and view, as for the still.
+        drawing: The figure's ``(width, height)`` in pixels (times ``options.scale``),
+            and panels and view, as for the still.
 
     Returns:
         ``data:image/png;base64,...``
@@ -290,7 +275,7 @@ def _still_url(
     from optrace.export.still import write_still
 
     drawn = io.BytesIO()
-    write_still(result, drawn, size, result.epochs, options)
+    write_still(result, drawn, drawing, result.epochs)
     drawn.seek(0)
     with Image.open(drawn) as image:
         rgba = np.asarray(image.convert("RGBA"))
@@ -320,10 +305,10 @@ def _png(rgba: np.ndarray) -> bytes:
     commonest colours exactly, any other its nearest."""
     from PIL import Image
 
-    from optrace.export.gif import _colour_keys, _Palette
+    from optrace.export.gif import Palette, colour_keys
 
-    keys = _colour_keys(rgba)
-    palette = _Palette(keys, 255)
+    keys = colour_keys(rgba)
+    palette = Palette(keys, 255)
     image = Image.fromarray(palette.indices(keys), mode="P")
     image.putpalette(palette.rgb.astype(np.uint8).tobytes())
     out = io.BytesIO()

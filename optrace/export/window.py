@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from optrace._core.errors import OutputError
+from optrace.export.drawing import Drawing
 from optrace.export.frames import DPI
-from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
 
@@ -102,24 +102,21 @@ def _wayland_opens(name: str) -> bool:
 
 def show(
     result: RaceResult,
-    interval: int,
-    size: tuple[int, int],
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     close_when_done: bool = False,
     on_frame: Callable[[int], None] | None = None,
-    options: SceneOptions | None = None,
     stop_requested: Callable[[], bool] | None = None,
 ) -> None:
     """Animate the race in a Qt window (FuncAnimation, blitting); return when it is closed.
 
     Args:
         result: The race to play.
-        interval: Milliseconds per frame.
-        size: The window's canvas in pixels, (width, height).
+        drawing: The window's canvas in pixels, (width, height); milliseconds per
+            frame; what the scene draws (trail, 2-D view, ...).
         frame_epochs: The epochs shown, one per frame (default: every epoch).
         close_when_done: Close the window one interval after the last frame.
         on_frame: Called with each frame number as it is drawn.
-        options: What the scene draws (trail, 2-D view, ...).
         stop_requested: Asked every ``POLL_MS`` ms while the window is open; once it
             returns True the window closes and ``show`` returns. Give it when the
             caller handles SIGINT and SIGTERM (a command line wires them to it):
@@ -135,6 +132,7 @@ def show(
     def stopping() -> bool:
         return stop_requested is not None and stop_requested()
 
+    size, interval = drawing.size, drawing.interval
     check_display()
     if stopping():
         return
@@ -154,7 +152,7 @@ def show(
         manager = figure.canvas.manager
         if manager is not None:
             manager.set_window_title(f"optrace: {result.title}")
-        scene = RaceScene(figure, result, frame_epochs, options)
+        scene = RaceScene(figure, result, frame_epochs, drawing.options)
         last = scene.n_frames - 1
         closer = figure.canvas.new_timer(interval=interval)
         closer.single_shot = True
