@@ -20,14 +20,13 @@ import numpy as np
 from optrace._core.atomic import AtomicFile
 from optrace._core.errors import OutputError, UsageError
 from optrace.export.drawing import Drawing, Timing
+from optrace.render.options import DPI as DPI  # re-exported: outputs size figures by it
 from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-DPI = 100
 
 
 class FrameSink(Protocol):
