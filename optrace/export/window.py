@@ -100,6 +100,23 @@ def _wayland_opens(name: str) -> bool:
     return True
 
 
+def _qt_figure(size: tuple[int, int]) -> Any:
+    """A pyplot figure of ``size`` pixels in a Qt window.
+
+    Raises:
+        OutputError: Qt cannot open a window.
+    """
+    import matplotlib
+
+    try:
+        matplotlib.use("QtAgg")
+        import matplotlib.pyplot as plt  # noqa: TID251 - the window needs pyplot's event loop
+
+        return plt.figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+    except (ImportError, RuntimeError) as exc:  # the display went away since the check
+        raise OutputError(f"--show: cannot open a Qt window ({exc}); {HEADLESS}") from None
+
+
 def show(
     result: RaceResult,
     drawing: Drawing,
@@ -132,19 +149,12 @@ def show(
     def stopping() -> bool:
         return stop_requested is not None and stop_requested()
 
-    size, interval = drawing.size, drawing.interval
+    interval = drawing.interval
     check_display()
     if stopping():
         return
-    import matplotlib
-
-    try:
-        matplotlib.use("QtAgg")
-        import matplotlib.pyplot as plt  # noqa: TID251 - the window needs pyplot's event loop
-
-        figure = plt.figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
-    except (ImportError, RuntimeError) as exc:  # the display went away since the check
-        raise OutputError(f"--show: cannot open a Qt window ({exc}); {HEADLESS}") from None
+    figure = _qt_figure(drawing.size)
+    import matplotlib.pyplot as plt  # noqa: TID251 - the window needs pyplot's event loop
     from matplotlib.animation import FuncAnimation
     from matplotlib.backends.qt_compat import QtWidgets  # type: ignore[attr-defined]
 
@@ -181,15 +191,23 @@ def show(
         )
         if not stopping():
             poll.start()
-            if stop_requested is None:
-                plt.show()
-            else:
-                # The caller handles the signals: run Qt's loop without the SIGINT
-                # handler plt.show adds, which closes the windows from inside
-                # whichever callback is running, and FuncAnimation fails there.
-                figure.show()
-                QtWidgets.QApplication.instance().exec()
+            _run_loop(figure, own_signals=stop_requested is None)
             poll.stop()
         del animation
     finally:
         plt.close(figure)
+
+
+def _run_loop(figure: Any, own_signals: bool) -> None:
+    """Run Qt's loop until the window closes or the loop is quit."""
+    import matplotlib.pyplot as plt  # noqa: TID251 - the window needs pyplot's event loop
+    from matplotlib.backends.qt_compat import QtWidgets  # type: ignore[attr-defined]
+
+    if own_signals:
+        plt.show()
+    else:
+        # The caller handles the signals: run Qt's loop without the SIGINT
+        # handler plt.show adds, which closes the windows from inside
+        # whichever callback is running, and FuncAnimation fails there.
+        figure.show()
+        QtWidgets.QApplication.instance().exec()

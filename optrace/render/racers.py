@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from optrace.engine.styles import split_style
+from optrace.render.shown import RacerShown
 from optrace.render.theme import Theme
 from optrace.render.trails import RasterTrail
 from optrace.render.views.base import View
@@ -133,6 +135,16 @@ class Positions:
         now = [c[rows, at] for c in coords]
         alive = last >= epoch
         return Place(now, alive, alive & outside[rows, at])
+
+    def shown(self, i: int, epoch: int, bounds: Sequence[tuple[float, float]]) -> RacerShown:
+        """Racer ``i`` as frame of ``epoch`` shows it; one outside is drawn at the
+        ``bounds`` of each coordinate."""
+        place = self.at(i, epoch)
+        now, alive, out = place.now, place.alive, place.out
+        inside = alive & ~out
+        clipped = [np.clip(c[out], low, high) for c, (low, high) in zip(now, bounds, strict=True)]
+        markers = tuple(c[inside] for c in now)
+        return RacerShown(markers, tuple(c[~alive] for c in now), tuple(clipped))
 
     def note(self, epoch: int) -> str:
         """Who has diverged by ``epoch`` and who is outside the domain, unwrapped."""

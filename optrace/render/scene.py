@@ -23,7 +23,7 @@ from optrace.render.frame import Frame
 from optrace.render.loss_panel import LossPanel
 from optrace.render.options import SceneOptions
 from optrace.render.racers import Positions, RacerArtists, add_racer, move_trail
-from optrace.render.shown import FrameShown, RacerShown
+from optrace.render.shown import FrameShown
 from optrace.render.theme import THEMES, dress
 from optrace.render.views import View, view_for
 from optrace.render.views.base import TRAIL_Z, set_coords
@@ -185,22 +185,10 @@ class RaceScene:
     def shown(self, frame: int) -> FrameShown:
         """What ``frame`` shows, as data."""
         epoch = int(self.frame_epochs[frame])
-        racers = []
-        for i in range(len(self.racers)):
-            place = self.positions.at(i, epoch)
-            now, alive, out = place.now, place.alive, place.out
-            inside = alive & ~out
-            clipped = [
-                np.clip(c[out], low, high) for c, (low, high) in zip(now, self.bounds, strict=True)
-            ]
-            racers.append(
-                RacerShown(
-                    tuple(c[inside] for c in now), tuple(c[~alive] for c in now), tuple(clipped)
-                )
-            )
+        racers = tuple(self.positions.shown(i, epoch, self.bounds) for i in range(len(self.racers)))
         panel = self.frame_epochs[: frame + 1] if self.panel is not None else None
         notes = self.note_text(epoch)
-        return FrameShown(frame, epoch, str(epoch), notes, tuple(racers), self.trail, panel)
+        return FrameShown(frame, epoch, str(epoch), notes, racers, self.trail, panel)
 
     def show(self, shown: FrameShown) -> list[Artist]:
         """Set every moving artist as ``shown`` says; return them."""
