@@ -87,18 +87,18 @@ def way(before: bool) -> Iterator[Timed]:
     import palette_before
 
     from optrace.export import gif
-    from optrace.render.scene import RaceScene
+    from optrace.render.views import ContourView
 
-    saved = gif._Palette, RaceScene.RASTER_TRAILS_FROM, gif._local_table
+    saved = gif.Palette, ContourView.RASTER_TRAILS_FROM, gif._local_table
     timer = Timed(palette_before.Palette if before else saved[0])
-    gif._Palette = timer  # type: ignore[assignment, misc]
+    gif.Palette = timer  # type: ignore[assignment, misc]
     gif._local_table = timer.timed(saved[2])
     if before:
-        RaceScene.RASTER_TRAILS_FROM = sys.maxsize
+        ContourView.RASTER_TRAILS_FROM = sys.maxsize
     try:
         yield timer
     finally:
-        gif._Palette, RaceScene.RASTER_TRAILS_FROM, gif._local_table = saved  # type: ignore[misc]
+        gif.Palette, ContourView.RASTER_TRAILS_FROM, gif._local_table = saved  # type: ignore[misc]
 
 
 def prepared(config: dict[str, Any] | Path) -> tuple[Any, Any, Any, tuple[int, int]]:

@@ -24,7 +24,8 @@ from optrace._core.frames import frame_epochs
 from optrace._core.progress import progress_bar
 from optrace.engine import cost
 from optrace.export import outputs as race_outputs
-from optrace.export.outputs import ANIMATIONS, Drawing, check_basins, check_outputs
+from optrace.export.drawing import Drawing
+from optrace.export.outputs import ANIMATIONS, check_basins, check_outputs
 from optrace.render.options import SceneOptions
 from optrace.results import report
 from optrace.results.trace import RaceResult, Trace
@@ -550,15 +551,7 @@ class RaceRun:
         from optrace.export.window import check_display, show
 
         check_display()
-        drawing = self.drawing()
-        show(
-            self.result,
-            drawing.interval,
-            drawing.size,
-            frame_epochs=self.frame_epochs(frames),
-            options=drawing.options,
-            stop_requested=stop_requested,
-        )
+        show(self.result, self.drawing(), self.frame_epochs(frames), stop_requested=stop_requested)
 
     def _repr_html_(self) -> str:
         """The race as its HTML player, for Jupyter: scoped, so that several players
@@ -567,16 +560,7 @@ class RaceRun:
             # matplotlib loads only when a picture is drawn.
             from optrace.export.html import player_html
 
-            drawing = self.drawing()
-            self._html = player_html(
-                self.result,
-                drawing.interval,
-                drawing.size,
-                frame_epochs=self.frame_epochs(),
-                options=drawing.options,
-                loop=drawing.loop,
-                page=False,
-            )
+            self._html = player_html(self.result, self.drawing(), self.frame_epochs(), page=False)
         return self._html
 
     def __repr__(self) -> str:

@@ -313,9 +313,7 @@ def test_the_inline_player_shows_the_still_where_no_script_runs(tmp_path: Path) 
         assert image.format == "PNG"
         shown = np.asarray(image.convert("RGB")).astype(int)
     drawing = run.drawing()
-    write_still(
-        run.result, tmp_path / "still.png", drawing.size, run.result.epochs, drawing.options
-    )
+    write_still(run.result, tmp_path / "still.png", drawing, run.result.epochs)
     with Image.open(tmp_path / "still.png") as image:
         still = np.asarray(image.convert("RGB")).astype(int)
     assert shown.shape == still.shape == (360, 320, 3)
@@ -325,7 +323,7 @@ def test_the_inline_player_shows_the_still_where_no_script_runs(tmp_path: Path) 
     assert (differ == 0).mean() > 0.9 and (differ > 64).mean() < 0.006, differ.mean()
     # The still of the race's last epoch, not its first: the loss panel is drawn.
     first = tmp_path / "first.png"
-    write_still(run.result, first, drawing.size, 0, drawing.options)
+    write_still(run.result, first, drawing, 0)
     with Image.open(first) as image:
         assert (
             np.abs(shown - np.asarray(image.convert("RGB")).astype(int)).max(axis=2) > 64

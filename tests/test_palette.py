@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from optrace.export.gif import _colour_keys, _Palette
+from optrace.export.gif import Palette, colour_keys
 from tests.conftest import ROOT
 
 
@@ -49,7 +49,7 @@ def plot_like_first_frame(rng: np.random.Generator) -> np.ndarray:
 def test_palette_indices_are_the_nearest_entry_on_random_frames(seed: int) -> None:
     rng = np.random.default_rng(seed)
     first = plot_like_first_frame(rng)
-    palette = _Palette(_colour_keys(frame_of(first)), 255)
+    palette = Palette(colour_keys(frame_of(first)), 255)
     assert len(palette.rgb) == 255
     assert np.array_equal(palette.indices(first), nearest(palette.rgb, first))
     # Random colours anywhere in the cube, then blends near the palette's own
@@ -67,7 +67,7 @@ def test_a_palette_of_a_few_colours_maps_ties_to_the_lowest_index() -> None:
     # Black first (the commoner), then white: mid grey 127 is nearer black,
     # and (0, 255, 0)-like colours tie only where the distances are equal.
     first = np.array([[0x000000] * 3 + [0xFFFFFF] * 2 + [0x0000FF]], np.uint32)
-    palette = _Palette(_colour_keys(frame_of(first)), 255)
+    palette = Palette(colour_keys(frame_of(first)), 255)
     keys = np.arange(0, 1 << 24, 977, dtype=np.uint32)
     assert np.array_equal(palette.indices(keys), nearest(palette.rgb, keys))
 

@@ -104,6 +104,7 @@ def make_race(folder: Path, config: dict[str, Any]) -> Race:
     from optrace._core.frames import frame_epochs
     from optrace.engine.loop import run
     from optrace.engine.plan import prepare
+    from optrace.export.drawing import Drawing
     from optrace.export.frames import export
     from optrace.export.html import write_player
     from optrace.render.options import SceneOptions
@@ -117,10 +118,11 @@ def make_race(folder: Path, config: dict[str, Any]) -> Race:
     options = SceneOptions.of(animation, result.dims)
 
     gif = AtomicFile(folder / "race.gif")
-    export(result, {"gif": gif}, animation.interval, animation.size, True, shown, None, options)
+    drawing = Drawing(animation.size, animation.interval, options=options)
+    export(result, {"gif": gif}, drawing, shown)
     gif.commit()
     html = folder / "race.html"
-    write_player(result, html, animation.interval, animation.size, shown, options)
+    write_player(result, html, drawing, shown)
     return Race(result, shown, gif.target, html, animation.size, options)
 
 
@@ -579,12 +581,11 @@ def test_the_markup_shows_the_still_until_the_script_mounts(
 
     from PIL import Image
 
+    from optrace.export.drawing import Drawing
     from optrace.export.still import write_still
 
-    write_still(
-        plane_race.result, tmp_path / "still.png", plane_race.size, plane_race.result.epochs,
-        plane_race.options,
-    )  # fmt: skip
+    drawing = Drawing(plane_race.size, options=plane_race.options)
+    write_still(plane_race.result, tmp_path / "still.png", drawing, plane_race.result.epochs)
     with Image.open(tmp_path / "still.png") as image:
         want = np.asarray(image.convert("RGB")).astype(int)
     browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
@@ -626,11 +627,12 @@ def test_the_policy_refuses_any_request(browser: Any, line_race: Race) -> None:
 def test_two_players_on_one_page_keep_to_themselves(
     browser: Any, line_race: Race, plane_race: Race, tmp_path: Path
 ) -> None:
+    from optrace.export.drawing import Drawing
     from optrace.export.html import player_html
 
     page = tmp_path / "two.html"
     fragments = [
-        player_html(race.result, 100, (400, 300), frame_epochs=race.frames, page=False)
+        player_html(race.result, Drawing((400, 300), 100), race.frames, page=False)
         for race in (line_race, plane_race)
     ]
     page.write_text("<!DOCTYPE html><html><body>" + "".join(fragments) + "</body></html>")

@@ -17,6 +17,7 @@ from optrace.export.frames import DPI, render
 from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.render.trails import RasterTrail
+from optrace.render.views import ContourView
 from optrace.results.trace import RaceResult
 from optrace.spec.loading import parse_config
 from tests.test_writers import RecordingSink, full_redraw
@@ -59,7 +60,7 @@ def test_rasterised_trails_match_matplotlibs_within_the_tolerance(
     result = swarm(grid)
     options = SceneOptions(trail=8)
     ours = frames(result, options)
-    monkeypatch.setattr(RaceScene, "RASTER_TRAILS_FROM", sys.maxsize)
+    monkeypatch.setattr(ContourView, "RASTER_TRAILS_FROM", sys.maxsize)
     theirs = frames(result, options)
     bare = frames(result, SceneOptions(trail=0))
     difference = error(ours, theirs)

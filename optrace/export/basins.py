@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from optrace.export.drawing import Drawing
 from optrace.export.frames import new_figure, scale_figure
 from optrace.export.still import FORMATS
 from optrace.render.basins import basins_size, draw_basins
-from optrace.render.options import SceneOptions
 from optrace.results.trace import RaceResult
 
 
 def write_basins(
     result: RaceResult,
     path: Path,
-    size: tuple[int, int],
-    options: SceneOptions | None = None,
+    drawing: Drawing,
     fmt: str = ".png",
 ) -> None:
     """Draw the basins map of ``result`` (a swarm) into ``path``.
@@ -23,17 +22,17 @@ def write_basins(
     Args:
         result: The race; it has more than one start.
         path: Where to write (the format comes from ``fmt``, not from this name).
-        size: ``animation.size``; the map is as high (or high enough for its texts),
-            a panel about as wide per racer (:func:`optrace.render.basins.basins_size`),
-            times ``options.scale``.
-        options: The theme, font_scale and scale.
+        drawing: Its size is ``animation.size``; the map is as high (or high enough
+            for its texts), a panel about as wide per racer
+            (:func:`optrace.render.basins.basins_size`), times ``options.scale``;
+            its options give the theme, font_scale and scale.
         fmt: ``.png``, ``.svg`` or ``.pdf``.
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    options = options or SceneOptions()
-    shape = basins_size(size, len(result.traces), options.font_scale)
+    options = drawing.options
+    shape = basins_size(drawing.size, len(result.traces), options.font_scale)
     with matplotlib.rc_context({"svg.hashsalt": "optrace", "svg.fonttype": "path"}):
         figure = new_figure(shape)
         FigureCanvasAgg(figure)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,14 +19,14 @@ import numpy as np
 
 from optrace._core.atomic import AtomicFile
 from optrace._core.errors import OutputError, UsageError
+from optrace.export.drawing import Drawing, Timing
+from optrace.render.options import DPI as DPI  # re-exported: outputs size figures by it
 from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-DPI = 100
 
 
 class FrameSink(Protocol):
@@ -38,14 +37,6 @@ class FrameSink(Protocol):
 
     def close(self) -> None:
         """Finish the file."""
-
-
-@dataclass(frozen=True)
-class Timing:
-    """How an animation file plays: milliseconds per frame, and whether it loops."""
-
-    interval: int = 200
-    loop: bool = True
 
 
 def _gif(path: Path, timing: Timing) -> FrameSink:
@@ -164,25 +155,28 @@ def _finished(sink: FrameSink) -> Iterator[FrameSink]:
 def export(
     result: RaceResult,
     outputs: Mapping[str, AtomicFile],
-    interval: int,
-    size: tuple[int, int],
-    loop: bool = True,
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
-    options: SceneOptions | None = None,
 ) -> None:
     """Render once into every requested file (``{"gif": ..., "mp4": ...}``).
 
     The caller commits or discards the atomic files; an encoder failure here
     is raised as :class:`OutputError`.
+
+    Args:
+        result: The race.
+        outputs: The atomic files by animation format.
+        drawing: Size, timing and scene options.
+        frame_epochs: The epoch shown in each frame (default every epoch).
+        progress: Hears of each frame drawn.
     """
-    timing = Timing(interval, loop)
     with ExitStack() as stack:
         try:
             sinks = [
-                stack.enter_context(_finished(open_sink(fmt, out.path, timing)))
+                stack.enter_context(_finished(open_sink(fmt, out.path, drawing.timing)))
                 for fmt, out in outputs.items()
             ]
-            render(result, size, sinks, frame_epochs, progress, options)
+            render(result, drawing.size, sinks, frame_epochs, progress, drawing.options)
         except (OSError, RuntimeError, ValueError) as exc:
             raise OutputError(f"writing the animation failed: {exc}") from exc

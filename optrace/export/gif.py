@@ -12,7 +12,7 @@ import numpy as np
 class GifSink:
     """A GIF written frame by frame with Pillow's GIF encoder.
 
-    The GIF's global palette is chosen from the first frame (:class:`_Palette`:
+    The GIF's global palette is chosen from the first frame (:class:`Palette`:
     its commonest colours, and octree entries for its rarer ones); an entry maps
     to itself, any other colour to its nearest entry. The first frame, and any
     later frame whose changed pixels that palette holds within :attr:`TOLERANCE`,
@@ -48,11 +48,11 @@ class GifSink:
         self.interval = interval
         self.loop = loop
         self._file: IO[bytes] | None = None
-        self._palette: _Palette | None = None
+        self._palette: Palette | None = None
         self._keys: np.ndarray | None = None
 
     def append(self, frame: np.ndarray) -> None:
-        keys = _colour_keys(frame)
+        keys = colour_keys(frame)
         if self._palette is None or self._keys is None:
             self._start(keys)
             return
@@ -73,7 +73,7 @@ class GifSink:
     def _start(self, keys: np.ndarray) -> None:
         from PIL import GifImagePlugin, Image
 
-        self._palette = _Palette(keys, self.TRANSPARENT)
+        self._palette = Palette(keys, self.TRANSPARENT)
         canvas = Image.new("P", (keys.shape[1], keys.shape[0]))
         canvas.putpalette(self._palette.rgb.astype(np.uint8).tobytes())
         info: dict[str, Any] = {"duration": self.interval, "transparency": self.TRANSPARENT}
@@ -173,14 +173,14 @@ def _rgb_of(keys: np.ndarray) -> np.ndarray:
     return np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1).astype(np.uint8)
 
 
-def _colour_keys(frame: np.ndarray) -> np.ndarray:
+def colour_keys(frame: np.ndarray) -> np.ndarray:
     """``(h, w)`` uint32 keys ``r | g << 8 | b << 16`` of an RGBA frame (alpha dropped)."""
     rgba = np.ascontiguousarray(frame)
     keys: np.ndarray = rgba.view("<u4")[..., 0] & 0xFFFFFF
     return keys
 
 
-class _Palette:
+class Palette:
     """The race's palette and a table from every colour key to its palette index.
 
     The palette is the first frame's colours if it has at most 255; else its 191

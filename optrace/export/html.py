@@ -32,10 +32,11 @@ from typing import IO, Any
 import numpy as np
 
 from optrace._core.errors import OutputError
-from optrace.export.frames import DPI, Timing, new_figure, scale_figure
-from optrace.render.options import SceneOptions
+from optrace.export.drawing import Drawing
+from optrace.export.frames import new_figure, scale_figure
+from optrace.render.picture import RacerPicture, b64, describe
 from optrace.render.scene import RaceScene
-from optrace.results.trace import RaceResult
+from optrace.results.trace import RaceResult, Trace
 
 #: Bumped when the data the page reads changes shape.
 FORMAT = 1
@@ -43,20 +44,17 @@ FORMAT = 1
 
 def player_data(
     result: RaceResult,
-    size: tuple[int, int],
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
-    options: SceneOptions | None = None,
-    timing: Timing | None = None,
 ) -> dict[str, Any]:
     """Everything the page needs to draw the race, as JSON-ready data.
 
     Args:
         result: The race.
-        size: The figure's ``(width, height)`` in pixels.
+        drawing: As for the GIF: the figure's ``(width, height)`` in pixels,
+            milliseconds per GIF frame, whether playing loops, and the options.
         frame_epochs: The epochs the GIF of the same race shows; playing at 1x
             takes as long as that GIF (every epoch is in the page regardless).
-        options: Panels, trails and view, as for the GIF.
-        timing: Milliseconds per GIF frame, and whether playing loops.
 
     Returns:
         A mapping: the background as a PNG data URL, each axes' mapping, and
@@ -64,129 +62,91 @@ def player_data(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    timing = timing or Timing()
+    size, options, timing = drawing.size, drawing.options, drawing.timing
     figure = new_figure(size)
     canvas: Any = FigureCanvasAgg(figure)
     scene = RaceScene(figure, result, frame_epochs, options)
     scene.set_animated(True)
     canvas.draw()
-    renderer = canvas.get_renderer()
     width, height = (int(v) for v in canvas.get_width_height())
-    scale = options.scale if options is not None else 1.0
+    scale = options.scale
     if scale == 1:
         background = _png(np.asarray(canvas.buffer_rgba()))
-
-    ax = scene.axes
-    limits = [ax.get_xlim(), ax.get_ylim()]
-    if scene.three_d:
-        limits.append(ax.get_zlim())
-    axes = [_mapping(ax, height, scene.three_d)]
-    panel: dict[str, Any] | None = None
-    if scene.panel is not None:
-        axes.append(_mapping(scene.panel.ax, height, False))
-        cursor = scene.panel.cursor
-        panel = {
-            "width": _px(scene.panel.lines[0].get_linewidth()),
-            "cursor": _rgba(cursor.get_color(), cursor.get_alpha()),
-            "cursorWidth": _px(cursor.get_linewidth()),
-        }
-
-    legend = ax.get_legend()
-    boxes = _legend_boxes(legend, renderer, height, len(result.traces))
-    racers = []
-    for i, trace in enumerate(result.traces):
-        coords = scene.coordinates[i]
-        racer: dict[str, Any] = {
-            "label": trace.label,
-            "optimizer": trace.optimizer,
-            "starts": int(trace.x.shape[0]),
-            "last": [int(v) for v in trace.last_epoch],
-            "marker": _glyph(scene.markers[i]),
-            "ghost": _glyph(scene.ghosts[i]),
-            "edge": _glyph(scene.edges[i]),
-            "colour": _rgba(scene.markers[i].get_color(), scene.markers[i].get_alpha()),
-            "legend": boxes[i],
-            "x": _b64(trace.x, np.float64),
-            "y": None if trace.y is None else _b64(trace.y, np.float64),
-            "loss": _b64(trace.loss, np.float64),
-            "z": _b64(coords[2], np.float64) if scene.three_d else None,
-            "lr": None if trace.lr is None else _b64(trace.lr, np.float64),
-            "lrConst": _lr_constant(trace.hyperparameters),
-            "panel": None if scene.panel is None else _b64(scene.panel.values[i], np.float64),
-            "panelLine": None if scene.panel is None else _panel_line(scene.panel.lines[i]),
-            "band": None if scene.panel is None else _band(scene.panel, i),
-        }
-        racers.append(racer)
-
-    covers = [
-        [float(box.x0), height - float(box.y1), float(box.x1), height - float(box.y0)]
-        for box in scene.cover.rectangles(renderer)
-        if scene.cover in scene.moving
+    picture = describe(scene, canvas.get_renderer(), height)
+    racers = [
+        _racer(trace, look, three_d=picture.dims == 3)
+        for trace, look in zip(result.traces, picture.racers, strict=True)
     ]
-    epochs = result.epochs
-    changes: list[list[Any]] = []
-    layouts: dict[str, dict[str, Any] | None] = {}
-    for epoch in range(epochs + 1):
-        text = scene.note_text(epoch)
-        if not changes or changes[-1][1] != text:
-            if text not in layouts:
-                layouts[text] = _lines(scene.notes, renderer, height, text)
-            changes.append([epoch, text, layouts[text]])
-
     if scale != 1:
         # The page lays everything out in the figure's pixels at scale 1; the
         # background alone has scale times the pixels, for high-density screens.
         scale_figure(figure, size, scale)
         canvas.draw()
         background = _png(np.asarray(canvas.buffer_rgba()))
-
     return {
         "format": FORMAT,
         "title": result.title,
         "function": result.function,
         "width": width,
         "height": height,
-        "epochs": epochs,
+        "epochs": result.epochs,
         "frames": [int(e) for e in scene.frame_epochs],
         "interval": timing.interval,
         "loop": timing.loop,
         "background": "data:image/png;base64," + base64.b64encode(background).decode("ascii"),
-        "dims": 3 if scene.three_d else result.dims,
+        "dims": picture.dims,
         "domain": list(result.domain),
         "ydomain": None if result.ydomain is None else list(result.ydomain),
-        "bounds": [[float(lo), float(hi)] for lo, hi in limits],
-        "axes": axes,
-        "trail": scene.trail,
-        "trailWidth": _px(scene.trails[0].get_linewidths()[0]) if scene.trails else 0,
-        "counter": _text_place(scene.counter, renderer, height, str(epochs)),
-        "covers": covers,
-        "notes": {
-            **_text_place(scene.notes, renderer, height, "x"),
-            "changes": changes,
-        },
-        "panel": panel,
+        "bounds": picture.bounds,
+        "axes": picture.axes,
+        "trail": picture.trail,
+        "trailWidth": picture.trail_width,
+        "counter": picture.counter,
+        "covers": picture.covers,
+        "notes": {**picture.notes, "changes": picture.changes},
+        "panel": picture.panel,
         "racers": racers,
+    }
+
+
+def _racer(trace: Trace, look: RacerPicture, three_d: bool) -> dict[str, Any]:
+    """One racer as the page reads it: its look, and its per-epoch arrays (base64)."""
+    return {
+        "label": trace.label,
+        "optimizer": trace.optimizer,
+        "starts": int(trace.x.shape[0]),
+        "last": [int(v) for v in trace.last_epoch],
+        "marker": look.marker,
+        "ghost": look.ghost,
+        "edge": look.edge,
+        "colour": look.colour,
+        "legend": look.legend,
+        "x": b64(trace.x, np.float64),
+        "y": None if trace.y is None else b64(trace.y, np.float64),
+        "loss": b64(trace.loss, np.float64),
+        "z": b64(look.heights, np.float64) if look.heights is not None else None,
+        "lr": None if trace.lr is None else b64(trace.lr, np.float64),
+        "lrConst": _lr_constant(trace.hyperparameters),
+        "panel": None if look.panel is None else b64(look.panel, np.float64),
+        "panelLine": look.panel_line,
+        "band": look.band,
     }
 
 
 def player_html(
     result: RaceResult,
-    interval: int,
-    size: tuple[int, int],
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
-    options: SceneOptions | None = None,
-    loop: bool = True,
     page: bool = True,
 ) -> str:
     """The player as HTML: a whole page, or a fragment to embed (a notebook cell).
 
     Args:
         result: The race.
-        interval: Milliseconds per GIF frame; playing at 1x takes as long as the GIF.
-        size: The figure's ``(width, height)`` in pixels.
+        drawing: As for the GIF: the figure's ``(width, height)`` in pixels,
+            milliseconds per GIF frame (playing at 1x takes as long as the GIF),
+            whether playing starts over at the end, and panels, trails and view.
         frame_epochs: The epochs the GIF shows (default every epoch).
-        options: Panels, trails and view, as for the GIF.
-        loop: Whether playing starts over at the end.
         page: A whole document with a Content-Security-Policy (True), or a
             ``<div>`` with its own style and script that several of can share
             one page, each scoped to itself (False).
@@ -196,9 +156,9 @@ def player_html(
 
     Examples:
         In a notebook, ``RaceRun._repr_html_`` returns
-        ``player_html(result, 200, (640, 480), page=False)``.
+        ``player_html(result, Drawing((640, 480)), page=False)``.
     """
-    data = player_data(result, size, frame_epochs, options, Timing(interval, loop))
+    data = player_data(result, drawing, frame_epochs)
     ident = "optrace-" + uuid.uuid4().hex[:12]
     script = _asset("player.js")
     style = _asset("player.css")
@@ -206,7 +166,7 @@ def player_html(
     # The still of the whole race, for where scripts do not run (a notebook on
     # GitHub, nbviewer, an untrusted one); the script removes it as it mounts.
     still = (
-        f'<img class="optrace-still" src="{_still_url(result, size, options)}"'
+        f'<img class="optrace-still" src="{_still_url(result, drawing)}"'
         f' width="{data["width"]}" height="{data["height"]}"'
         f' alt="{html.escape(result.title)}">'
     )
@@ -240,11 +200,8 @@ def player_html(
 def write_player(
     result: RaceResult,
     path_or_file: Path | IO[str],
-    interval: int,
-    size: tuple[int, int],
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
-    options: SceneOptions | None = None,
-    loop: bool = True,
 ) -> None:
     """Write the player page to a path or an open text file.
 
@@ -252,16 +209,13 @@ def write_player(
         result: The race.
         path_or_file: Where to write (UTF-8); for an atomic write pass an
             :class:`~optrace._core.atomic.AtomicFile`'s ``path``.
-        interval: Milliseconds per GIF frame; playing at 1x takes as long as the GIF.
-        size: The figure's ``(width, height)`` in pixels.
+        drawing: Size, timing and options, as for the GIF.
         frame_epochs: The epochs the GIF shows (default every epoch).
-        options: Panels, trails and view, as for the GIF.
-        loop: Whether playing starts over at the end.
 
     Raises:
         OutputError: The file could not be written.
     """
-    text = player_html(result, interval, size, frame_epochs, options, loop, page=True)
+    text = player_html(result, drawing, frame_epochs, page=True)
     if not isinstance(path_or_file, Path):
         path_or_file.write(text)
         return
@@ -271,16 +225,14 @@ def write_player(
         raise OutputError(f"writing the player failed: {exc.strerror}") from exc
 
 
-def _still_url(
-    result: RaceResult, size: tuple[int, int], options: SceneOptions | None = None
-) -> str:
+def _still_url(result: RaceResult, drawing: Drawing) -> str:
     """The race's still at its last epoch as a PNG data URL, with the palette of
     the player's background (a few times smaller than the still's own PNG).
 
     Args:
         result: The race.
-        size: The figure's ``(width, height)`` in pixels (times ``options.scale``).
-        options: Panels and view, as for the still.
+        drawing: The figure's ``(width, height)`` in pixels (times ``options.scale``),
+            and panels and view, as for the still.
 
     Returns:
         ``data:image/png;base64,...``
@@ -290,7 +242,7 @@ def _still_url(
     from optrace.export.still import write_still
 
     drawn = io.BytesIO()
-    write_still(result, drawn, size, result.epochs, options)
+    write_still(result, drawn, drawing, result.epochs)
     drawn.seek(0)
     with Image.open(drawn) as image:
         rgba = np.asarray(image.convert("RGBA"))
@@ -320,240 +272,15 @@ def _png(rgba: np.ndarray) -> bytes:
     commonest colours exactly, any other its nearest."""
     from PIL import Image
 
-    from optrace.export.gif import _colour_keys, _Palette
+    from optrace.export.gif import Palette, colour_keys
 
-    keys = _colour_keys(rgba)
-    palette = _Palette(keys, 255)
+    keys = colour_keys(rgba)
+    palette = Palette(keys, 255)
     image = Image.fromarray(palette.indices(keys), mode="P")
     image.putpalette(palette.rgb.astype(np.uint8).tobytes())
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
-
-
-def _b64(values: np.ndarray, dtype: type) -> str:
-    """A 2-D (or 1-D) array as base64 of its little-endian bytes, row after row."""
-    array = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<"))
-    return base64.b64encode(array.tobytes()).decode("ascii")
-
-
-def _px(points: float) -> float:
-    return float(points) * DPI / 72
-
-
-def _rgba(colour: Any, alpha: float | None = None) -> list[float]:
-    from matplotlib.colors import to_rgba
-
-    return [round(float(c), 4) for c in to_rgba(colour, alpha)]
-
-
-def _mapping(ax: Any, height: int, three_d: bool) -> dict[str, Any]:
-    """An axes' data-to-pixel mapping, in figure pixels with y down.
-
-    2-D: each coordinate through its scale (``linear`` or ``log``, base 10),
-    then an affine map. 3-D: the axes' projection matrix, then the affine map.
-    """
-    affine = (ax.transLimits + ax.transAxes).get_matrix()
-    flip = [
-        [float(affine[0, 0]), float(affine[0, 1]), float(affine[0, 2])],
-        [-float(affine[1, 0]), -float(affine[1, 1]), height - float(affine[1, 2])],
-    ]
-    x0, y0, x1, y1 = ax.bbox.extents
-    box = [float(x0), height - float(y1), float(x1), height - float(y0)]
-    if three_d:
-        return {"kind": "3d", "M": ax.M.tolist(), "affine": flip, "box": box}
-    return {
-        "kind": "2d",
-        "xscale": "log" if ax.get_xscale() == "log" else "linear",
-        "yscale": "log" if ax.get_yscale() == "log" else "linear",
-        "affine": flip,
-        "box": box,
-    }
-
-
-def _glyph(line: Any) -> dict[str, Any]:
-    """A marker as the page draws it: its path in pixels around the centre (y
-    down, as matplotlib's Agg renders it), fill and stroke."""
-    from matplotlib.markers import MarkerStyle
-    from matplotlib.transforms import Affine2D
-
-    style = MarkerStyle(line.get_marker(), line.get_fillstyle())
-    scale = _px(line.get_markersize())
-    transform = style.get_transform() + Affine2D().scale(scale, -scale)
-    segments = [
-        (int(code), [float(v) for v in vertices])
-        for vertices, code in style.get_path().iter_segments(transform, simplify=False, curves=True)
-    ]
-    width = _px(line.get_markeredgewidth())
-    if _snaps(segments):
-        # As Agg snaps a path of only horizontal and vertical lines: each vertex
-        # to a pixel corner, or to a pixel centre under an odd stroke width.
-        half = 0.5 if round(width) % 2 else 0.0
-        segments = [
-            (code, [float(np.floor(v + 0.5)) + half for v in vertices])
-            for code, vertices in segments
-        ]
-    path = [[code, *(round(v, 3) for v in vertices)] for code, vertices in segments]
-    alpha = line.get_alpha()
-    face = line.get_markerfacecolor()
-    filled = style.is_filled() and not (isinstance(face, str) and face == "none")
-    return {
-        "path": path,
-        "fill": _rgba(face, alpha) if filled else None,
-        "stroke": _rgba(line.get_markeredgecolor(), alpha),
-        "width": width,
-        "join": str(style.get_joinstyle()),
-        "cap": str(style.get_capstyle()),
-    }
-
-
-def _panel_line(line: Any) -> dict[str, Any]:
-    """A loss line's look as Agg strokes it: its dash pattern in pixels (None when
-    solid; matplotlib has already scaled it by the line's width), the cap and join
-    of a dashed or a solid line, and the marker at its head."""
-    offset, pattern = line._dash_pattern  # matplotlib's scaled dashes, in points
-    dashed = line.is_dashed()
-    cap = line.get_dash_capstyle() if dashed else line.get_solid_capstyle()
-    join = line.get_dash_joinstyle() if dashed else line.get_solid_joinstyle()
-    return {
-        "dash": None if pattern is None else [_px(v) for v in pattern],
-        "offset": _px(offset),
-        "cap": str(cap),
-        "join": str(join),
-        "head": _glyph(line),
-    }
-
-
-def _band(panel: Any, i: int) -> dict[str, Any] | None:
-    """Racer ``i``'s interquartile band on the loss panel: its colour and its first
-    and third quartile at each epoch (a racer of one run has none)."""
-    band, quartiles = panel.bands[i], panel.quartiles[i]
-    if band is None or quartiles is None:
-        return None
-    return {
-        "colour": _rgba(band.get_facecolor()[0]),
-        "lo": _b64(quartiles[0], np.float64),
-        "hi": _b64(quartiles[1], np.float64),
-    }
-
-
-def _snaps(segments: list[tuple[int, list[float]]]) -> bool:
-    """Whether Agg snaps this path: straight segments only, each horizontal or vertical."""
-    from matplotlib.path import Path as MplPath
-
-    last: list[float] | None = None
-    for code, vertices in segments:
-        if code not in (MplPath.MOVETO, MplPath.LINETO, MplPath.CLOSEPOLY):
-            return False
-        diagonal = (
-            last is not None
-            and abs(vertices[0] - last[0]) >= 1e-4
-            and abs(vertices[1] - last[1]) >= 1e-4
-        )
-        if code == MplPath.LINETO and diagonal:
-            return False
-        if code != MplPath.CLOSEPOLY:
-            last = vertices
-    return True
-
-
-def _legend_boxes(legend: Any, renderer: Any, height: int, count: int) -> list[list[float] | None]:
-    """Per racer, its legend entry (handle and label) in figure pixels, y down."""
-    if legend is None:
-        return [None] * count
-    from matplotlib.transforms import Bbox
-
-    boxes: list[list[float] | None] = []
-    handles, texts = legend.legend_handles, legend.get_texts()
-    for i in range(count):
-        if i >= len(handles) or i >= len(texts):
-            boxes.append(None)
-            continue
-        both = Bbox.union(
-            [handles[i].get_window_extent(renderer), texts[i].get_window_extent(renderer)]
-        )
-        boxes.append(
-            [
-                float(both.x0) - 2,
-                height - float(both.y1) - 1,
-                float(both.x1) + 2,
-                height - float(both.y0) + 1,
-            ]
-        )
-    return boxes
-
-
-def _text_place(text: Any, renderer: Any, height: int, sample: str) -> dict[str, Any]:
-    """Where a text artist sits, so the page writes it where matplotlib would.
-
-    Returns its anchor (figure pixels, y down), alignment, font size, family,
-    colour, the baseline of one line of ``sample`` below the anchor, the box
-    behind it, if any, and the box it is clipped to.
-    """
-    prop = text.get_fontproperties()
-    saved, visible = text.get_text(), text.get_visible()
-    text.set_visible(True)
-    text.set_text(sample)
-    # matplotlib's own line layout (private, but the one Text.draw uses): the
-    # offset of each line's baseline from the anchor.
-    _, one, _ = text._get_layout(renderer)
-    text.set_text(saved)
-    text.set_visible(visible)
-    x, y = text.get_transform().transform(text.get_unitless_position())
-    patch = text.get_bbox_patch()
-    size = _px(prop.get_size_in_points())
-    box = None
-    if patch is not None:
-        # matplotlib keeps a text box's pad as a fraction of the font size.
-        box = {
-            "colour": _rgba(patch.get_facecolor()),
-            "pad": float(patch.get_boxstyle().pad) * size,
-        }
-    clip = text.get_clip_box() if text.get_clip_on() else None
-    return {
-        "x": float(x),
-        "y": height - float(y),
-        "ha": text.get_horizontalalignment(),
-        "size": size,
-        "family": "monospace" if "monospace" in prop.get_family() else "sans-serif",
-        "colour": _rgba(text.get_color(), text.get_alpha()),
-        "one": -_baseline(one[0]),
-        "box": box,
-        "clip": None
-        if clip is None
-        else [float(clip.x0), height - float(clip.y1), float(clip.x1), height - float(clip.y0)],
-    }
-
-
-def _lines(text: Any, renderer: Any, height: int, content: str) -> dict[str, Any] | None:
-    """Where matplotlib puts each line of ``content`` in ``text``: baselines below
-    the anchor, widths, and the whole text's box (figure pixels, y down). A
-    line's height depends on its letters, so each distinct note is laid out."""
-    if not content:
-        return None
-    saved, visible = text.get_text(), text.get_visible()
-    text.set_visible(True)
-    text.set_text(content)
-    _, info, _ = text._get_layout(renderer)
-    extent = text.get_window_extent(renderer)
-    text.set_text(saved)
-    text.set_visible(visible)
-    return {
-        "baselines": [-_baseline(line) for line in info],
-        "widths": [float(line[1][0]) for line in info],
-        "extent": [
-            float(extent.x0),
-            height - float(extent.y1),
-            float(extent.x1),
-            height - float(extent.y0),
-        ],
-    }
-
-
-def _baseline(line: Any) -> float:
-    """A line's baseline above the anchor, from a ``_get_layout`` entry:
-    ``(text, metrics, (x, y))``, or ``(text, metrics, x, y)`` before matplotlib 3.10."""
-    return float(line[2][1] if len(line) == 3 else line[3])
 
 
 def _lr_constant(hyperparameters: Any) -> float | None:

@@ -11,14 +11,13 @@ still's name: ``basins.png``, ``race-basins.svg``, ``race_basins.pdf``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from optrace._core.atomic import AtomicFile, Output, check_names
 from optrace._core.errors import OutputError, UsageError
-from optrace.render.options import SceneOptions
+from optrace.export.drawing import Drawing
 from optrace.results.trace import RaceResult
 
 #: Suffixes by kind, in the order :func:`kind_of` tries them.
@@ -112,16 +111,6 @@ def check_outputs(outputs: Sequence[Output], size: tuple[int, int], scale: float
         check_mp4_size(size, scale)
 
 
-@dataclass
-class Drawing:
-    """How the animation and the stills are drawn."""
-
-    size: tuple[int, int]
-    interval: int = 200
-    loop: bool = True
-    options: SceneOptions = field(default_factory=SceneOptions)
-
-
 def write_outputs(
     result: RaceResult,
     files: dict[Output, AtomicFile],
@@ -153,32 +142,20 @@ def write_outputs(
         elif out.kind == "html":
             from optrace.export.html import write_player
 
-            write_player(
-                result,
-                file.path,
-                drawing.interval,
-                drawing.size,
-                frame_epochs=frame_epochs,
-                options=drawing.options,
-                loop=drawing.loop,
-            )
+            write_player(result, file.path, drawing, frame_epochs)
         elif out.kind == "still":
             from optrace.export.still import write_still
 
             shown = result.epochs if epoch is None else epoch
             try:
-                write_still(
-                    result, file.path, drawing.size, shown, drawing.options, out.path.suffix.lower()
-                )
+                write_still(result, file.path, drawing, shown, out.path.suffix.lower())
             except (OSError, RuntimeError, ValueError) as exc:
                 raise OutputError(f"writing the still {out.name} failed: {exc}") from exc
         elif out.kind == "basins":
             from optrace.export.basins import write_basins
 
             try:
-                write_basins(
-                    result, file.path, drawing.size, drawing.options, out.path.suffix.lower()
-                )
+                write_basins(result, file.path, drawing, out.path.suffix.lower())
             except (OSError, RuntimeError, ValueError) as exc:
                 raise OutputError(f"writing the basins map {out.name} failed: {exc}") from exc
         else:
@@ -186,13 +163,4 @@ def write_outputs(
     if animations:
         from optrace.export.frames import export
 
-        export(
-            result,
-            animations,
-            drawing.interval,
-            drawing.size,
-            loop=drawing.loop,
-            frame_epochs=frame_epochs,
-            progress=progress,
-            options=drawing.options,
-        )
+        export(result, animations, drawing, frame_epochs, progress)

@@ -8,8 +8,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from optrace.export.drawing import Drawing
 from optrace.export.frames import new_figure, scale_figure
-from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
 
@@ -24,9 +24,8 @@ FORMATS: dict[str, dict[str, Any]] = {
 def write_still(
     result: RaceResult,
     path: Path | IO[bytes],
-    size: tuple[int, int],
+    drawing: Drawing,
     epoch: int,
-    options: SceneOptions | None = None,
     fmt: str = ".png",
 ) -> None:
     """Draw the race at ``epoch``, with every racer's path and loss line so far, into ``path``.
@@ -35,15 +34,16 @@ def write_still(
         result: The race.
         path: Where to write, a path or a binary file (the format comes from
             ``fmt``, not from a name).
-        size: ``(width, height)`` in pixels (in points at 100 per inch for SVG and PDF).
+        drawing: The size, ``(width, height)`` in pixels (in points at 100 per inch
+            for SVG and PDF), and the options: panels and view; the fading trail
+            gives way to the whole path.
         epoch: The epoch shown, from 0 to ``result.epochs``.
-        options: Panels and view; the fading trail gives way to the whole path.
         fmt: ``.png``, ``.svg`` or ``.pdf``.
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    options = replace(options or SceneOptions(), trail=0)
+    size, options = drawing.size, replace(drawing.options, trail=0)
     with matplotlib.rc_context({"svg.hashsalt": "optrace", "svg.fonttype": "path"}):
         figure = new_figure(size)
         FigureCanvasAgg(figure)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from optrace._core.errors import OutputError
+from optrace.export.drawing import Drawing
 from optrace.export.frames import DPI
-from optrace.render.options import SceneOptions
 from optrace.render.scene import RaceScene
 from optrace.results.trace import RaceResult
 
@@ -100,26 +100,40 @@ def _wayland_opens(name: str) -> bool:
     return True
 
 
+def _qt_figure(size: tuple[int, int]) -> Any:
+    """A pyplot figure of ``size`` pixels in a Qt window.
+
+    Raises:
+        OutputError: Qt cannot open a window.
+    """
+    import matplotlib
+
+    try:
+        matplotlib.use("QtAgg")
+        import matplotlib.pyplot as plt  # noqa: TID251 - the window needs pyplot's event loop
+
+        return plt.figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+    except (ImportError, RuntimeError) as exc:  # the display went away since the check
+        raise OutputError(f"--show: cannot open a Qt window ({exc}); {HEADLESS}") from None
+
+
 def show(
     result: RaceResult,
-    interval: int,
-    size: tuple[int, int],
+    drawing: Drawing,
     frame_epochs: Sequence[int] | np.ndarray | None = None,
     close_when_done: bool = False,
     on_frame: Callable[[int], None] | None = None,
-    options: SceneOptions | None = None,
     stop_requested: Callable[[], bool] | None = None,
 ) -> None:
     """Animate the race in a Qt window (FuncAnimation, blitting); return when it is closed.
 
     Args:
         result: The race to play.
-        interval: Milliseconds per frame.
-        size: The window's canvas in pixels, (width, height).
+        drawing: The window's canvas in pixels, (width, height); milliseconds per
+            frame; what the scene draws (trail, 2-D view, ...).
         frame_epochs: The epochs shown, one per frame (default: every epoch).
         close_when_done: Close the window one interval after the last frame.
         on_frame: Called with each frame number as it is drawn.
-        options: What the scene draws (trail, 2-D view, ...).
         stop_requested: Asked every ``POLL_MS`` ms while the window is open; once it
             returns True the window closes and ``show`` returns. Give it when the
             caller handles SIGINT and SIGTERM (a command line wires them to it):
@@ -135,18 +149,12 @@ def show(
     def stopping() -> bool:
         return stop_requested is not None and stop_requested()
 
+    interval = drawing.interval
     check_display()
     if stopping():
         return
-    import matplotlib
-
-    try:
-        matplotlib.use("QtAgg")
-        import matplotlib.pyplot as plt  # noqa: TID251 - the window needs pyplot's event loop
-
-        figure = plt.figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
-    except (ImportError, RuntimeError) as exc:  # the display went away since the check
-        raise OutputError(f"--show: cannot open a Qt window ({exc}); {HEADLESS}") from None
+    figure = _qt_figure(drawing.size)
+    import matplotlib.pyplot as plt  # noqa: TID251 - the window needs pyplot's event loop
     from matplotlib.animation import FuncAnimation
     from matplotlib.backends.qt_compat import QtWidgets  # type: ignore[attr-defined]
 
@@ -154,7 +162,7 @@ def show(
         manager = figure.canvas.manager
         if manager is not None:
             manager.set_window_title(f"optrace: {result.title}")
-        scene = RaceScene(figure, result, frame_epochs, options)
+        scene = RaceScene(figure, result, frame_epochs, drawing.options)
         last = scene.n_frames - 1
         closer = figure.canvas.new_timer(interval=interval)
         closer.single_shot = True
@@ -183,15 +191,23 @@ def show(
         )
         if not stopping():
             poll.start()
-            if stop_requested is None:
-                plt.show()
-            else:
-                # The caller handles the signals: run Qt's loop without the SIGINT
-                # handler plt.show adds, which closes the windows from inside
-                # whichever callback is running, and FuncAnimation fails there.
-                figure.show()
-                QtWidgets.QApplication.instance().exec()
+            _run_loop(figure, own_signals=stop_requested is None)
             poll.stop()
         del animation
     finally:
         plt.close(figure)
+
+
+def _run_loop(figure: Any, own_signals: bool) -> None:
+    """Run Qt's loop until the window closes or the loop is quit."""
+    import matplotlib.pyplot as plt  # noqa: TID251 - the window needs pyplot's event loop
+    from matplotlib.backends.qt_compat import QtWidgets  # type: ignore[attr-defined]
+
+    if own_signals:
+        plt.show()
+    else:
+        # The caller handles the signals: run Qt's loop without the SIGINT
+        # handler plt.show adds, which closes the windows from inside
+        # whichever callback is running, and FuncAnimation fails there.
+        figure.show()
+        QtWidgets.QApplication.instance().exec()

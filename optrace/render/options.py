@@ -7,6 +7,9 @@ from typing import Literal
 
 from optrace.spec.model import AnimationConfig
 
+#: Dots per inch of every figure at scale 1: a figure's pixels are its inches times this.
+DPI = 100
+
 
 @dataclass(frozen=True)
 class SceneOptions:

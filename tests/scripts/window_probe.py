@@ -7,6 +7,7 @@ from pathlib import Path
 
 from optrace.engine.loop import run
 from optrace.engine.plan import prepare
+from optrace.export.drawing import Drawing
 from optrace.export.window import show
 from optrace.render.options import SceneOptions
 from optrace.spec.loading import load_config
@@ -36,5 +37,6 @@ def on_frame(frame: int) -> None:
         )
 
 
-show(result, 30, (320, 240), close_when_done=True, on_frame=on_frame, options=options)
+drawing = Drawing((320, 240), interval=30, options=options)
+show(result, drawing, close_when_done=True, on_frame=on_frame)
 print(json.dumps({"drawn": drawn, **seen}))
