@@ -46,6 +46,10 @@ def test_two_runs_write_the_same_bytes(tmp_path: Path) -> None:
                 str(out / "r.mp4"),
                 "--traces",
                 str(out / "t.csv"),
+                "--html",
+                str(out / "p.html"),
+                "--still",
+                str(out / "s.png"),
             ],
             capture_output=True,
             check=True,
@@ -58,7 +62,7 @@ def test_two_runs_write_the_same_bytes(tmp_path: Path) -> None:
         runs.append((out, done.stdout))
     (first, summary_1), (second, summary_2) = runs
     assert summary_1 == summary_2 and summary_1
-    for name in ("r.gif", "t.csv", "t.json"):
+    for name in ("r.gif", "t.csv", "t.json", "p.html", "s.png"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     frames_1 = iio.imread(first / "r.mp4", plugin="FFMPEG")
     frames_2 = iio.imread(second / "r.mp4", plugin="FFMPEG")

@@ -159,10 +159,15 @@ def player_html(
         ``player_html(result, Drawing((640, 480)), page=False)``.
     """
     data = player_data(result, drawing, frame_epochs)
-    ident = "optrace-" + uuid.uuid4().hex[:12]
+    payload = _json_for_script(data)
+    # A page holds one player: its id comes from its data, so the same race writes
+    # the same file. A fragment may share a page with another showing the same race.
+    ident = "optrace-" + (
+        hashlib.sha256(payload.encode()).hexdigest()[:12] if page else uuid.uuid4().hex[:12]
+    )
     script = _asset("player.js")
     style = _asset("player.css")
-    start = f'optraceMount(document.getElementById("{ident}"), {_json_for_script(data)});'
+    start = f'optraceMount(document.getElementById("{ident}"), {payload});'
     # The still of the whole race, for where scripts do not run (a notebook on
     # GitHub, nbviewer, an untrusted one); the script removes it as it mounts.
     still = (
