@@ -64,3 +64,15 @@ def invoke() -> Callable[..., Result]:
 
 #: Scripts the tests run as programs; never imported while collecting.
 collect_ignore = ["scripts"]
+
+#: Modules whose tests share one costly set-up (a browser, a gallery built once and a
+#: Dask cluster, a Jupyter kernel, an X server): each runs whole on one xdist worker
+#: (``--dist loadgroup``), so that its module-scoped fixtures start once.
+ONE_WORKER = {"test_gallery", "test_notebook", "test_player", "test_window"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in ONE_WORKER:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
