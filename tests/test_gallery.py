@@ -77,14 +77,15 @@ def built(folder: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real local Dask cluster, two worker processes, for the module's --dask runs;
-    its scratch folder is its own, not the /tmp/dask-scratch-space of every cluster."""
+    """One real local Dask cluster, two worker processes, for the module's --dask runs.
+    Its HTTP port and scratch folder are its own, not the 8787 and the
+    /tmp/dask-scratch-space of every cluster on the machine."""
     distributed = pytest.importorskip("distributed", reason="the Dask test needs the dask extra")
     with distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         local_directory=str(tmp_path_factory.mktemp("dask")),
     ) as running:
         yield running
