@@ -197,18 +197,19 @@ def test_strict_and_fail_fast(built: tuple[Path, Any], folder: Path, tmp_path: P
 
 
 def test_two_runs_and_a_dask_cluster_give_the_same_site(
-    built: tuple[Path, Any], folder: Path, cluster: Any
+    built: tuple[Path, Any], folder: Path, cluster: Any, tmp_path: Path
 ) -> None:
     site, _ = built
-    forced = cli("gallery", "small.yaml", "--out", "again", "--workers", "2", cwd=folder)
+    again, dask = tmp_path / "again", tmp_path / "dask"
+    forced = cli("gallery", "small.yaml", "--out", again, "--workers", "2", cwd=folder)
     assert forced.returncode == 0, forced.stderr
     on_dask = cli(
-        "gallery", "small.yaml", "--out", "dask", "--dask", cluster.scheduler_address,
+        "gallery", "small.yaml", "--out", dask, "--dask", cluster.scheduler_address,
         cwd=folder,
     )  # fmt: skip
     assert on_dask.returncode == 0, on_dask.stderr
     assert on_dask.stdout.splitlines()[-1] == "8 cells: 6 ok, 0 diverged, 2 failed, 0 reused"
-    for other in (folder / "again", folder / "dask"):
+    for other in (again, dask):
         assert without_seconds(other) == without_seconds(site)
         for optimizer, function in GOOD:
             for suffix in (".png", ".gif"):
@@ -216,7 +217,10 @@ def test_two_runs_and_a_dask_cluster_give_the_same_site(
                 assert (other / name).read_bytes() == (site / name).read_bytes(), name
 
 
-def test_sigterm_then_a_second_run_gives_the_whole_site(folder: Path, tmp_path: Path) -> None:
+def test_sigterm_then_a_second_run_gives_the_whole_site(
+    built: tuple[Path, Any], folder: Path, tmp_path: Path
+) -> None:
+    site, _ = built
     out = tmp_path / "site"
     started = subprocess.Popen(
         [sys.executable, "-m", "optrace", "gallery", "small.yaml", "--out", str(out),
@@ -235,7 +239,7 @@ def test_sigterm_then_a_second_run_gives_the_whole_site(folder: Path, tmp_path: 
     assert done.returncode == 0, done.stderr
     last = done.stdout.splitlines()[-1]
     assert last.startswith("8 cells: ") and not last.endswith(" 0 reused"), last
-    assert without_seconds(out) == without_seconds(folder / "site")
+    assert without_seconds(out) == without_seconds(site)
 
 
 @pytest.mark.parametrize(
