@@ -29,7 +29,7 @@ test: system-deps $(VENV)/.dev
 	$(BIN)/ruff check optrace tests benchmarks
 	$(BIN)/ruff format --check optrace tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/bench_export.py

@@ -41,10 +41,12 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 def side_by_side(
-    theirs: Callable[[], Any], ours: Callable[[], Any], rounds: int
+    theirs: Callable[[], Any], ours: Callable[[], Any], rounds: int, warm_up: bool = True
 ) -> tuple[float, float]:
-    """Median seconds of each, run alternately after one warm-up round each."""
-    theirs(), ours()  # warm up imports and caches
+    """Median seconds of each, run alternately after one warm-up round each (none
+    with ``warm_up`` false: a smoke test runs each once)."""
+    if warm_up:
+        theirs(), ours()  # warm up imports and caches
     their_times, our_times = [], []
     for _ in range(rounds):
         their_times.append(timed(theirs))
@@ -60,7 +62,7 @@ def seed_result() -> Any:
     return run(prepare(load_config(ROOT / "configs" / "seed.yaml")))
 
 
-def bench_render(rounds: int, folder: Path) -> dict[str, Any]:
+def bench_render(rounds: int, folder: Path, warm_up: bool = True) -> dict[str, Any]:
     import seed_way
 
     from optrace.export.frames import render
@@ -81,7 +83,7 @@ def bench_render(rounds: int, folder: Path) -> dict[str, Any]:
         render(result, (640, 480), [sink])
         sink.close()
 
-    seed_s, our_s = side_by_side(theirs, ours, rounds)
+    seed_s, our_s = side_by_side(theirs, ours, rounds, warm_up)
     return {
         "frames": result.epochs + 1,
         "seed_s": seed_s,
@@ -94,7 +96,7 @@ def bench_render(rounds: int, folder: Path) -> dict[str, Any]:
     }
 
 
-def bench_2d(rounds: int, folder: Path, frames: int) -> dict[str, Any]:
+def bench_2d(rounds: int, folder: Path, frames: int, warm_up: bool = True) -> dict[str, Any]:
     """configs/rosenbrock.yaml (contours, trails, loss panel): matplotlib's own
     FuncAnimation + PillowWriter on the same scene, against optrace's export."""
     from matplotlib.animation import FuncAnimation, PillowWriter
@@ -129,7 +131,7 @@ def bench_2d(rounds: int, folder: Path, frames: int) -> dict[str, Any]:
         render(result, (width, height), [sink], shown, options=options)
         sink.close()
 
-    their_s, our_s = side_by_side(theirs, ours, rounds)
+    their_s, our_s = side_by_side(theirs, ours, rounds, warm_up)
     return {
         "frames": len(shown),
         "rounds": rounds,
@@ -328,7 +330,7 @@ def bench_startup(rounds: int = 5) -> dict[str, Any]:
     times = [
         timed(lambda: subprocess.run(cmd, check=True, capture_output=True)) for _ in range(rounds)
     ]
-    return {"help_s": statistics.median(times)}
+    return {"help_s": statistics.median(times), "rounds": rounds}
 
 
 def print_report(report: dict[str, Any], rounds: int, whole_rounds: int) -> None:
@@ -376,7 +378,7 @@ def print_report(report: dict[str, Any], rounds: int, whole_rounds: int) -> None
             f"per racer-step; {sw['separate_sample']} timed, scaled)",
             f"  speed-up {sw['speedup']:.1f}x, traces identical: {sw['identical']}",
         ]
-    lines.append(f"start-up: optrace --help {st['help_s']:.3f} s (median of 5)")
+    lines.append(f"start-up: optrace --help {st['help_s']:.3f} s (median of {st['rounds']})")
     print("\n".join(lines))
 
 
@@ -395,15 +397,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         report = {
-            "render": bench_render(args.rounds, folder),
-            "render_2d": bench_2d(min(args.rounds, 3), folder, 16 if args.quick else 151),
+            "render": bench_render(args.rounds, folder, warm_up=not args.quick),
+            "render_2d": bench_2d(
+                min(args.rounds, 3), folder, 16 if args.quick else 151, warm_up=not args.quick
+            ),
             "whole": bench_whole(args.whole_rounds, folder),
             "memory": bench_memory(folder, (20, 200) if args.quick else (100, 2000)),
             "swarm": [
                 bench_swarm("Adam", 1000 // scale, 1000 // scale, sample=20 // scale),
                 bench_swarm("Adafactor", 200 // scale, 300 // scale, sample=20 // scale),
             ],
-            "startup": bench_startup(),
+            "startup": bench_startup(1 if args.quick else 5),
         }
     print_report(report, args.rounds, args.whole_rounds)
     if args.json:

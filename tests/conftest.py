@@ -64,3 +64,26 @@ def invoke() -> Callable[..., Result]:
 
 #: Scripts the tests run as programs; never imported while collecting.
 collect_ignore = ["scripts"]
+
+#: Modules whose tests share one costly set-up (a browser, a gallery built once and a
+#: Dask cluster, a Jupyter kernel, an X server): each runs whole on one xdist worker,
+#: so that its module-scoped fixtures start once; every other test goes wherever a
+#: worker is free.
+ONE_WORKER = {"test_gallery", "test_notebook", "test_player", "test_window"}
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, when it is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with ONE_WORKER as the groups. xdist's own loadgroup reads
+    xdist_group marks through a node id that pytest 9 no longer lets it rename, and
+    would spread these modules over both workers."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class OneWorkerModules(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if Path(module).stem in ONE_WORKER else super()._split_scope(nodeid)
+
+    return OneWorkerModules(config, log)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import pty
 import re
 import subprocess
 import sys
@@ -270,21 +272,48 @@ def test_relative_dotted_path_is_found_next_to_the_config(invoke: Any, tmp_path:
     assert "SignSGD (ours)" in result.stdout
 
 
-def test_progress_bar_only_on_a_terminal(monkeypatch: Any) -> None:
-    import io
+def run_on_a_terminal(*args: str | Path, cwd: Path) -> tuple[int, bytes, bytes]:
+    """``optrace ARGS`` in a fresh process whose stderr is a pseudo-terminal (100
+    columns) and whose stdout is a pipe: its exit code, stdout and what the terminal got."""
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100", "LINES": "30"}
+    main, side = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "optrace", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=side,
+        cwd=cwd,
+        env=env,
+    ) as started:
+        os.close(side)
+        screen = b""
+        while True:  # read as it writes, so that a full terminal never blocks it
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the process closed its end
+                break
+            if not chunk:
+                break
+            screen += chunk
+        out = started.stdout.read() if started.stdout else b""
+        code = started.wait(timeout=300)
+    os.close(main)
+    return code, out, screen
 
-    from optrace.cli import commands as cli
 
-    with cli._progress("racing", 10) as quiet:
-        assert quiet is None
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    screen = Terminal()
-    monkeypatch.setattr(sys, "stderr", screen)
-    with cli._progress("racing", 10) as bar:
-        assert bar is not None
-        bar(10)
-    assert "racing" in screen.getvalue()
+def test_the_progress_bars_show_on_a_terminal_and_end_full(
+    tmp_path: Path, write_config: Callable[..., Path], small_config: dict[str, Any]
+) -> None:
+    """Off a terminal there is no bar (the stderr of test_run_without_outputs_...)."""
+    gif = tmp_path / "a.gif"
+    code, out, screen = run_on_a_terminal(
+        "run", write_config(small_config), "--gif", gif, cwd=tmp_path
+    )
+    assert code == 0, screen
+    assert gif.stat().st_size > 0
+    # Each redraw clears the line; the last drawing of each bar shows it full.
+    drawn = screen.split(b"\r\x1b[2K")
+    for label in (b"racing", b"rendering"):
+        last = [d for d in drawn if d.startswith(label + b" ")][-1]
+        assert b"100%" in last, screen
+    assert screen.endswith(f"wrote {gif}\r\n".encode()), screen[-200:]
+    assert b"racing" not in out and b"rendering" not in out

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,33 @@ def built(folder: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
     return folder / "site", done
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real local Dask cluster, two worker processes, for the module's --dask runs.
+    Its HTTP port and scratch folder are its own, not the 8787 and the
+    /tmp/dask-scratch-space of every cluster on the machine."""
+    distributed = pytest.importorskip("distributed", reason="the Dask test needs the dask extra")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address="127.0.0.1:0",
+        local_directory=str(tmp_path_factory.mktemp("dask")),
+    ) as running:
+        yield running
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    """The built gallery's inputs and site in a folder of the test's own, for a test
+    that edits or rewrites them (cells are keyed by content, so the copy reuses them)."""
+    here = tmp_path / "gallery"
+    here.mkdir()
+    for name in ("boom.py", "small.yaml"):
+        shutil.copy2(folder / name, here / name)
+    shutil.copytree(folder / "site", here / "site")
+    return here
+
+
 def rows_of(site: Path) -> list[dict[str, str]]:
     with open(site / "summary.csv", newline="") as fh:
         return list(csv.DictReader(fh))
@@ -134,22 +163,23 @@ def test_the_summary_row_matches_the_race_it_names(built: tuple[Path, Any]) -> N
 
 
 def test_a_second_run_reuses_every_cell_and_an_edit_recomputes_its_cells(
-    built: tuple[Path, Any], folder: Path
+    built: tuple[Path, Any], folder: Path, tmp_path: Path
 ) -> None:
-    site, _ = built
+    here = copy_of(folder, tmp_path)
+    site = here / "site"
     before = {p: p.read_bytes() for p in site.rglob("*.png")}
-    again = cli("gallery", "small.yaml", "--out", "site", "--workers", "1", cwd=folder)
+    again = cli("gallery", "small.yaml", "--out", "site", "--workers", "1", cwd=here)
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[-1] == "8 cells: 0 ok, 0 diverged, 0 failed, 8 reused"
     assert {p: p.read_bytes() for p in site.rglob("*.png")} == before
-    (folder / "boom.py").write_text(BOOM.replace("boom at every step", "boom, edited"))
-    edited = cli("gallery", "small.yaml", "--out", "site", "--workers", "1", cwd=folder)
+    (here / "boom.py").write_text(BOOM.replace("boom at every step", "boom, edited"))
+    edited = cli("gallery", "small.yaml", "--out", "site", "--workers", "1", cwd=here)
     assert edited.stdout.splitlines()[-1] == "8 cells: 0 ok, 0 diverged, 2 failed, 6 reused"
     assert "boom, edited" in (site / "index.html").read_text()
-    (folder / "boom.py").write_text(BOOM)
 
 
 def test_strict_and_fail_fast(built: tuple[Path, Any], folder: Path, tmp_path: Path) -> None:
+    folder = copy_of(folder, tmp_path)
     strict = cli("gallery", "small.yaml", "--out", "site", "--strict", cwd=folder)
     assert strict.returncode == 3
     assert strict.stderr.splitlines()[-1].startswith(
@@ -167,22 +197,19 @@ def test_strict_and_fail_fast(built: tuple[Path, Any], folder: Path, tmp_path: P
 
 
 def test_two_runs_and_a_dask_cluster_give_the_same_site(
-    built: tuple[Path, Any], folder: Path
+    built: tuple[Path, Any], folder: Path, cluster: Any, tmp_path: Path
 ) -> None:
-    distributed = pytest.importorskip("distributed", reason="the Dask test needs the dask extra")
     site, _ = built
-    forced = cli("gallery", "small.yaml", "--out", "again", "--workers", "2", cwd=folder)
+    again, dask = tmp_path / "again", tmp_path / "dask"
+    forced = cli("gallery", "small.yaml", "--out", again, "--workers", "2", cwd=folder)
     assert forced.returncode == 0, forced.stderr
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        on_dask = cli(
-            "gallery", "small.yaml", "--out", "dask", "--dask", cluster.scheduler_address,
-            cwd=folder,
-        )  # fmt: skip
+    on_dask = cli(
+        "gallery", "small.yaml", "--out", dask, "--dask", cluster.scheduler_address,
+        cwd=folder,
+    )  # fmt: skip
     assert on_dask.returncode == 0, on_dask.stderr
     assert on_dask.stdout.splitlines()[-1] == "8 cells: 6 ok, 0 diverged, 2 failed, 0 reused"
-    for other in (folder / "again", folder / "dask"):
+    for other in (again, dask):
         assert without_seconds(other) == without_seconds(site)
         for optimizer, function in GOOD:
             for suffix in (".png", ".gif"):
@@ -190,7 +217,10 @@ def test_two_runs_and_a_dask_cluster_give_the_same_site(
                 assert (other / name).read_bytes() == (site / name).read_bytes(), name
 
 
-def test_sigterm_then_a_second_run_gives_the_whole_site(folder: Path, tmp_path: Path) -> None:
+def test_sigterm_then_a_second_run_gives_the_whole_site(
+    built: tuple[Path, Any], folder: Path, tmp_path: Path
+) -> None:
+    site, _ = built
     out = tmp_path / "site"
     started = subprocess.Popen(
         [sys.executable, "-m", "optrace", "gallery", "small.yaml", "--out", str(out),
@@ -209,7 +239,7 @@ def test_sigterm_then_a_second_run_gives_the_whole_site(folder: Path, tmp_path: 
     assert done.returncode == 0, done.stderr
     last = done.stdout.splitlines()[-1]
     assert last.startswith("8 cells: ") and not last.endswith(" 0 reused"), last
-    assert without_seconds(out) == without_seconds(folder / "site")
+    assert without_seconds(out) == without_seconds(site)
 
 
 @pytest.mark.parametrize(
@@ -239,27 +269,23 @@ def test_bad_gallery_configs_are_one_line_and_write_nothing(
     assert not (tmp_path / "site").exists()
 
 
-def test_the_readme_gallery_commands_run(tmp_path: Path) -> None:
+def test_the_readme_gallery_commands_run(tmp_path: Path, cluster: Any) -> None:
     """configs/gallery.yaml renders; the documented --dask line runs against a real cluster."""
-    distributed = pytest.importorskip("distributed", reason="the Dask test needs the dask extra")
     from tests.test_configs import documented_commands
 
     lines = [
         c.split("#")[0].split() for c in documented_commands() if c.startswith("optrace gallery")
     ]
     assert len(lines) == 3
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        for words in lines:
-            args = [
-                str(tmp_path / "site") if w == "site/" else
-                cluster.scheduler_address if w.startswith("tcp://") else
-                str(ROOT / w) if w.startswith("configs/") else w
-                for w in words[1:]
-            ]  # fmt: skip
-            done = cli(*args, cwd=tmp_path)
-            assert done.returncode == 0, (words, done.stderr)
+    for words in lines:
+        args = [
+            str(tmp_path / "site") if w == "site/" else
+            cluster.scheduler_address if w.startswith("tcp://") else
+            str(ROOT / w) if w.startswith("configs/") else w
+            for w in words[1:]
+        ]  # fmt: skip
+        done = cli(*args, cwd=tmp_path)
+        assert done.returncode == 0, (words, done.stderr)
     rows = rows_of(tmp_path / "site")
     assert {r["function"] for r in rows} == {"rosenbrock", "rastrigin", "himmelblau", "beale"}
     optimizers = {r["optimizer"] for r in rows}

@@ -306,28 +306,42 @@ def test_a_signal_closes_the_window_at_once_and_keeps_the_files(
     )
 
 
-def free_display(first: int = 55) -> str:
-    """A display number no X server listens on here."""
+@contextlib.contextmanager
+def free_display(first: int = 55) -> Iterator[str]:
+    """A display number no X server listens on here, kept free while in use: its lock
+    file, made here and naming this live process, keeps any X server off it."""
     number = first
-    while os.path.exists(f"/tmp/.X11-unix/X{number}") or os.path.exists(f"/tmp/.X{number}-lock"):
+    while True:
+        lock = f"/tmp/.X{number}-lock"
+        if not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                break
+            except FileExistsError:
+                pass
         number += 1
-    return f":{number}"
+    try:
+        os.write(fd, f"{os.getpid():10d}\n".encode())  # the format X servers write
+        yield f":{number}"
+    finally:
+        os.close(fd)
+        os.unlink(lock)
 
 
 def test_show_with_a_display_that_does_not_open_is_one_line_and_writes_nothing(
     config_file: Path, tmp_path: Path
 ) -> None:
-    absent = free_display()
-    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
-    env["DISPLAY"] = absent
     gif = tmp_path / "a.gif"
-    done = subprocess.run(
-        [sys.executable, "-m", "optrace", "run", str(config_file), "--show", "--gif", str(gif)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with free_display() as absent:
+        env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
+        env["DISPLAY"] = absent
+        done = subprocess.run(
+            [sys.executable, "-m", "optrace", "run", str(config_file), "--show", "--gif", str(gif)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 1
     assert done.stderr == (
         f"Error: --show: cannot open the display '{absent}'; start an X server, run under "
