@@ -116,7 +116,10 @@ def _lay_out_once(frame: Frame, renderer: Any, factor: float, legend: bool, poin
         corners = CORNERS[frame.view.corners]
         racers, marks = points()
         free = place_legend(frame.legend, ax, avoid, corners, renderer, racers, marks)
-        if not free and not _legend_below(frame, renderer, factor):
+        if not free and _legend_below(frame, renderer, factor):
+            # The axes shrank to make room below them: the title is placed again.
+            fitted = _tight(frame) and _clear_title(frame, renderer) and fitted
+        elif not free:
             # No room below either: the corner that hides least, if the type
             # can shrink no further.
             place_legend(frame.legend, ax, [], corners, renderer, racers, marks)
@@ -193,8 +196,9 @@ def _clear_title(frame: Frame, renderer: Any) -> bool:
 
 
 def _legend_below(frame: Frame, renderer: Any, factor: float) -> bool:
-    """Move a legend with no free corner under the axes, in as many columns as fit;
-    False (and nothing moved) where it would take too much of the figure's height."""
+    """Move a legend with no free corner under the axes, in as many columns as fit,
+    and say so; False (and nothing moved) where it would take too much of the
+    figure's height."""
     figure: Figure = frame.figure
     assert frame.legend is not None
     count = len(frame.legend.get_texts())
@@ -210,4 +214,4 @@ def _legend_below(frame: Frame, renderer: Any, factor: float) -> bool:
     frame.legend.remove()
     frame.legend = frame.make_legend(figure.legend, factor, loc="lower center", ncols=ncol)
     frame.room = (0.0, share, 1.0, 1.0)
-    return _tight(frame) and _clear_title(frame, renderer)
+    return True
