@@ -462,39 +462,46 @@ def _collect(
         )
         racer = racers[target.index]
         racers[target.index] = RacerConfig.model_validate({**dict(racer), **best_params})
-    settings = plan.settings
     tuned_config = plan.config.model_copy(update={"racers": racers})
     chosen = {r.index: r.best_params for r in tuned}
     return TuningResult(
         source=plan.config,
         config=tuned_config,
-        settings={
-            "trials": settings.trials,
-            "objective": settings.objective,
-            "starts": settings.starts
-            if isinstance(settings.starts, dict)
-            else jsonable(settings.starts),
-            "points": [jsonable(s) for s in plan.tuning.starts],
-            "epochs": plan.tuning.epochs,
-            "seed": plan.config.seed,
-            "tolerance": plan.tuning.tolerance,
-            "minimum": plan.fstar,
-            "function": plan.tuning.objective.name,
-            "sampler": f"TPESampler(seed={plan.config.seed}), one study per racer",
-            "worst": WORST,
-            "storage": url,
-            "study": study,
-            "workers": workers,
-            "order": "sequential: the same config gives the same trials"
-            if workers == 1
-            else f"{workers} workers: the order of trials, and so the result, may vary",
-            "untuned": [plan.race.racers[i].label for i, r in enumerate(racers) if r.tune is False],
-        },
+        settings=_settings(plan, url, study, workers, racers),
         racers=tuple(tuned),
         labels=tuple(r.label for r in plan.race.racers),
         plan=_tuned_plan(plan.race, chosen, tuned_config),
         limits=plan.limits,
     )
+
+
+def _settings(
+    plan: TuningPlan, url: str | None, study: str, workers: int, racers: list[RacerConfig]
+) -> dict[str, Any]:
+    """How the racers were tuned, as the report states it."""
+    settings = plan.settings
+    return {
+        "trials": settings.trials,
+        "objective": settings.objective,
+        "starts": settings.starts
+        if isinstance(settings.starts, dict)
+        else jsonable(settings.starts),
+        "points": [jsonable(s) for s in plan.tuning.starts],
+        "epochs": plan.tuning.epochs,
+        "seed": plan.config.seed,
+        "tolerance": plan.tuning.tolerance,
+        "minimum": plan.fstar,
+        "function": plan.tuning.objective.name,
+        "sampler": f"TPESampler(seed={plan.config.seed}), one study per racer",
+        "worst": WORST,
+        "storage": url,
+        "study": study,
+        "workers": workers,
+        "order": "sequential: the same config gives the same trials"
+        if workers == 1
+        else f"{workers} workers: the order of trials, and so the result, may vary",
+        "untuned": [plan.race.racers[i].label for i, r in enumerate(racers) if r.tune is False],
+    }
 
 
 def _tuned_plan(
