@@ -219,8 +219,8 @@ def test_show_without_a_display_is_one_line_and_writes_nothing(
     )
     assert done.returncode == 1
     assert done.stderr == (
-        "Error: --show needs a display and DISPLAY is not set; write a file with --gif or "
-        "--mp4, or run under xvfb-run\n"
+        "Error: --show: a window needs a display and DISPLAY is not set; write a GIF or "
+        "an MP4 instead, or run under xvfb-run\n"
     )
     assert not gif.exists()
 
@@ -345,7 +345,7 @@ def test_show_with_a_display_that_does_not_open_is_one_line_and_writes_nothing(
     assert done.returncode == 1
     assert done.stderr == (
         f"Error: --show: cannot open the display '{absent}'; start an X server, run under "
-        "xvfb-run -a -s -noreset, or write a file with --gif or --mp4\n"
+        "xvfb-run -a -s -noreset, or write a GIF or an MP4 instead\n"
     )
     assert done.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["race.yaml"]

@@ -26,12 +26,12 @@ OPEN_SECONDS = 5.0
 """How long a display may take to answer before ``check_display`` gives up on it."""
 
 HEADLESS = (
-    "start an X server, run under xvfb-run -a -s -noreset, or write a file with --gif or --mp4"
+    "start an X server, run under xvfb-run -a -s -noreset, or write a GIF or an MP4 instead"
 )
 
 
 def check_display() -> None:
-    """Refuse ``--show`` early when no window can open.
+    """Refuse a window early when none can open.
 
     On Linux it opens a connection to the X server in ``DISPLAY`` (or the Wayland
     compositor in ``WAYLAND_DISPLAY``) and closes it again: the test matplotlib
@@ -45,16 +45,21 @@ def check_display() -> None:
         wayland = os.environ.get("WAYLAND_DISPLAY")
         if not (x_display or wayland):
             raise OutputError(
-                "--show needs a display and DISPLAY is not set; write a file with --gif or "
-                "--mp4, or run under xvfb-run"
+                "show: a window needs a display and DISPLAY is not set; write a GIF or "
+                "an MP4 instead, or run under xvfb-run",
+                parameter="show",
             )
         if not ((x_display and _x_opens(x_display)) or (wayland and _wayland_opens(wayland))):
             named = repr(x_display) if x_display else f"(Wayland) {wayland!r}"
-            raise OutputError(f"--show: cannot open the display {named}; {HEADLESS}")
+            raise OutputError(
+                f"show: cannot open the display {named}; {HEADLESS}", parameter="show"
+            )
     try:
         import PySide6  # noqa: F401
     except ImportError:
-        raise OutputError("--show needs Qt: pip install 'optrace[qt]'") from None
+        raise OutputError(
+            "show: a window needs Qt: pip install 'optrace[qt]'", parameter="show"
+        ) from None
 
 
 def _x_opens(name: str) -> bool:
@@ -114,7 +119,9 @@ def _qt_figure(size: tuple[int, int]) -> Any:
 
         return plt.figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
     except (ImportError, RuntimeError) as exc:  # the display went away since the check
-        raise OutputError(f"--show: cannot open a Qt window ({exc}); {HEADLESS}") from None
+        raise OutputError(
+            f"show: cannot open a Qt window ({exc}); {HEADLESS}", parameter="show"
+        ) from None
 
 
 def show(
