@@ -25,9 +25,7 @@ POLL_MS = 50
 OPEN_SECONDS = 5.0
 """How long a display may take to answer before ``check_display`` gives up on it."""
 
-HEADLESS = (
-    "start an X server, run under xvfb-run -a -s -noreset, or write a GIF or an MP4 instead"
-)
+HEADLESS = "start an X server, run under xvfb-run -a -s -noreset, or write a GIF or an MP4 instead"
 
 
 def check_display() -> None:
