@@ -202,14 +202,14 @@ def run_cell(cell: Cell) -> CellResult:
     try:
         race = Race.from_dict(cell.config, base_dir=cell.base_dir)
         if "tune" in cell.config:
+            # A worker process of the gallery's: Optuna would log every trial.
             import optuna
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             race = race.tune().race
-        run = race.run()
         with tempfile.TemporaryDirectory() as folder:
             paths = [Path(folder) / f"cell{SUFFIX[kind]}" for kind in cell.outputs]
-            run.save(*paths)
+            run = race.run(save=paths)
             files = {p.suffix: p.read_bytes() for p in paths}
         summary = run.summary()[0]
         (used,) = run.hyperparameters().values()
