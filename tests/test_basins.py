@@ -18,11 +18,11 @@ from matplotlib.colors import to_rgb
 from PIL import Image
 
 import optrace
-from optrace._core.atomic import AtomicFile
+from optrace._core.atomic import AtomicFile, opened
 from optrace._core.errors import UsageError
 from optrace._core.types import Minimum
 from optrace.export.frames import new_figure
-from optrace.export.outputs import Output, kind_of, opened
+from optrace.export.outputs import Output, kind_of, write_outputs
 from optrace.render.basins import BASIN_COLOURS, NONE_COLOUR, basins_size, draw_basins
 from optrace.render.options import SceneOptions
 from optrace.results.basins import shown_minima
@@ -273,7 +273,8 @@ def test_an_interrupted_write_leaves_the_old_map(swarm: optrace.RaceRun, tmp_pat
         raise KeyboardInterrupt  # Ctrl-C while the GIF renders, after the map is drawn
 
     with pytest.raises(KeyboardInterrupt), opened(outputs) as files:
-        swarm.write(outputs, files, frames=3, progress=interrupt)
+        drawing, shown = swarm.drawing(), swarm.frame_epochs(3)
+        write_outputs(swarm.result, files, drawing, shown, progress=interrupt)
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["basins.png"]
 

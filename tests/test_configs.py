@@ -160,7 +160,7 @@ def test_make_test_lints_type_checks_and_runs_the_whole_suite(tmp_path: Path) ->
         f"ruff check {linted}",
         f"ruff format --check {linted}",
         "mypy",
-        "python -m pytest",  # no selection: every test of pyproject's testpaths
+        "python -m pytest --durations=15",  # no selection: every test of pyproject's testpaths
     ]
 
 
