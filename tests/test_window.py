@@ -205,18 +205,23 @@ def test_cli_show_opens_a_window_that_closes_on_q(display: str, config_file: Pat
     assert out.splitlines()[0].split()[:5] == ["racer", "final", "x", "final", "loss"]
 
 
-def test_show_without_a_display_is_one_line_and_writes_nothing(
-    config_file: Path, tmp_path: Path
-) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    gif = tmp_path / "a.gif"
-    done = subprocess.run(
-        [sys.executable, "-m", "optrace", "run", str(config_file), "--show", "--gif", str(gif)],
+def _show_and_gif(config: Path, gif: Path, env: dict[str, str]) -> Any:
+    """``optrace run CONFIG --show --gif GIF`` in a fresh process with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "optrace", "run", str(config), "--show", "--gif", str(gif)],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_show_without_a_display_is_one_line_and_writes_nothing(
+    config_file: Path, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    gif = tmp_path / "a.gif"
+    done = _show_and_gif(config_file, gif, env)
     assert done.returncode == 1
     assert done.stderr == (
         "Error: --show: a window needs a display and DISPLAY is not set; write a GIF or "
@@ -335,13 +340,7 @@ def test_show_with_a_display_that_does_not_open_is_one_line_and_writes_nothing(
     with free_display() as absent:
         env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
         env["DISPLAY"] = absent
-        done = subprocess.run(
-            [sys.executable, "-m", "optrace", "run", str(config_file), "--show", "--gif", str(gif)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = _show_and_gif(config_file, gif, env)
     assert done.returncode == 1
     assert done.stderr == (
         f"Error: --show: cannot open the display '{absent}'; start an X server, run under "
