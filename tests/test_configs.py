@@ -78,10 +78,20 @@ def documented_commands() -> list[str]:
     return list(dict.fromkeys(lines))
 
 
+#: What a running make tells the makes it starts.
+MAKES_OWN = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+
+
 def make_plan(target: str, venv: Path) -> list[str]:
-    """What ``make TARGET`` runs on a machine with no virtual environment yet."""
+    """What ``make TARGET`` runs on a machine with no virtual environment yet, as a
+    top-level make would (the suite itself may run under ``make test``)."""
+    env = {k: v for k, v in os.environ.items() if k not in MAKES_OWN}
     done = subprocess.run(
-        ["make", "-n", target, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True
+        ["make", "--no-print-directory", "-n", target, f"VENV={venv}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
