@@ -502,8 +502,7 @@ class RaceRun:
         outputs = _race_outputs(paths)
         animation = self.race.config.animation
         check_outputs(outputs, animation.size, animation.scale)
-        first = self.result.traces[0]
-        check_basins(outputs, first.x.shape[0] // first.repeats)
+        check_basins(outputs, len(self.plan.starts))
         self._epoch(epoch)
         with opened(outputs) as files:
             self._write(files, frames, epoch, progress)
@@ -587,22 +586,21 @@ def _check_frames(frames: int, pixels: tuple[int, int]) -> None:
 
 def _race_outputs(files: Files) -> list[Output]:
     """Outputs of a race: each path's kind chosen by its suffix."""
-    return [
-        f if isinstance(f, Output) else Output(race_outputs.kind_of(Path(f)), Path(f))
-        for f in files
-    ]
+    return _as_outputs(files, race_outputs.kind_of)
 
 
 def _tune_outputs(files: Files) -> list[Output]:
     """Outputs of a tuning, checked by name: each path's kind chosen by its suffix."""
     from optrace.tune import outputs as tune_outputs  # torch (see the imports above)
 
-    outputs = [
-        f if isinstance(f, Output) else Output(tune_outputs.kind_of(Path(f)), Path(f))
-        for f in files
-    ]
+    outputs = _as_outputs(files, tune_outputs.kind_of)
     check_names(outputs, tune_outputs.SUFFIXES, tune_outputs.NAMED)
     return outputs
+
+
+def _as_outputs(files: Files, kind_of: Callable[[Path], str]) -> list[Output]:
+    """Each file as an Output: given as one, or a path whose kind ``kind_of`` chooses."""
+    return [f if isinstance(f, Output) else Output(kind_of(Path(f)), Path(f)) for f in files]
 
 
 def _fields(fields: Mapping[str, Any]) -> dict[str, Any]:
