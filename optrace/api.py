@@ -28,6 +28,7 @@ from optrace.export.drawing import Drawing
 from optrace.export.outputs import ANIMATIONS, check_basins, check_outputs
 from optrace.render.options import SceneOptions
 from optrace.results import report
+from optrace.results.axis import by_evaluations
 from optrace.results.trace import RaceResult, Trace
 from optrace.spec.loading import load_document, parse_config
 from optrace.spec.model import RaceConfig
@@ -395,10 +396,20 @@ class RaceRun:
         self._html: str | None = None
 
     @cached_property
+    def pictured(self) -> RaceResult:
+        """The race as its pictures show it: along its epochs, or with ``animation:
+        {axis: evaluations}`` along the gradient evaluations, one value per evaluation
+        (see :func:`optrace.results.axis.by_evaluations`)."""
+        if self.race.config.animation.axis == "evaluations":
+            return by_evaluations(self.result)
+        return self.result
+
+    @cached_property
     def traces(self) -> dict[str, Trace]:
         """Per label, the racer's :class:`Trace`: numpy arrays ``x`` (``y`` in 2-D),
-        ``loss`` and, with a schedule, ``lr``, one value per epoch (``epoch``);
-        a swarm adds a leading axis of starts."""
+        ``loss``, ``evaluations`` (the gradients used by each epoch) and, with a
+        schedule, ``lr``, one value per epoch (``epoch``); a swarm adds a leading
+        axis of starts."""
         out = {}
         for trace in self.result.traces:
             if trace.x.shape[0] == 1:
@@ -408,6 +419,7 @@ class RaceRun:
                     loss=trace.loss[0],
                     lr=None if trace.lr is None else trace.lr[0],
                     y=None if trace.y is None else trace.y[0],
+                    evaluations=None if trace.evaluations is None else trace.evaluations[0],
                 )
             out[trace.label] = trace
         return out
@@ -448,10 +460,11 @@ class RaceRun:
         return report.strict_failures(self.result)
 
     def frame_epochs(self, frames: int | None = None) -> np.ndarray:
-        """The epochs the animation shows: ``frames`` of them evenly spaced, or as
-        the config's ``animation`` says."""
+        """The epochs (or evaluations) the animation shows: ``frames`` of them evenly
+        spaced, or as the config's ``animation`` says."""
         animation = self.race.config.animation
-        return frame_epochs(self.result.epochs, frames or animation.frame_count(self.result.epochs))
+        last = self.pictured.epochs
+        return frame_epochs(last, frames or animation.frame_count(last))
 
     def drawing(self) -> Drawing:
         """Size, timing and scene options from the config's ``animation``."""
@@ -460,7 +473,7 @@ class RaceRun:
             size=animation.size,
             interval=animation.interval,
             loop=animation.loop,
-            options=SceneOptions.of(animation, self.result.dims),
+            options=SceneOptions.of(animation, self.pictured.dims),
         )
 
     def save(
@@ -524,13 +537,21 @@ class RaceRun:
         bar = progress_bar("rendering", len(shown)) if progress and animated else nullcontext()
         with bar as advance:
             race_outputs.write_outputs(
-                self.result, dict(files), self.drawing(), shown, self._epoch(epoch), advance
+                self.result,
+                dict(files),
+                self.drawing(),
+                shown,
+                self._epoch(epoch),
+                advance,
+                self.pictured,
             )
 
     def _epoch(self, epoch: int | None) -> int | None:
-        if epoch is not None and not 0 <= epoch <= self.result.epochs:
+        last, axis = self.pictured.epochs, self.pictured.axis
+        if epoch is not None and not 0 <= epoch <= last:
             raise UsageError(
-                f"epoch: {epoch} is not an epoch of this race (0 to {self.result.epochs})",
+                f"epoch: {epoch} is not {'an' if axis[0] in 'aeiou' else 'a'} {axis} of this "
+                f"race (0 to {last})",
                 parameter="epoch",
             )
         return epoch
@@ -550,7 +571,9 @@ class RaceRun:
         from optrace.export.window import check_display, show
 
         check_display()
-        show(self.result, self.drawing(), self.frame_epochs(frames), stop_requested=stop_requested)
+        show(
+            self.pictured, self.drawing(), self.frame_epochs(frames), stop_requested=stop_requested
+        )
 
     def _repr_html_(self) -> str:
         """The race as its HTML player, for Jupyter: scoped, so that several players
@@ -559,7 +582,7 @@ class RaceRun:
             # matplotlib loads only when a picture is drawn.
             from optrace.export.html import player_html
 
-            self._html = player_html(self.result, self.drawing(), self.frame_epochs(), page=False)
+            self._html = player_html(self.pictured, self.drawing(), self.frame_epochs(), page=False)
         return self._html
 
     def __repr__(self) -> str:

@@ -116,6 +116,7 @@ def test_run_without_outputs_prints_the_summary_and_writes_nothing(
             "reached",
             "to",
             "min",
+            "evals",
         ]
     )
     # The finish line computed here from a plain torch loop and a dense grid,
@@ -240,7 +241,8 @@ def test_divergence_is_reported_and_the_run_succeeds(
     assert result.stderr.splitlines()[0] == (
         "warning: racer 'wild' diverged at epoch 1 (x or loss not finite); it stops at epoch 0"
     )
-    assert re.search(r" never +0\.738  diverged at epoch 1$", result.stdout.splitlines()[-1])
+    # The step that diverged used one gradient.
+    assert re.search(r" never +0\.738 +1  diverged at epoch 1$", result.stdout.splitlines()[-1])
     doc = json.loads((tmp_path / "t.json").read_text())
     wild = doc["racers"][-1]
     assert wild["hyperparameters"] == {"lr": 1e300}

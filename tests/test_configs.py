@@ -32,7 +32,7 @@ def test_example_config_renders_to_gif_mp4_and_traces(
     assert result.exit_code == 0, result.stderr
     loaded = load_config(config)
     plan = prepare(loaded, config.parent)
-    frames = loaded.animation.frame_count(loaded.epochs)
+    frames = loaded.animation.frame_count(loaded.steps)
     with Image.open(gif) as im:
         assert im.n_frames == frames
         assert im.size == loaded.animation.pixels
@@ -41,11 +41,17 @@ def test_example_config_renders_to_gif_mp4_and_traces(
     assert iio.imread(mp4, plugin="FFMPEG").shape == (frames, height, width, 3)
     rows = csv.read_text().splitlines()
     runs = len(plan.starts) * plan.repeats
-    assert len(rows) == 1 + len(loaded.racers) * runs * (loaded.epochs + 1)
+    if loaded.budget is None:
+        assert len(rows) == 1 + len(loaded.racers) * runs * (loaded.steps + 1)
+    else:
+        # Each racer's rows end at the step that used up the budget, not before.
+        for racer in {r.split(",")[0] for r in rows[1:]}:
+            used = [int(r.split(",")[2]) for r in rows[1:] if r.split(",")[0] == racer]
+            assert used[-1] >= loaded.steps > used[-2], racer
     place = "x" if plan.objective.ydomain is None else "x,y"
     swarm = "racer,start" if runs > 1 else "racer"
     swarm += ",repeat" if plan.repeats > 1 else ""
-    assert rows[0] == f"{swarm},epoch,{place},loss"
+    assert rows[0] == f"{swarm},epoch,evaluations,{place},loss"
 
 
 def test_seed_config_is_the_seed_race() -> None:

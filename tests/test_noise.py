@@ -256,7 +256,7 @@ def test_two_processes_write_the_same_noisy_bytes(tmp_path: Path, write_config: 
         outputs.append((csv_path.read_bytes(), summary.read_bytes(), done.stdout))
     assert outputs[0] == outputs[1]
     lines = outputs[0][0].decode().splitlines()
-    assert lines[0] == "racer,start,repeat,epoch,x,y,loss"
+    assert lines[0] == "racer,start,repeat,epoch,evaluations,x,y,loss"
     assert len(lines) == 1 + 3 * 4 * 3 * 26
 
 
@@ -270,14 +270,14 @@ def test_csv_and_json_traces_name_each_run(
     assert invoke("run", write_config(small_config), "--traces", out_json).exit_code == 0
     with out.open() as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ["racer", "start", "repeat", "epoch", "x", "loss"]
+    assert table[0] == ["racer", "start", "repeat", "epoch", "evaluations", "x", "loss"]
     assert len(table) == 1 + 2 * 2 * 7
     plan = prepare(parse_config(small_config))
     traces = run(plan).traces
     for row in table[1:]:
         racer = next(t for t in traces if t.label == row[0])
         index = 2 * int(row[1]) + int(row[2])
-        assert float(row[4]) == racer.x[index, int(row[3])]
+        assert float(row[5]) == racer.x[index, int(row[3])]
     doc = json.loads(out_json.read_text())
     sgd = doc["racers"][0]
     assert sgd["noise"] == {"std": 1.0, "relative": False}
@@ -291,7 +291,7 @@ def test_without_repeats_the_csv_has_no_repeat_column(
     small_config.update(noise={"std": 1.0})
     out = tmp_path / "t.csv"
     assert invoke("run", write_config(small_config), "--traces", out).exit_code == 0
-    assert out.read_text().splitlines()[0] == "racer,epoch,x,loss"
+    assert out.read_text().splitlines()[0] == "racer,epoch,evaluations,x,loss"
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:

@@ -114,6 +114,10 @@ def make_race(folder: Path, config: dict[str, Any]) -> Race:
     parsed = parse_config(config)
     result = run(prepare(parsed))
     animation = parsed.animation
+    if animation.axis == "evaluations":
+        from optrace.results.axis import by_evaluations
+
+        result = by_evaluations(result)
     shown = frame_epochs(result.epochs, animation.frame_count(result.epochs))
     options = SceneOptions.of(animation, result.dims)
 
@@ -200,6 +204,24 @@ def diverging_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
                 {"optimizer": "Adam", "lr": 0.3, "style": "mD"},
             ],
             "animation": {"size": [400, 320], "loss_panel": True, "trail": 4},
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def evaluations_race(tmp_path_factory: pytest.TempPathFactory) -> Race:
+    """LBFGS (up to 20 evaluations a step) against SGD, frames along the evaluations."""
+    return make_race(
+        tmp_path_factory.mktemp("evaluations"),
+        {
+            "function": "rosenbrock",
+            "start": [-1.2, 1.0],
+            "budget": {"evaluations": 60},
+            "racers": [
+                {"optimizer": "LBFGS", "lr": 0.1, "style": "ro"},
+                {"optimizer": "SGD", "lr": 0.001, "momentum": 0.9, "style": "bs"},
+            ],
+            "animation": {"size": [400, 440], "loss_panel": True, "axis": "evaluations"},
         },
     )
 
@@ -296,7 +318,7 @@ def test_markers_sit_where_the_gif_draws_them(
             assert racer["x"] == race.result.traces[i].x[0, race.frames[k]]
 
 
-@pytest.mark.parametrize("which", ["line", "plane", "swarm", "diverging"])
+@pytest.mark.parametrize("which", ["line", "plane", "swarm", "diverging", "evaluations"])
 def test_a_screenshot_at_epoch_k_is_gif_frame_k(
     browser: Any,
     which: str,
@@ -304,8 +326,14 @@ def test_a_screenshot_at_epoch_k_is_gif_frame_k(
     plane_race: Race,
     swarm_race: Race,
     diverging_race: Race,
+    evaluations_race: Race,
 ) -> None:
-    race = {"line": line_race, "plane": plane_race, "swarm": swarm_race}.get(which, diverging_race)
+    race = {
+        "line": line_race,
+        "plane": plane_race,
+        "swarm": swarm_race,
+        "evaluations": evaluations_race,
+    }.get(which, diverging_race)
     if which == "swarm":  # its last frame has a note: a start of Adam left the domain
         assert race.result.traces[1].outside(race.result.domain)[:, -1].any()
     if which == "diverging":  # a note, a ghost and a loss line that ends
@@ -331,6 +359,16 @@ def test_a_screenshot_at_epoch_k_is_gif_frame_k(
             if drawn and not covered:
                 centre = shot[int(racer["py"]), int(racer["px"])]
                 assert tuple(centre) == colour, (k, racer["label"])
+    if which == "evaluations":
+        # Frame k is k evaluations: LBFGS stands where its last step within them left it.
+        assert (
+            browser.execute_script("return document.querySelector('.optrace-epoch').textContent")
+            == f"evaluation {race.frames[last]} / 60"
+        )
+        k = 30  # LBFGS: its first step used 20, its second 40
+        now = seek(browser, k)
+        assert now["racers"][0]["x"] == race.result.traces[0].x[0, 20]
+        assert now["racers"][1]["x"] == race.result.traces[1].x[0, k]
     # And the check can tell frames apart: the last epoch is not the first frame.
     assert mismatch(shot, race.gif_frame(0)) > 2 * mismatch(shot, race.gif_frame(last))
 

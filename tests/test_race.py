@@ -224,13 +224,15 @@ def test_cli_traces_csv_equal_the_plain_loop(invoke: Any, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.stderr
     with out.open() as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["racer", "epoch", "x", "loss"]
+    assert rows[0] == ["racer", "epoch", "evaluations", "x", "loss"]
     start = draw_start(0)
     labels = {"Adadelta", "Adagrad", "SGD", "Adam", "RMSprop"}
     assert {r[0] for r in rows[1:]} == labels and len(rows) == 1 + 5 * 101
     for name, hyper in SEED_RACERS:
-        mine = [(float(r[2]), float(r[3])) for r in rows[1:] if r[0] == name]
+        mine = [(float(r[3]), float(r[4])) for r in rows[1:] if r[0] == name]
         assert [int(r[1]) for r in rows[1:] if r[0] == name] == list(range(101))
+        # One gradient per plain step.
+        assert [int(r[2]) for r in rows[1:] if r[0] == name] == list(range(101))
         assert mine == plain_loop(name, hyper, start, 100)
 
 

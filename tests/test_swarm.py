@@ -84,10 +84,12 @@ def test_swarm_csv_gains_a_start_column(
     assert result.exit_code == 0, result.stderr
     with out.open() as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["racer", "start", "epoch", "x", "loss"]
+    assert rows[0] == ["racer", "start", "epoch", "evaluations", "x", "loss"]
     assert len(rows) == 1 + 2 * 3 * 7
     firsts = [r for r in rows[1:] if r[2] == "0" and r[0] == "SGD"]
-    assert [float(r[3]) for r in firsts] == draw_starts({"grid": 3}, (-5.0, 5.0), 0)
+    assert [float(r[4]) for r in firsts] == draw_starts({"grid": 3}, (-5.0, 5.0), 0)
+    # Raced as one tensor, every start takes one gradient per step.
+    assert {r[3] for r in rows[1:] if r[2] == "6"} == {"6"}
 
 
 def test_swarm_renders_every_start(small_config: dict[str, Any]) -> None:

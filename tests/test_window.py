@@ -303,7 +303,7 @@ def test_a_signal_closes_the_window_at_once_and_keeps_the_files(
         assert err == f"wrote {tmp_path / f'traces{run}.csv'}\n{message}", run
         assert out.splitlines()[0].split()[:3] == ["racer", "final", "x"]
         rows = (tmp_path / f"traces{run}.csv").read_text().splitlines()
-        assert rows[0] == "racer,epoch,x,loss"
+        assert rows[0] == "racer,epoch,evaluations,x,loss"
         assert len(rows) == 1 + 2 * 601 and rows[-1].split(",")[1] == "600"
     assert max(took) < 2, took
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(

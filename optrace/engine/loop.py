@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -14,14 +15,19 @@ from optrace.optim.noise import NoiseSpec
 from optrace.optim.optimizers import OptimizerSpec, learning_rate
 from optrace.optim.probe import first_line, seeded
 from optrace.optim.schedules import ScheduleSpec
-from optrace.optim.step import step
+from optrace.optim.step import Evaluations, step
 from optrace.results.trace import RaceResult, Surface, Trace
 
 
 class Run(NamedTuple):
     """One racer's run from every start, each array ``(starts, epochs + 1)``;
     ``y`` only in 2-D; ``lr`` None where the optimizer has no learning rate;
-    ``failure`` what the optimizer raised, if it stopped the racer."""
+    ``failure`` what the optimizer raised, if it stopped the racer.
+    ``evaluations`` counts the gradients each start had used by each epoch (held
+    after the epoch it diverged at); ``steps`` how many steps each start's run took
+    (fewer than ``epochs`` where it diverged or used up a budget of evaluations).
+    After a budget ends a run, its place, loss and counts are held to the last
+    epoch, as a racer that has stopped stands still."""
 
     x: np.ndarray
     loss: np.ndarray
@@ -29,6 +35,8 @@ class Run(NamedTuple):
     y: np.ndarray | None = None
     failure: str | None = None
     stopped: bool = False
+    evaluations: np.ndarray | None = None
+    steps: np.ndarray | None = None
 
 
 def race_one(
@@ -41,6 +49,7 @@ def race_one(
     seed: int = 0,
     noise: NoiseSpec | None = None,
     stop_when: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    budget: int | None = None,
 ) -> Run:
     """Race one optimizer from every start.
 
@@ -63,6 +72,10 @@ def race_one(
     domain) is asked after every epoch with each start's place ``(starts, dims)``
     and loss; once it says True the race stops, and every epoch not run, and
     every start not raced, is NaN (``stopped`` says so).
+
+    ``budget``: a number of gradient evaluations (see
+    :class:`optrace.optim.step.Evaluations`); each start's run ends after the step
+    that reaches it, and at most ``epochs`` steps.
     """
     if len(starts) > 1 and not spec.elementwise:
         runs: list[Run] = []
@@ -73,7 +86,9 @@ def race_one(
                     progress(epochs)
                 continue
             row = None if noise is None else noise.row(i)
-            runs.append(race_one(spec, fn, [s], epochs, progress, schedule, seed, row, stop_when))
+            runs.append(
+                race_one(spec, fn, [s], epochs, progress, schedule, seed, row, stop_when, budget)
+            )
         ys = [r.y for r in runs if r.y is not None]
         lrs = [r.lr for r in runs if r.lr is not None]
         return Run(
@@ -83,9 +98,11 @@ def race_one(
             np.concatenate(ys) if ys else None,
             next((r.failure for r in runs if r.failure is not None), None),
             any(r.stopped for r in runs),
+            np.concatenate([_counts(r, epochs) for r in runs]),
+            np.concatenate([_steps(r, epochs) for r in runs]),
         )
     with seeded(seed):
-        return _race(spec, fn, starts, epochs, progress, schedule, noise, stop_when)
+        return _race(spec, fn, starts, epochs, progress, schedule, noise, stop_when, budget)
 
 
 def _lr(optimizer: torch.optim.Optimizer) -> float:
@@ -102,12 +119,14 @@ def _race(
     schedule: ScheduleSpec | None,
     noise: NoiseSpec | None = None,
     stop_when: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    budget: int | None = None,
 ) -> Run:
     count = len(starts)
     dims = 2 if isinstance(starts[0], tuple) else 1
     places = np.full((count, epochs + 1, dims), np.nan)
     losses = np.full((count, epochs + 1), np.nan)
     lrs = np.full((count, epochs + 1), np.nan)
+    used = np.zeros((count, epochs + 1), dtype=np.int64)
     first = starts[0] if dims == 2 and count == 1 else list(starts)
     param = torch.tensor(first, dtype=spec.dtype, requires_grad=True)
     drawn = noise.start(dims) if noise is not None else None
@@ -133,10 +152,13 @@ def _race(
         scheduler = schedule.build(optimizer) if schedule is not None else None
     except Exception as exc:
         y = places[..., 1] if dims == 2 else None
-        return Run(places[..., 0], losses, None, y, first_line(exc))
+        return Run(places[..., 0], losses, None, y, first_line(exc), False, used, _none(count))
     has_lr = learning_rate(optimizer) is not None
     lrs[:, 0] = _lr(optimizer)
+    counted = Evaluations(param)
+    steps = epochs
     for epoch in range(1, epochs + 1):
+        stepped = alive.copy()
         if has_lr:
             lrs[alive, epoch] = _lr(optimizer)
         try:
@@ -151,12 +173,20 @@ def _race(
             # divergence; the race goes on.
             failure = first_line(exc)
             alive[:] = False
+        # A start's count grows with each step it takes, the one it diverged at too.
+        used[:, epoch] = np.where(stepped, counted.total, used[:, epoch - 1])
         if progress is not None:
             progress(count)
-        if not alive.any():
+        spent = budget is not None and counted.total >= budget
+        if spent or not alive.any():
+            steps = epoch
             if progress is not None:
                 progress(count * (epochs - epoch))
+            if spent:
+                _hold(alive, epoch, places, losses, lrs)
             break
+    counted.close()
+    used[:, steps + 1 :] = used[:, steps, None]
     return Run(
         places[..., 0],
         losses,
@@ -164,7 +194,30 @@ def _race(
         places[..., 1] if dims == 2 else None,
         failure,
         stopped,
+        used,
+        np.full(count, steps),
     )
+
+
+def _hold(alive: np.ndarray, epoch: int, *series: np.ndarray) -> None:
+    """Hold the starts still ``alive`` at ``epoch`` there to the last epoch."""
+    for values in series:
+        values[alive, epoch + 1 :] = values[alive, epoch][:, None]
+
+
+def _none(count: int) -> np.ndarray:
+    return np.zeros(count, dtype=np.int64)
+
+
+def _counts(run: Run, epochs: int) -> np.ndarray:
+    """A run's evaluation counts; none for a start left unraced."""
+    if run.evaluations is not None:
+        return run.evaluations
+    return np.zeros((run.x.shape[0], epochs + 1), dtype=np.int64)
+
+
+def _steps(run: Run, epochs: int) -> np.ndarray:
+    return run.steps if run.steps is not None else _none(run.x.shape[0])
 
 
 def _unraced(like: Run, epochs: int) -> Run:
@@ -194,6 +247,7 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
             None
             if noise is None or noise.std == 0
             else NoiseSpec(noise.std, noise.relative, plan.seed, streams),
+            budget=plan.evaluations,
         )
         traces.append(
             Trace(
@@ -209,8 +263,15 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
                 y=ran.y,
                 repeats=repeats,
                 noise=None if noise is None else noise.model_dump(),
+                evaluations=ran.evaluations,
+                steps=None if plan.evaluations is None else ran.steps,
             )
         )
+    epochs = plan.epochs
+    if plan.evaluations is not None:
+        # Held from their last step on, the traces lose nothing past the longest run.
+        epochs = max(int(t.raced.max()) for t in traces)
+        traces = [_cut(t, epochs) for t in traces]
     objective = plan.objective
     if objective.ydomain is None:
         curve_x, curve_y = objective.curve(plan.domain)
@@ -224,10 +285,27 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
         domain=plan.domain,
         curve_x=curve_x,
         curve_y=curve_y,
-        epochs=plan.epochs,
+        epochs=epochs,
         traces=tuple(traces),
         minima=objective.minima,
         tolerance=plan.tolerance,
         ydomain=objective.ydomain,
         surface=surface,
+        evaluations=plan.evaluations,
+    )
+
+
+def _cut(trace: Trace, epochs: int) -> Trace:
+    """``trace`` through ``epochs`` only."""
+
+    def cut(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[:, : epochs + 1]
+
+    return replace(
+        trace,
+        x=trace.x[:, : epochs + 1],
+        loss=trace.loss[:, : epochs + 1],
+        lr=cut(trace.lr),
+        y=cut(trace.y),
+        evaluations=cut(trace.evaluations),
     )

@@ -40,7 +40,9 @@ class RacerPlan:
 @dataclass(frozen=True)
 class RacePlan:
     """A checked config, ready to run; every start is raced ``repeats`` times, each
-    repeat with its own noise (drawn from ``seed``)."""
+    repeat with its own noise (drawn from ``seed``). ``epochs`` is the most steps a
+    racer takes; with a budget of ``evaluations``, each racer stops at the step that
+    reaches them."""
 
     title: str
     objective: Objective
@@ -52,6 +54,7 @@ class RacePlan:
     tolerance: float = 1e-3
     seed: int = 0
     repeats: int = 1
+    evaluations: int | None = None
 
 
 def prepare(
@@ -74,8 +77,8 @@ def prepare(
     dims = objective.dims
     if limits:
         runs = _start_count(config, dims) * config.repeats
-        cost.check_traces(len(config.racers), runs, config.epochs, dims)
-        cost.check_animation(config.animation.frame_count(config.epochs), config.animation.pixels)
+        cost.check_traces(len(config.racers), runs, config.steps, dims)
+        cost.check_animation(config.animation.frame_count(config.steps), config.animation.pixels)
     starts = _checked_starts(config, objective)
     first = starts[0][1]
     start = torch.tensor(first if isinstance(first, tuple) else [first], dtype=DTYPE)
@@ -89,7 +92,7 @@ def prepare(
         cost.check_race(
             [(r.optimizer.elementwise, r.optimizer.step_seconds) for r in racers],
             len(starts) * config.repeats,
-            config.epochs,
+            config.steps,
             dims,
             noisy=[r.noise is not None and r.noise.std > 0 for r in racers],
         )
@@ -98,12 +101,13 @@ def prepare(
         objective=objective,
         domain=objective.domain,
         starts=tuple(s for _, s in starts),
-        epochs=config.epochs,
+        epochs=config.steps,
         racers=racers,
         animation=config.animation,
         tolerance=config.tolerance,
         seed=config.seed,
         repeats=config.repeats,
+        evaluations=config.evaluations,
     )
 
 

@@ -90,6 +90,7 @@ def player_data(
         "width": width,
         "height": height,
         "epochs": result.epochs,
+        "axis": result.axis,
         "frames": [int(e) for e in scene.frame_epochs],
         "interval": timing.interval,
         "loop": timing.loop,

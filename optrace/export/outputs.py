@@ -118,6 +118,7 @@ def write_outputs(
     frame_epochs: np.ndarray,
     epoch: int | None = None,
     progress: Callable[[int], None] | None = None,
+    pictured: RaceResult | None = None,
 ) -> None:
     """Write every output of ``files`` (opened by :func:`~optrace._core.atomic.opened`,
     which commits them together).
@@ -129,16 +130,20 @@ def write_outputs(
         frame_epochs: The epochs the animation shows.
         epoch: The epoch a still shows (default: the last).
         progress: Hears of each animation frame drawn.
+        pictured: The race as the pictures show it (``result`` laid out along its
+            evaluations, see :func:`optrace.results.axis.by_evaluations`); the traces
+            and the summary are written from ``result``.
     """
+    traced, result = result, pictured or result
     from optrace.results.files import write_traces
     from optrace.results.report import write_summary
 
     animations: dict[str, AtomicFile] = {}
     for out, file in files.items():
         if out.kind == "traces":
-            write_traces(result, file)
+            write_traces(traced, file)
         elif out.kind == "summary":
-            write_summary(result, file)
+            write_summary(traced, file)
         elif out.kind == "html":
             from optrace.export.html import write_player
 

@@ -138,6 +138,8 @@
 
   function mount(root, data) {
     var W = data.width, H = data.height, E = data.epochs;
+    // What one step along the race counts: an epoch, or a gradient evaluation.
+    var WORD = data.axis || "epoch";
     var main = data.axes[0], panelAxes = data.axes[1] || null;
     var n = E + 1;
     var racers = data.racers.map(function (r) {
@@ -215,19 +217,19 @@
     var back = el("button", "optrace-back", bar);
     back.type = "button";
     back.textContent = "\u25c0";
-    back.setAttribute("aria-label", "one epoch back");
-    back.title = "one epoch back (left arrow)";
+    back.setAttribute("aria-label", "one " + WORD + " back");
+    back.title = "one " + WORD + " back (left arrow)";
     var forward = el("button", "optrace-forward", bar);
     forward.type = "button";
     forward.textContent = "\u25b6\u258f";
-    forward.setAttribute("aria-label", "one epoch forward");
-    forward.title = "one epoch forward (right arrow)";
+    forward.setAttribute("aria-label", "one " + WORD + " forward");
+    forward.title = "one " + WORD + " forward (right arrow)";
     var scrubber = el("input", "optrace-scrubber", bar);
     scrubber.type = "range";
     scrubber.min = "0";
     scrubber.max = String(E);
     scrubber.step = "1";
-    scrubber.setAttribute("aria-label", "epoch");
+    scrubber.setAttribute("aria-label", WORD);
     var counter = el("output", "optrace-epoch", bar);
     var speedLabel = el("label", "optrace-speed", bar);
     speedLabel.appendChild(document.createTextNode("speed "));
@@ -526,7 +528,7 @@
     function refresh() {
       draw();
       scrubber.value = String(epoch);
-      counter.textContent = "epoch " + epoch + " / " + E;
+      counter.textContent = WORD + " " + epoch + " / " + E;
       playButton.textContent = playing ? "\u275a\u275a" : "\u25b6";
       playButton.setAttribute("aria-label", playing ? "pause" : "play");
       playButton.title = (playing ? "pause" : "play") + " (space)";
@@ -644,7 +646,7 @@
       if (racer.spec.starts > 1) {
         lines.push("start " + s + " of " + racer.spec.starts);
       }
-      lines.push("epoch " + e);
+      lines.push(WORD + " " + e);
       lines.push("x = " + fmt(racer.x[k]));
       if (racer.y) {
         lines.push("y = " + fmt(racer.y[k]));

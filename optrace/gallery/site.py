@@ -23,6 +23,8 @@ COLUMNS = (
     "final_gap",
     "best_gap",
     "reached_at",
+    "evaluations",
+    "reached_at_evaluations",
     "diverged",
     "escaped",
     "status",

@@ -121,3 +121,29 @@ def step(
             return float(backward(fn(param)))
 
     optimizer.step(closure)
+
+
+class Evaluations:
+    """Counts every gradient computed with respect to one parameter: each
+    ``backward()`` that reaches it (a plain step's, or one per closure call) and
+    each Hessian-vector product an optimizer takes through it, whatever wraps what.
+    Computing a loss without differentiating it counts nothing.
+
+    Examples:
+        >>> p = torch.tensor([1.0], requires_grad=True)
+        >>> counted = Evaluations(p)
+        >>> (p**2).sum().backward(); (p**3).sum().backward(); counted.total
+        2
+    """
+
+    def __init__(self, param: torch.Tensor) -> None:
+        self.total = 0
+        # A hook that returns None leaves the gradient as it is.
+        self._handle = param.register_hook(self._count)  # type: ignore[no-untyped-call]
+
+    def _count(self, grad: torch.Tensor) -> None:
+        self.total += 1
+
+    def close(self) -> None:
+        """Stop counting."""
+        self._handle.remove()

@@ -77,7 +77,11 @@ def _place_texts(frame: Frame, renderer: Any) -> None:
     corner = offset_copy(ax.transAxes, figure, x=inset, y=-inset, units="points")
     frame.counter_box.set_transform(corner)
     end = offset_copy(
-        ax.transAxes, figure, x=inset + (6 + width) * 0.6 * size, y=-inset, units="points"
+        ax.transAxes,
+        figure,
+        x=inset + frame.number_end(width) * 0.6 * size,
+        y=-inset,
+        units="points",
     )
     frame.counter.set_transform(end)
     if frame.view.boxed_notes:

@@ -36,6 +36,7 @@ class Frame:
         theme: The look.
         font_scale: The factor of every text's size.
         epochs: The race's epochs (the counter's width).
+        word: What the counter counts: ``epoch``, or ``evaluation``.
         swarm: Whether the racers pass beneath the legend and the counter's box.
     """
 
@@ -48,9 +49,11 @@ class Frame:
         font_scale: float,
         epochs: int,
         swarm: bool,
+        word: str = "epoch",
     ) -> None:
         self.figure, self.axes, self.view = figure, ax, view
         self.theme, self.font_scale, self.epochs = theme, font_scale, epochs
+        self.word = word
         # A swarm passes beneath the legend and the counter's box (a Cover puts their
         # pixels back over it); a few racers pass over them, always in sight.
         self.box_z = BOX_Z if swarm else LEGEND_Z
@@ -65,8 +68,12 @@ class Frame:
         self.raw_notes: set[str] = set()
         self._add_counter()
 
+    def number_end(self, width: int) -> int:
+        """Where the counter's number ends, in characters from its left."""
+        return len(self.word) + 1 + width
+
     def _add_counter(self) -> None:
-        # Only the number is redrawn per frame; "epoch" and "/ N" are static, on
+        # Only the number is redrawn per frame; the word and "/ N" are static, on
         # an opaque box that the racers pass beneath. In a monospace font each
         # character advances 0.6 em, so the number ends where the blanks for it end.
         ax, figure, epochs, boxed = self.axes, self.figure, self.epochs, self.view.boxed_notes
@@ -77,14 +84,14 @@ class Frame:
         self.counter_box = text(
             0.0,
             1.0,
-            f"epoch {' ' * width} / {epochs}",
+            f"{self.word} {' ' * width} / {epochs}",
             transform=ax.transAxes,
             zorder=self.box_z,
             bbox=box,
             **mono,
         )
         em = FontProperties(family="monospace").get_size_in_points() * self.font_scale
-        end = offset_copy(ax.transAxes, figure, x=(6 + width) * 0.6 * em, units="points")
+        end = offset_copy(ax.transAxes, figure, x=self.number_end(width) * 0.6 * em, units="points")
         self.counter = text(0.0, 1.0, "", transform=end, ha="right", zorder=TEXT_Z, **mono)
         # In 2-D the notes go to the bottom, away from the legend and the counter;
         # on a curve or a surface, under the counter.

@@ -13,6 +13,7 @@ from matplotlib.collections import FillBetweenPolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
+from optrace.results.axis import EVALUATION
 from optrace.results.trace import RaceResult
 
 #: Line patterns for racers that share a colour, in order (dashed last: the
@@ -145,7 +146,7 @@ class LossPanel:
             else:
                 pad = 0.08 * (hi - lo) if hi > lo else 1.0
                 ax.set_ylim(lo - pad, hi + pad)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("gradient evaluations" if result.axis == EVALUATION else "epoch")
         ax.set_ylabel("loss - f*" if best is not None else "loss")
         ax.grid(alpha=0.25)
 

@@ -153,7 +153,9 @@ class Positions:
             place = self.at(i, epoch)
             now, alive, out = place.now, place.alive, place.out
             if len(alive) == 1 and not alive[0]:
-                notes.append(f"x {trace.label} diverged at epoch {int(self.last[i][0]) + 1}")
+                notes.append(
+                    f"x {trace.label} diverged at {self.result.axis} {int(self.last[i][0]) + 1}"
+                )
             elif not alive.all():
                 notes.append(f"x {int((~alive).sum())} of {trace.label} diverged")
             side = self.view.side

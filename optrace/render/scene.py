@@ -76,7 +76,14 @@ class RaceScene:
             for trace, coords in zip(result.traces, self.positions.coords, strict=True)
         ]
         self.frame = Frame(
-            figure, self.axes, self.view, self.theme, self.font_scale, result.epochs, self.swarm
+            figure,
+            self.axes,
+            self.view,
+            self.theme,
+            self.font_scale,
+            result.epochs,
+            self.swarm,
+            result.axis,
         )
         panel = figure.add_subplot(grid[1]) if grid is not None else None
         self.frame.add_panel(panel, result, self.markers)

@@ -9,7 +9,7 @@ from typing import Any
 from optrace._core.atomic import AtomicFile
 from optrace._core.errors import OutputError
 from optrace._core.jsonable import jsonable
-from optrace.results.trace import RaceResult, is_repeated, is_swarm, run_keys
+from optrace.results.trace import RaceResult, Trace, is_repeated, is_swarm, run_keys
 
 
 def _head(result: RaceResult) -> list[str]:
@@ -18,13 +18,21 @@ def _head(result: RaceResult) -> list[str]:
     return ["racer", "start"] if is_swarm(result) else ["racer"]
 
 
+def _counts(trace: Trace, start: int, last: int) -> list[int | None]:
+    """A run's gradient evaluations by each epoch through ``last`` (None if not counted)."""
+    if trace.evaluations is None:
+        return [None] * (last + 1)
+    counts: list[int | None] = trace.evaluations[start, : last + 1].tolist()
+    return counts
+
+
 def _rows(result: RaceResult) -> list[list[Any]]:
     swarm, repeated = is_swarm(result), is_repeated(result)
     rows: list[list[Any]] = []
     for trace in result.traces:
         for s, last in enumerate(trace.last_epoch):
             head = [trace.label, *run_keys(trace, s, repeated).values()] if swarm else [trace.label]
-            columns = [trace.x[s, : last + 1].tolist()]
+            columns = [_counts(trace, s, last), trace.x[s, : last + 1].tolist()]
             if trace.y is not None:
                 columns.append(trace.y[s, : last + 1].tolist())
             columns.append(trace.loss[s, : last + 1].tolist())
@@ -43,6 +51,7 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
                 **run_keys(trace, s, repeated),
                 "diverged_at": trace.diverged_at[s],
                 "left_domain_at": left[s],
+                "evaluations": _counts(trace, s, last),
                 "x": trace.x[s, : last + 1].tolist(),
                 **({} if trace.y is None else {"y": trace.y[s, : last + 1].tolist()}),
                 "loss": trace.loss[s, : last + 1].tolist(),
@@ -60,11 +69,17 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
                 "starts": runs,
             }
         )
-    return {"function": result.function, "epochs": result.epochs, "racers": racers}
+    budget = None if result.evaluations is None else {"evaluations": result.evaluations}
+    return {
+        "function": result.function,
+        "epochs": result.epochs,
+        "budget": budget,
+        "racers": racers,
+    }
 
 
 def write_traces(result: RaceResult, out: AtomicFile) -> None:
-    """Write CSV (``racer,epoch,x,loss``, or ``racer,epoch,x,y,loss`` in 2-D, with
+    """Write CSV (``racer,epoch,evaluations,x,loss``, or ``...,x,y,loss`` in 2-D, with
     ``start`` after ``racer`` for a swarm, and ``start,repeat`` with repeats; floats
     as repr) or JSON, by suffix."""
     try:
@@ -75,7 +90,7 @@ def write_traces(result: RaceResult, out: AtomicFile) -> None:
             else:
                 writer = csv.writer(fh, lineterminator="\n")
                 place = ["x"] if result.dims == 1 else ["x", "y"]
-                writer.writerow([*_head(result), "epoch", *place, "loss"])
+                writer.writerow([*_head(result), "epoch", "evaluations", *place, "loss"])
                 writer.writerows(_rows(result))
     except OSError as exc:
         raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None

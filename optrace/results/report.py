@@ -83,12 +83,15 @@ def _spread_cells(s: Spread) -> list[str]:
 
 def summary_table(result: RaceResult) -> str:
     """Per racer: final place, final loss, best loss and its epoch, the epoch it came
-    within the tolerance of the lowest known minimum, and its distance to the
-    nearest known minimum; aligned, one line each. With a swarm or repeats, also
+    within the tolerance of the lowest known minimum, its distance to the nearest
+    known minimum and the gradient evaluations it used (with a budget of them,
+    also the epochs it took); aligned, one line each. With a swarm or repeats, also
     the median and interquartile range, over all runs, of the final gap (final
     loss minus the lowest minimum) and of the epoch it was reached."""
     place = "final x" if result.dims == 1 else "final x, y"
     header = ["racer", place, "final loss", "best loss", "best epoch", "reached", "to min"]
+    budget = result.evaluations is not None
+    header += ["epochs", "evals"] if budget else ["evals"]
     many = is_swarm(result)
     if many:
         gap = "gap" if result.minima else "loss"
@@ -104,6 +107,8 @@ def summary_table(result: RaceResult) -> str:
             str(s.best_epoch),
             "never" if s.reached_at is None else str(s.reached_at),
             "-" if s.distance is None else f"{s.distance:.3g}",
+            *([str(s.epochs)] if budget else []),
+            "-" if s.evaluations is None else str(s.evaluations),
         ]
         if many:
             cells += _spread_cells(spread(trace, result))
@@ -251,6 +256,9 @@ def _summary_fields(s: Summary) -> dict[str, Any]:
         "best_loss": s.best_loss,
         "best_epoch": s.best_epoch,
         "reached_at": s.reached_at,
+        "reached_at_evaluations": s.reached_at_evaluations,
+        "epochs": s.epochs,
+        "evaluations": s.evaluations,
         "nearest_minimum": jsonable(s.nearest_minimum),
         "distance_to_minimum": s.distance,
     }
@@ -310,6 +318,7 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
     return {
         "function": result.function,
         "epochs": result.epochs,
+        "budget": None if result.evaluations is None else {"evaluations": result.evaluations},
         "tolerance": result.tolerance,
         "known_minima": [minimum_json(m) for m in result.minima],
         "lowest_minimum": None if lowest is None else minimum_json(lowest),

@@ -19,6 +19,10 @@ class Summary:
     Attributes:
         start: The row summarised (with repeats, run ``start * repeats + repeat``).
         diverged: How many starts diverged, and ``diverged_at`` the epoch of the first.
+        epochs: The steps the start took to its last finite epoch.
+        evaluations: The gradient evaluations it used in all, the step it diverged
+            at too (None if not counted), and ``reached_at_evaluations`` those it had
+            used by ``reached_at``.
     """
 
     label: str
@@ -35,6 +39,9 @@ class Summary:
     nearest_minimum: Point | None = None
     distance: float | None = None
     final_y: float | None = None
+    epochs: int = 0
+    evaluations: int | None = None
+    reached_at_evaluations: int | None = None
 
 
 def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Summary:
@@ -79,6 +86,9 @@ def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Sum
         nearest_minimum=nearest,
         distance=distance,
         final_y=final_y,
+        epochs=int(last[start]),
+        evaluations=trace.used(start, int(trace.raced[start])),
+        reached_at_evaluations=None if reached_at is None else trace.used(start, reached_at),
     )
 
 

@@ -30,6 +30,11 @@ class Trace:
         noise: The gradient noise it raced with (``std``, ``relative``), if any.
         failure: What the optimizer raised when it stopped the racer (its first
             line); the racer stops there as if it had diverged.
+        evaluations: Shaped like ``x``: the gradient evaluations each run had used
+            by each epoch (0 at epoch 0; see :class:`optrace.optim.step.Evaluations`).
+        steps: Per run, the steps it took, where a budget of evaluations ended it
+            before the race's last epoch; from there on its place, loss and count
+            are held. None: every run raced every epoch (unless it diverged).
     """
 
     label: str
@@ -54,13 +59,26 @@ class Trace:
         return np.arange(self.x.shape[-1])
 
     failure: str | None = None
+    evaluations: np.ndarray | None = None
+    steps: np.ndarray | None = None
+
+    @property
+    def raced(self) -> np.ndarray:
+        """Per start, the last epoch it could reach: its steps, or the race's last epoch."""
+        if self.steps is not None:
+            return self.steps
+        return np.full(self.x.shape[0], self.x.shape[1] - 1)
 
     @property
     def last_epoch(self) -> np.ndarray:
-        """Per start, the last epoch with a finite position and loss."""
+        """Per start, the last epoch it raced with a finite position and loss."""
         finite = np.isfinite(self.x) & np.isfinite(self.loss)
-        last: np.ndarray = finite.sum(axis=1) - 1
+        last: np.ndarray = np.minimum(finite.sum(axis=1) - 1, self.raced)
         return last
+
+    def used(self, start: int, epoch: int) -> int | None:
+        """The gradient evaluations ``start`` had used by ``epoch`` (None if not counted)."""
+        return None if self.evaluations is None else int(self.evaluations[start, epoch])
 
     def outside(self, domain: Range, ydomain: Range | None = None) -> np.ndarray:
         """Per start and epoch, whether the racer lay outside the box."""
@@ -83,8 +101,10 @@ class Trace:
     @property
     def diverged_at(self) -> list[int | None]:
         """Per start, the epoch whose x or loss was non-finite, or None."""
-        epochs = self.x.shape[1] - 1
-        return [int(e) + 1 if e < epochs else None for e in self.last_epoch]
+        return [
+            int(e) + 1 if e < end else None
+            for e, end in zip(self.last_epoch, self.raced, strict=True)
+        ]
 
 
 @dataclass(frozen=True)
@@ -101,7 +121,10 @@ class RaceResult:
     """Everything a scene needs to draw the race, as plain numpy data.
 
     In 1-D the function is drawn from ``curve_x`` and ``curve_y``; in 2-D from
-    ``surface``, over ``domain`` by ``ydomain``.
+    ``surface``, over ``domain`` by ``ydomain``. ``evaluations`` is the race's budget
+    of gradient evaluations, if it has one. ``axis`` names what the traces' last
+    axis counts: ``epoch``, or ``evaluation`` once :func:`optrace.results.axis.by_evaluations`
+    has laid the traces out along their evaluations.
     """
 
     title: str
@@ -115,6 +138,8 @@ class RaceResult:
     tolerance: float = 1e-3
     ydomain: Range | None = None
     surface: Surface | None = None
+    evaluations: int | None = None
+    axis: str = "epoch"
 
     @property
     def dims(self) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from optrace._core.errors import ConfigError
 from optrace._core.keys import did_you_mean, show
-from optrace.spec.fields import Count, swarm
+from optrace.spec.fields import AtPath, Count, swarm
 from optrace.spec.loading import error_message, read_document
-from optrace.spec.model import AnimationConfig, RacerConfig
+from optrace.spec.model import AnimationConfig, BudgetConfig, RacerConfig
 from optrace.spec.tune import TuneConfig
 
 #: Function groups a gallery may name instead of a list.
@@ -33,7 +33,13 @@ class GalleryConfig(BaseModel):
         description="'torch.optim' or a package such as pytorch_optimizer (every optimizer "
         "of it that can race, at its defaults), or a list of racers written as in a race config."
     )
-    epochs: Count = Field(ge=1, description="Optimizer steps per cell.")
+    epochs: Count | None = Field(
+        default=None, ge=1, description="Optimizer steps per cell (or give 'budget')."
+    )
+    budget: BudgetConfig | None = Field(
+        default=None,
+        description="Instead of 'epochs': {evaluations: N} gradient evaluations per cell.",
+    )
     starts: list[float] | list[tuple[float, float]] | dict[str, Count] | None = Field(
         default=None, description="A swarm per cell (as in a race); default: each function's start."
     )
@@ -52,6 +58,24 @@ class GalleryConfig(BaseModel):
         min_length=1,
         description="What each cell writes: still (required for the index), gif, html, csv.",
     )
+
+    @model_validator(mode="after")
+    def _epochs_or_budget(self) -> GalleryConfig:
+        if self.epochs is not None and self.budget is not None:
+            raise AtPath("budget", "give either 'epochs' or 'budget', not both")
+        if self.epochs is None and self.budget is None:
+            raise AtPath(
+                "epochs",
+                "required key is missing; add e.g. 'epochs: 100', or 'budget: {evaluations: 200}'",
+            )
+        return self
+
+    @property
+    def length(self) -> dict[str, Any]:
+        """A cell's race length as its config writes it: ``epochs`` or ``budget``."""
+        if self.budget is not None:
+            return {"budget": self.budget.model_dump()}
+        return {"epochs": self.epochs}
 
     @field_validator("functions", mode="before")
     @classmethod

@@ -140,6 +140,19 @@ class NoiseConfig(BaseModel):
     )
 
 
+class BudgetConfig(BaseModel):
+    """A race's length counted in work instead of steps: ``{evaluations: 200}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    evaluations: Count = Field(
+        ge=1,
+        le=10_000_000,
+        description="Gradient evaluations per racer (each closure call or plain step, and "
+        "each Hessian-vector product); the step that reaches them is its last.",
+    )
+
+
 class WrappedConfig(BaseModel):
     """The optimizer a wrapper (Lookahead, OrthoGrad...) wraps: ``{optimizer: Adam, lr: 0.1}``."""
 
@@ -287,6 +300,11 @@ class AnimationConfig(BaseModel):
     theme: Literal["light", "dark"] = Field(
         default="light", description="light, or dark: a dark background for slides."
     )
+    axis: Literal["epochs", "evaluations"] = Field(
+        default="epochs",
+        description="What the frames and the loss panel follow: epochs, or gradient "
+        "evaluations (each racer where it stood after its last step within them).",
+    )
     legend: bool = Field(
         default=True,
         description="Draw the legend of racers' names (false where the page around the "
@@ -375,7 +393,14 @@ class RaceConfig(BaseModel):
         description="Race each start this many times, each with its own noise "
         "(a swarm over the noise).",
     )
-    epochs: Count = Field(ge=1, description="Optimizer steps per racer.")
+    epochs: Count | None = Field(
+        default=None, ge=1, description="Optimizer steps per racer (or give 'budget')."
+    )
+    budget: BudgetConfig | None = Field(
+        default=None,
+        description="Instead of 'epochs': {evaluations: N}, each racer steps until it has "
+        "used N gradient evaluations.",
+    )
     dtype: DType = Field(
         default="float64",
         description="The dtype of every racer's parameter (float32 for optimizers that "
@@ -433,6 +458,31 @@ class RaceConfig(BaseModel):
                 "starts", "give either 'start' (one point) or 'starts' (a swarm), not both"
             )
         return self
+
+    @model_validator(mode="after")
+    def _epochs_or_budget(self) -> RaceConfig:
+        if self.epochs is not None and self.budget is not None:
+            raise AtPath("budget", "give either 'epochs' or 'budget', not both")
+        if self.epochs is None and self.budget is None:
+            raise AtPath(
+                "epochs",
+                "required key is missing; add e.g. 'epochs: 100', or 'budget: {evaluations: 200}'",
+            )
+        return self
+
+    @property
+    def steps(self) -> int:
+        """The most steps a racer takes: ``epochs``, or with a budget of N evaluations
+        N (every step evaluates at least once)."""
+        if self.budget is not None:
+            return self.budget.evaluations
+        assert self.epochs is not None
+        return self.epochs
+
+    @property
+    def evaluations(self) -> int | None:
+        """The budget in gradient evaluations, if the race has one."""
+        return None if self.budget is None else self.budget.evaluations
 
     @model_validator(mode="after")
     def _labels_unique(self) -> RaceConfig:

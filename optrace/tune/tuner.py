@@ -101,6 +101,7 @@ class TuningPlan:
             target.racer.schedule,
             plan.seed,
             stop_when=worst,
+            budget=plan.evaluations,
         )
         return score(self.settings.objective, ran.loss, self.fstar, plan.tolerance, ran.stopped)
 
@@ -220,9 +221,9 @@ def prepare_tuning(
             raise UsageError(f"trials must be at least 1, got {trials}", parameter="trials")
         settings = settings.model_copy(update={"trials": trials})
     race = prepare(config, folder, limits) if race is None else race
-    tuning_config = config.model_copy(
-        update={"starts": settings.starts, "epochs": settings.epochs or config.epochs}
-    )
+    # The race's own length (epochs, or a budget of evaluations) unless tune.epochs says.
+    length = {} if settings.epochs is None else {"epochs": settings.epochs, "budget": None}
+    tuning_config = config.model_copy(update={"starts": settings.starts, **length})
     try:
         tuning = prepare(tuning_config, folder, limits, like=race)
     except ConfigError as exc:
@@ -488,6 +489,9 @@ def _settings(
         else jsonable(settings.starts),
         "points": [jsonable(s) for s in plan.tuning.starts],
         "epochs": plan.tuning.epochs,
+        "budget": None
+        if plan.tuning.evaluations is None
+        else {"evaluations": plan.tuning.evaluations},
         "seed": plan.config.seed,
         "tolerance": plan.tuning.tolerance,
         "minimum": plan.fstar,

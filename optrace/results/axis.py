@@ -1,0 +1,80 @@
+"""Traces laid out along gradient evaluations instead of epochs, for pictures that
+follow the work each racer has done (``animation: {axis: evaluations}``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from optrace.results.trace import RaceResult, Trace
+
+#: What the traces' last axis counts once laid out along evaluations.
+EVALUATION = "evaluation"
+
+
+def evaluations_spanned(result: RaceResult) -> int:
+    """The evaluations a picture along them spans: the race's budget, or else the
+    most any run used."""
+    if result.evaluations is not None:
+        return result.evaluations
+    most = 0
+    for trace in result.traces:
+        if trace.evaluations is not None:
+            rows = np.arange(trace.x.shape[0])
+            most = max(most, int(trace.evaluations[rows, trace.raced].max()))
+    return most
+
+
+def by_evaluations(result: RaceResult) -> RaceResult:
+    """``result`` with one value per gradient evaluation ``k = 0, 1, ..., K``: where
+    each run stood after its last step within ``k`` evaluations (an LBFGS step of 20
+    evaluations holds its place for 20). A run that diverged is NaN from the count
+    its diverging step reached; a run that ended sooner stands at its end.
+
+    Examples:
+        >>> import numpy as np
+        >>> from optrace.results.trace import Trace
+        >>> x = np.array([[0.0, 1.0, 2.0]])
+        >>> trace = Trace("LBFGS", "LBFGS", {}, "b-", x, x**2,
+        ...               evaluations=np.array([[0, 3, 5]]))
+        >>> result = RaceResult("t", "x**2", (0.0, 2.0), x[0], x[0] ** 2, 2, (trace,))
+        >>> by_evaluations(result).traces[0].x
+        array([[0., 0., 0., 1., 1., 2.]])
+    """
+    spanned = evaluations_spanned(result)
+    k = np.arange(spanned + 1)
+    return replace(
+        result,
+        epochs=spanned,
+        traces=tuple(_laid_out(trace, k) for trace in result.traces),
+        axis=EVALUATION,
+    )
+
+
+def _laid_out(trace: Trace, k: np.ndarray) -> Trace:
+    runs = trace.x.shape[0]
+    if trace.evaluations is None:
+        counts = np.broadcast_to(np.arange(trace.x.shape[1]), trace.x.shape)
+    else:
+        counts = trace.evaluations
+    raced = trace.raced
+    # Per run and count, the last epoch (up to the run's end) whose count is within k.
+    at = np.stack(
+        [np.searchsorted(counts[s, : raced[s] + 1], k, side="right") - 1 for s in range(runs)]
+    )
+    rows = np.arange(runs)[:, None]
+
+    def along(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[rows, at]
+
+    ends = counts[np.arange(runs), raced]
+    return replace(
+        trace,
+        x=trace.x[rows, at],
+        loss=trace.loss[rows, at],
+        lr=along(trace.lr),
+        y=along(trace.y),
+        evaluations=counts[rows, at],
+        steps=np.minimum(ends, k[-1]),
+    )
