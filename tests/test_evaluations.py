@@ -357,3 +357,32 @@ def test_tuning_races_each_trial_to_the_same_budget(tmp_path: Path) -> None:
         lr = trial.params["lr"]
         places, _ = loop(lambda p, lr=lr: torch.optim.LBFGS([p], lr=lr), closure_only, budget=60)
         assert trial.objective == places[-1][2]
+
+
+def test_along_epochs_a_racer_that_used_its_budget_stands_at_its_end() -> None:
+    from matplotlib.figure import Figure
+
+    from optrace.render.options import SceneOptions
+    from optrace.render.scene import RaceScene
+
+    race = optrace.Race(
+        function="rosenbrock",
+        start=list(START),
+        budget={"evaluations": 100},
+        racers=[CASES[5][0], CASES[1][0]],  # LBFGS, Adam
+        animation={"loss_panel": True},
+    )
+    ran = race.run()
+    places, counts = loop(CASES[5][1], closure_only, budget=100)
+    steps = len(counts) - 1
+    assert ran.result.epochs == 100 > steps
+    scene = RaceScene(Figure(), ran.result, None, SceneOptions.of(race.config.animation, 2))
+    last = scene.shown(100)
+    # Not lost, no note: LBFGS is drawn where the plain loop stopped.
+    assert last.notes == "" and not last.racers[0].diverged
+    assert (last.racers[0].markers[0][0], last.racers[0].markers[1][0]) == places[-1][:2]
+    # Its loss line ends at its last step; Adam's goes on to epoch 100.
+    scene.update(100)
+    assert scene.panel is not None
+    lbfgs_line, adam_line = scene.panel.lines
+    assert lbfgs_line.get_xdata()[-1] == steps and adam_line.get_xdata()[-1] == 100

@@ -116,7 +116,7 @@ def _racer(trace: Trace, look: RacerPicture, three_d: bool) -> dict[str, Any]:
         "label": trace.label,
         "optimizer": trace.optimizer,
         "starts": int(trace.x.shape[0]),
-        "last": [int(v) for v in trace.last_epoch],
+        "last": [int(v) for v in trace.last_drawn],
         "marker": look.marker,
         "ghost": look.ghost,
         "edge": look.edge,

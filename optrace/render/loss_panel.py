@@ -14,7 +14,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
 from optrace.results.axis import EVALUATION
-from optrace.results.trace import RaceResult
+from optrace.results.trace import RaceResult, Trace
 
 #: Line patterns for racers that share a colour, in order (dashed last: the
 #: learning rates are dashed).
@@ -77,11 +77,10 @@ class LossPanel:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an epoch where every run diverged
             # Rows: the median, then the quartiles of a racer with more than one run.
+            losses = [_raced(t) for t in result.traces]
             quantiles = [
-                np.nanquantile(t.loss, (0.5, 0.25, 0.75), axis=0)
-                if t.loss.shape[0] > 1
-                else t.loss[:1]
-                for t in result.traces
+                np.nanquantile(loss, (0.5, 0.25, 0.75), axis=0) if loss.shape[0] > 1 else loss[:1]
+                for loss in losses
             ]
             if best is not None:
                 quantiles = [np.maximum(q - best, self.FLOOR) for q in quantiles]
@@ -179,3 +178,13 @@ class LossPanel:
                 band.set_data(shown, q[0, shown], q[1, shown])
         epoch = float(shown[-1])
         self.cursor.set_xdata([epoch, epoch])
+
+
+def _raced(trace: Trace) -> np.ndarray:
+    """A racer's losses through its last step: a racer that a budget of evaluations
+    stopped early has no line past its longest run (its marker stands at its end)."""
+    if trace.steps is None:
+        return trace.loss
+    loss = trace.loss.copy()
+    loss[:, int(trace.steps.max()) + 1 :] = np.nan
+    return loss

@@ -122,7 +122,7 @@ class Positions:
     def __init__(self, result: RaceResult, view: View) -> None:
         self.result = result
         self.view = view
-        self.last = [trace.last_epoch for trace in result.traces]
+        self.last = [trace.last_drawn for trace in result.traces]
         self.outside = [t.outside(result.domain, result.ydomain) for t in result.traces]
         #: Per racer, the drawn coordinates of every start and epoch.
         self.coords = [view.coordinates(t) for t in result.traces]

@@ -76,6 +76,14 @@ class Trace:
         last: np.ndarray = np.minimum(finite.sum(axis=1) - 1, self.raced)
         return last
 
+    @property
+    def last_drawn(self) -> np.ndarray:
+        """Per start, the last epoch a picture shows it in the race: the last before it
+        diverged, else the race's last (a run that a budget ended stands at its end)."""
+        finite = np.isfinite(self.x) & np.isfinite(self.loss)
+        last: np.ndarray = finite.sum(axis=1) - 1
+        return last
+
     def used(self, start: int, epoch: int) -> int | None:
         """The gradient evaluations ``start`` had used by ``epoch`` (None if not counted)."""
         return None if self.evaluations is None else int(self.evaluations[start, epoch])
