@@ -519,6 +519,7 @@ def test_values_as_written_outside_the_space_are_not_a_trial_and_the_report_says
         ({"low": 0.0, "high": 1.0}, None, False),
     ],
 )
+@pytest.mark.filterwarnings("ignore:The distribution is specified by")
 def test_values_are_inside_a_space_when_optuna_suggests_them_unchanged(
     space: dict[str, Any], value: Any, inside: bool
 ) -> None:

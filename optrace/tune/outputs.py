@@ -107,13 +107,11 @@ def _comment(tuned: TunedRacer, objective: str) -> str:
     space = "; ".join(f"{k} {_range(r)}" for k, r in tuned.space.items())
     trials = f"{len(tuned.trials)} trials over {space}"
     if tuned.kept_as_written:
-        return (
-            f"# {objective} {_number(tuned.baseline_objective)} as written, kept: "
-            f"no trial beat it (trial 0 of {trials})"
-            if tuned.in_space
-            else f"# {objective} {_number(tuned.baseline_objective)} as written, kept: "
-            f"none of {trials} finished"
-        )
+        kept = f"# {objective} {_number(tuned.baseline_objective)} as written, kept: "
+        if not tuned.in_space:
+            return kept + f"none of {trials} finished"
+        first = "trial 0 of " if tuned.baseline_trial == 0 else ""
+        return kept + f"no trial beat it ({first}{trials})"
     written = "as written" if tuned.in_space else "as written, outside the space"
     return (
         f"# {objective} {_number(tuned.best_objective)} ({written}: "

@@ -212,6 +212,8 @@ class TunedRacer:
         best_params: The values chosen: the best trial's, or the config's own when
             ``kept_as_written``.
         in_space: The config's own values lie inside the space, and so were trial 0.
+        baseline_trial: The trial that raced the config's own values (0), or None
+            (outside the space, or a study begun without them).
         kept_as_written: No trial beat the config's own values (a tie goes to them),
             or none finished: the tuned config keeps them.
         rerun: The chosen values raced again with fresh seeds (``tune.rerun``).
@@ -227,6 +229,7 @@ class TunedRacer:
     baseline_objective: float
     trials: tuple[TrialRecord, ...]
     in_space: bool = False
+    baseline_trial: int | None = None
     kept_as_written: bool = False
     rerun: Rerun | None = None
 
@@ -242,7 +245,7 @@ class TunedRacer:
                 "params": _json(self.baseline_params),
                 **_scored(self.baseline_objective),
                 "in_space": self.in_space,
-                "trial": 0 if self.in_space else None,
+                "trial": self.baseline_trial,
             },
             "kept_as_written": self.kept_as_written,
             **({} if self.rerun is None else {"rerun": self.rerun.json()}),
@@ -561,8 +564,11 @@ def _collect(
         in_space = target.written is not None
         scored = {r.number: r.objective for r in records if r.objective is not None}
         # Trial 0 raced the values as written (unless the study was begun otherwise).
-        if in_space and 0 in scored and records_by[0].params == baseline:
-            baseline_objective = scored[0]
+        baseline_trial = (
+            0 if in_space and 0 in scored and records_by[0].params == baseline else None
+        )
+        if baseline_trial is not None:
+            baseline_objective = scored[baseline_trial]
         else:
             baseline_objective = plan.evaluate(target, {})
         number = min(scored, key=lambda n: (scored[n], n)) if scored else None
@@ -584,6 +590,7 @@ def _collect(
                 baseline_objective=baseline_objective,
                 trials=tuple(records),
                 in_space=in_space,
+                baseline_trial=baseline_trial,
                 kept_as_written=kept,
                 rerun=rerun,
             )
