@@ -33,10 +33,18 @@ def function_name(value: Any) -> str | None:
 
 def jsonable(value: Any) -> Any:
     """``value`` as JSON can hold it: tuples as lists, mappings with text keys, a
-    function as its name (:func:`function_name`), anything else unusual as its
-    repr, never with a memory address.
+    number that is not finite (infinity, NaN) as None (JSON's null), a function as
+    its name (:func:`function_name`), anything else unusual as its repr, never with
+    a memory address.
+
+    Every JSON file optrace writes holds one convention: strict JSON (no
+    ``Infinity`` or ``NaN``, no text standing in for a number), a value that is not
+    finite or that never came (a minimum never reached) written null, and a field
+    beside it saying why where null could mean more than one thing (``diverged``).
 
     Examples:
+        >>> jsonable({"best": float("inf"), "at": (1, 2.5)})
+        {'best': None, 'at': [1, 2.5]}
         >>> class ADOPT:
         ...     def __init__(self, clip=lambda step: step**0.25): ...
         >>> import inspect
@@ -50,7 +58,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
+        return None
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     name = function_name(value)

@@ -11,6 +11,7 @@ answer at once.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -361,7 +362,7 @@ def list_functions(
                 }
                 for f in built
             ]
-            typer.echo(json.dumps(doc, indent=1))
+            typer.echo(json.dumps(doc, indent=1, allow_nan=False))
             return
         for f in built:
             params = "".join(f", {k}={v:g}" for k, v in f.params.items())
@@ -410,7 +411,9 @@ def schema(
     """
     from optrace.spec.schema import config_schema, gallery_schema  # pydantic: --help stays quick
 
-    typer.echo(json.dumps(gallery_schema() if gallery else config_schema(), indent=2))
+    typer.echo(
+        json.dumps(gallery_schema() if gallery else config_schema(), indent=2, allow_nan=False)
+    )
 
 
 @_command("list-optimizers")
@@ -450,7 +453,7 @@ def list_optimizers(
                 }
                 for e in entries
             ]
-            typer.echo(json.dumps(doc, indent=1))
+            typer.echo(json.dumps(doc, indent=1, allow_nan=False))
             return
         if not entries:
             typer.echo(f"{package} has no torch.optim.Optimizer subclasses")
@@ -481,7 +484,9 @@ def list_optimizers(
 
 def _default(value: object) -> str:
     """A default as the listing prints it: a function by its name, unquoted
-    (``ADOPT.<lambda>``), anything else as JSON."""
+    (``ADOPT.<lambda>``), infinity as ``inf``, anything else as JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
     name = function_name(value)
     return name if name is not None else json.dumps(jsonable(value))
 

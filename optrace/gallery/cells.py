@@ -222,7 +222,7 @@ def run_cell(cell: Cell) -> CellResult:
     best = min(float(v) for v in run.result.traces[0].loss.ravel() if math.isfinite(v))
     status = "diverged" if summary["diverged"] else "escaped" if summary["left_domain"] else "ok"
     row.update(
-        hyperparameters=json.dumps(used, sort_keys=True),
+        hyperparameters=json.dumps(used, sort_keys=True, allow_nan=False),
         final_loss=summary["final_loss"],
         final_gap=None if lowest is None else summary["final_loss"] - lowest,
         best_gap=None if lowest is None else best - lowest,

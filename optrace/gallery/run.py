@@ -17,6 +17,7 @@ import torch
 
 from optrace._core.atomic import Output, opened
 from optrace._core.errors import ConfigError, OutputError, UsageError
+from optrace._core.jsonable import jsonable
 from optrace._core.progress import progress_bar
 from optrace.gallery.cells import Cell, CellResult, function_names, plan_cells, run_cell
 from optrace.gallery.site import contact_png, index_html, summary_csv
@@ -97,7 +98,8 @@ def _store(site: Path, result: CellResult) -> None:
         "reason": result.reason,
         "files": sorted(result.files),
     }
-    _write(_record(site, cell), (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    text = json.dumps(jsonable(doc), indent=1, sort_keys=True, allow_nan=False)
+    _write(_record(site, cell), (text + "\n").encode())
 
 
 def _one_thread() -> None:

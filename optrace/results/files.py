@@ -85,7 +85,7 @@ def write_traces(result: RaceResult, out: AtomicFile) -> None:
     try:
         with open(out.path, "w", encoding="utf-8", newline="") as fh:
             if out.target.suffix.lower() == ".json":
-                json.dump(traces_json(result), fh, indent=1)
+                json.dump(jsonable(traces_json(result)), fh, indent=1, allow_nan=False)
                 fh.write("\n")
             else:
                 writer = csv.writer(fh, lineterminator="\n")

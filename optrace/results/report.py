@@ -327,10 +327,11 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
 
 
 def write_summary(result: RaceResult, out: AtomicFile) -> None:
-    """Write :func:`summary_json` to ``out`` (floats round-trip exactly)."""
+    """Write :func:`summary_json` to ``out`` (floats round-trip exactly; strict JSON,
+    a number that is not finite written null, see :func:`optrace._core.jsonable.jsonable`)."""
     try:
         with open(out.path, "w", encoding="utf-8") as fh:
-            json.dump(summary_json(result), fh, indent=1)
+            json.dump(jsonable(summary_json(result)), fh, indent=1, allow_nan=False)
             fh.write("\n")
     except OSError as exc:
         raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None

@@ -126,6 +126,15 @@ class TuneConfig(BaseModel):
         "[1e-4, 10]).",
     )
 
+    rerun: Count = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="Race each racer's chosen values this many more times, with the seeds "
+        "seed+1, seed+2, ... (its noise and random starts drawn afresh), and report the "
+        "median and interquartile range of the objective.",
+    )
+
     _space = field_validator("space", mode="before")(_space_form)
 
     @field_validator("objective")

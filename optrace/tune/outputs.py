@@ -83,6 +83,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if hasattr(value, "model_dump"):
         return _plain(value.model_dump(exclude_defaults=True))
+    if isinstance(value, float):
+        return value  # YAML holds infinity (.inf), unlike JSON
     return jsonable(value)
 
 
@@ -103,11 +105,38 @@ def _document(tuning: TuningResult) -> dict[str, Any]:
 
 def _comment(tuned: TunedRacer, objective: str) -> str:
     space = "; ".join(f"{k} {_range(r)}" for k, r in tuned.space.items())
+    trials = f"{len(tuned.trials)} trials over {space}"
+    if tuned.kept_as_written:
+        kept = f"# {objective} {_number(tuned.baseline_objective)} as written, kept: "
+        if not tuned.in_space:
+            return kept + f"none of {trials} finished"
+        first = "trial 0 of " if tuned.baseline_trial == 0 else ""
+        return kept + f"no trial beat it ({first}{trials})"
+    written = "as written" if tuned.in_space else "as written, outside the space"
     return (
-        f"# {objective} {_number(tuned.best_objective)} (as written: "
-        f"{_number(tuned.baseline_objective)}), the best of {len(tuned.trials)} trials "
-        f"over {space}"
+        f"# {objective} {_number(tuned.best_objective)} ({written}: "
+        f"{_number(tuned.baseline_objective)}), the best of {trials}"
     )
+
+
+def _chosen(tuned: TunedRacer) -> str:
+    """Where a racer's values come from, as the table says it."""
+    if tuned.kept_as_written:
+        return "as written (no trial beat it)"
+    best = min(
+        (t for t in tuned.trials if t.objective is not None),
+        key=lambda t: (t.objective, t.number),
+    )
+    return f"trial {best.number}" + ("" if tuned.in_space else " (as written outside the space)")
+
+
+def _rerun(tuned: TunedRacer) -> str:
+    """The median [q1, q3] of a racer's reruns."""
+    if tuned.rerun is None:
+        return "-"
+    q = tuned.rerun.spread
+    median, q1, q3 = (math.inf if v is None else v for v in (q.median, q.q1, q.q3))
+    return f"{_number(median)} [{_number(q1)}, {_number(q3)}]"
 
 
 def _range(r: Mapping[str, Any]) -> str:
@@ -143,7 +172,9 @@ def tuned_yaml(tuning: TuningResult, document: Mapping[str, Any] | None = None) 
         f"# Tuned by optrace tune: every tuned racer had the same {settings['trials']} trials",
         f"# ({settings['sampler']}), each scored by {settings['objective']},",
         f"# the mean over {where} (seed {settings['seed']}) of {settings['epochs']} epochs.",
-        "# Each racer's values are its best trial's; diverging or leaving the domain scored inf.",
+        "# Each racer's values are its best trial's, or its own when no trial beat them",
+        "# (its own, when inside the space, were trial 0); diverging or leaving the domain",
+        "# scored inf.",
     ]
     for key, value in doc.items():
         if key != "racers":
@@ -163,20 +194,25 @@ def tuned_yaml(tuning: TuningResult, document: Mapping[str, Any] | None = None) 
                 lines.append("  # raced as written (tune: false)")
             else:
                 lines.append("  " + _comment(tuned, settings["objective"]))
-                written.update(tuned.best_params)
+                if not tuned.kept_as_written:
+                    written.update(tuned.best_params)
             lines.append("  - " + _flow(written))
     return "\n".join(lines) + "\n"
 
 
 def table(tuning: TuningResult) -> str:
-    """Per racer: its tuned values, their objective, the config's own, and the trials."""
+    """Per racer: its tuned values, their objective, the config's own, the trials, where
+    the values come from and, with ``tune.rerun``, the median [q1, q3] of the reruns."""
     objective = tuning.settings["objective"]
-    rows = [["racer", "tuned values", objective, "as written", "trials"]]
+    reruns = bool(tuning.settings.get("rerun"))
+    rows = [["racer", "tuned values", objective, "as written", "trials", "chosen"]]
+    if reruns:
+        rows[0].append(f"rerun {objective} median [q1, q3]")
     by_label = {r.label: r for r in tuning.racers}
     for label in tuning.labels:
         tuned = by_label.get(label)
         if tuned is None:
-            rows.append([label, "(tune: false)", "-", "-", "0"])
+            rows.append([label, "(tune: false)", "-", "-", "0", "-"] + ["-"] * reruns)
             continue
         rows.append(
             [
@@ -185,7 +221,9 @@ def table(tuning: TuningResult) -> str:
                 _number(tuned.best_objective),
                 _number(tuned.baseline_objective),
                 str(len(tuned.trials)),
+                _chosen(tuned),
             ]
+            + [_rerun(tuned)] * reruns
         )
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     return "\n".join(
@@ -195,8 +233,8 @@ def table(tuning: TuningResult) -> str:
 
 
 def report_json(tuning: TuningResult) -> str:
-    """The report as ``--report`` writes it."""
-    return json.dumps(tuning.report(), indent=1) + "\n"
+    """The report as ``--report`` writes it: strict JSON, infinity written null."""
+    return json.dumps(jsonable(tuning.report()), indent=1, allow_nan=False) + "\n"
 
 
 def plot(tuning: TuningResult, path: Path, size: tuple[int, int] = (1000, 700)) -> None:

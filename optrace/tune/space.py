@@ -45,6 +45,33 @@ class Param:
         assert r.low is not None and r.high is not None
         return trial.suggest_float(self.name, r.low, r.high, log=r.log, step=r.step)
 
+    def contains(self, value: Any) -> bool:
+        """Whether Optuna would suggest ``value`` for this keyword: one of the
+        choices, or a number within low and high (on the step's grid, with a step).
+
+        Examples:
+            >>> lr = Param("lr", SearchRange(low=1e-4, high=0.1, log=True), 1e-4)
+            >>> lr.contains(1e-4), lr.contains(0.5), lr.contains(None)
+            (True, False, False)
+            >>> Param("m", SearchRange(low=0.0, high=0.9, step=0.3), 0.0).contains(0.45)
+            False
+        """
+        from optuna.distributions import FloatDistribution
+
+        r = self.range
+        if r.choices is not None:
+            # Optuna stores a choice by its index, so a value equal to no choice is outside.
+            return any(type(value) is type(c) and value == c for c in r.choices)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        assert r.low is not None and r.high is not None
+        distribution = FloatDistribution(r.low, r.high, log=r.log, step=r.step)
+        try:
+            internal = distribution.to_internal_repr(value)
+        except ValueError:  # NaN, or not above 0 on a log scale
+            return False
+        return distribution._contains(internal)
+
 
 def _kind(parameter: inspect.Parameter) -> str:
     """``number``, ``choice`` (whole numbers, true/false, text) or ``list``."""

@@ -9,8 +9,9 @@ more than ``trials`` finished trials with a number below the budget.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optrace._core.errors import OutputError, UsageError
 from optrace.optim.probe import first_line
@@ -71,9 +72,20 @@ def open_storage(url: str | None) -> BaseStorage:
         ) from None
 
 
-def open_study(storage: BaseStorage, name: str, seed: int, budget: int) -> tuple[optuna.Study, int]:
+def open_study(
+    storage: BaseStorage,
+    name: str,
+    seed: int,
+    budget: int,
+    first: Mapping[str, Any] | None = None,
+) -> tuple[optuna.Study, int]:
     """The study ``name`` with TPE seeded by ``seed``, its queue topped up to ``budget``
-    trials; and its id in the storage."""
+    trials; and its id in the storage.
+
+    Args:
+        first: The values trial 0 tries (each racer's values as written), queued
+            when the study holds no trial yet; by default TPE samples it too.
+    """
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=seed)
@@ -84,8 +96,8 @@ def open_study(storage: BaseStorage, name: str, seed: int, budget: int) -> tuple
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(storage=storage, study_name=name, sampler=sampler)
     held = len(study.get_trials(deepcopy=False))
-    for _ in range(budget - held):
-        study.enqueue_trial({})
+    for number in range(held, budget):
+        study.enqueue_trial(dict(first) if number == 0 and first is not None else {})
     return study, storage.get_study_id_from_name(name)
 
 

@@ -8,6 +8,7 @@ acts element by element) and scores the losses (:mod:`optrace.tune.objectives`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import subprocess
@@ -26,7 +27,9 @@ from optrace._core.jsonable import jsonable
 from optrace.engine.labels import default_labels
 from optrace.engine.loop import race_one
 from optrace.engine.plan import RacePlan, RacerPlan, prepare
+from optrace.optim.noise import NoiseSpec
 from optrace.problems.objective import DTYPE
+from optrace.results.summary import Quartiles, quartiles
 from optrace.spec.model import RaceConfig, RacerConfig
 from optrace.spec.tune import RacerTune, TuneConfig
 from optrace.tune.objectives import NEEDS_MINIMUM, score
@@ -43,6 +46,20 @@ WORST = (
 )
 
 
+#: How the report states what each racer's trial 0 is.
+FIRST = (
+    "trial 0 of each racer races its values as written when they lie inside its space "
+    "(baseline.in_space); otherwise every trial is sampled"
+)
+#: How the report states which values each racer keeps.
+CHOSEN = (
+    "the lowest objective; a racer keeps its values as written (kept_as_written) when "
+    "they lie inside its space and no trial beats them, a tie going to them"
+)
+#: How the report states the seeds of the reruns.
+SEEDS = "seed + 1, ..., seed + rerun: the random tuning starts and the noise drawn afresh"
+
+
 @dataclass(frozen=True)
 class Target:
     """One racer to tune: where it is, how it races, and what is searched."""
@@ -55,6 +72,21 @@ class Target:
     def values(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Every searched keyword: ``params`` where given, else the racer's own value."""
         return {p.name: params.get(p.name, p.baseline) for p in self.params}
+
+    @property
+    def written(self) -> dict[str, Any] | None:
+        """The racer's own values of the searched keywords when every one lies inside
+        its range (so that they can be trial 0), else None."""
+        own = self.values({})
+        return own if all(p.contains(own[p.name]) for p in self.params) else None
+
+
+def _tuning_config(config: RaceConfig, settings: TuneConfig, seed: int) -> RaceConfig:
+    """The race that scores a trial: the tuning's starts and horizon (the race's own
+    length, epochs or a budget of evaluations, unless tune.epochs says), drawn from
+    ``seed``."""
+    length = {} if settings.epochs is None else {"epochs": settings.epochs, "budget": None}
+    return config.model_copy(update={"starts": settings.starts, "seed": seed, **length})
 
 
 @dataclass(frozen=True)
@@ -75,6 +107,7 @@ class TuningPlan:
 
         The race stops at the first epoch at which any start diverged or left the
         domain: the trial then scores the worst, ``inf``, whatever the rest would do.
+        A racer with gradient noise is raced with it, drawn from the plan's seed.
         """
         spec = target.racer.optimizer
         spec = replace(spec, hyperparameters={**spec.hyperparameters, **params})
@@ -92,6 +125,7 @@ class TuningPlan:
                 inside = (places >= low) & (places <= high)
             return not (inside.all() and np.isfinite(losses).all())
 
+        noise = target.racer.noise
         ran = race_one(
             spec,
             plan.objective.fn,
@@ -100,10 +134,61 @@ class TuningPlan:
             None,
             target.racer.schedule,
             plan.seed,
+            # The racer's gradient noise, drawn as a race of these starts draws it.
+            None
+            if noise is None or noise.std == 0
+            else NoiseSpec(
+                noise.std, noise.relative, plan.seed, tuple((i, 0) for i in range(len(plan.starts)))
+            ),
             stop_when=worst,
             budget=plan.evaluations,
         )
         return score(self.settings.objective, ran.loss, self.fstar, plan.tolerance, ran.stopped)
+
+    def reseeded(self, seed: int) -> TuningPlan:
+        """This tuning with ``seed`` in place of the race's: its random tuning starts
+        and its gradient noise drawn afresh, its function and racers as they are."""
+        config = _tuning_config(self.config, self.settings, seed)
+        return replace(self, tuning=prepare(config, self.folder, self.limits, like=self.race))
+
+    def rerun(self, target: Target, params: Mapping[str, Any]) -> Rerun:
+        """``target`` raced with ``params`` once per rerun seed (``seed + 1``, ...,
+        ``seed + rerun``), each scored as a trial is."""
+        seeds = tuple(self.config.seed + k for k in range(1, self.settings.rerun + 1))
+        objectives = tuple(self.reseeded(seed).evaluate(target, params) for seed in seeds)
+        return Rerun(seeds, objectives)
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A racer's chosen values raced again with fresh seeds: how lucky was its trial?
+
+    Attributes:
+        seeds: The seed of each rerun.
+        objectives: The objective of each, ``inf`` where it diverged.
+    """
+
+    seeds: tuple[int, ...]
+    objectives: tuple[float, ...]
+
+    @property
+    def spread(self) -> Quartiles:
+        """The median and quartiles of the objectives (None where infinite)."""
+        return quartiles(np.array(self.objectives, dtype=float))
+
+    def json(self) -> dict[str, Any]:
+        """``{"seeds", "objectives", "diverged", "median", "q1", "q3", "iqr"}``: the
+        quartiles as the summary's spread writes them."""
+        q = self.spread
+        return {
+            "seeds": list(self.seeds),
+            "objectives": jsonable(list(self.objectives)),
+            "diverged": sum(not math.isfinite(v) for v in self.objectives),
+            "median": q.median,
+            "q1": q.q1,
+            "q3": q.q3,
+            "iqr": q.iqr,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,7 +204,18 @@ class TrialRecord:
 
 @dataclass(frozen=True)
 class TunedRacer:
-    """One racer's tuning: the best trial, the config's own values, and every trial."""
+    """One racer's tuning: the chosen values, the config's own values, and every trial.
+
+    Attributes:
+        best_params: The values chosen: the best trial's, or the config's own when
+            ``kept_as_written``.
+        in_space: The config's own values lie inside the space, and so were trial 0.
+        baseline_trial: The trial that raced the config's own values (0), or None
+            (outside the space, or a study begun without them).
+        kept_as_written: No trial beat the config's own values (a tie goes to them),
+            or none finished: the tuned config keeps them.
+        rerun: The chosen values raced again with fresh seeds (``tune.rerun``).
+    """
 
     index: int
     label: str
@@ -130,29 +226,45 @@ class TunedRacer:
     baseline_params: dict[str, Any]
     baseline_objective: float
     trials: tuple[TrialRecord, ...]
+    in_space: bool = False
+    baseline_trial: int | None = None
+    kept_as_written: bool = False
+    rerun: Rerun | None = None
 
     def json(self) -> dict[str, Any]:
-        """This racer as the report writes it."""
+        """This racer as the report writes it: an objective of inf is null, with
+        ``diverged: true`` beside it (the racer diverged or left the domain)."""
         return {
             "label": self.label,
             "optimizer": self.optimizer,
             "space": self.space,
-            "best": {"params": _json(self.best_params), "objective": jsonable(self.best_objective)},
+            "best": {"params": _json(self.best_params), **_scored(self.best_objective)},
             "baseline": {
                 "params": _json(self.baseline_params),
-                "objective": jsonable(self.baseline_objective),
+                **_scored(self.baseline_objective),
+                "in_space": self.in_space,
+                "trial": self.baseline_trial,
             },
+            "kept_as_written": self.kept_as_written,
+            **({} if self.rerun is None else {"rerun": self.rerun.json()}),
             "trials": [
                 {
                     "number": t.number,
                     "params": _json(t.params),
-                    "objective": jsonable(t.objective),
+                    **_scored(t.objective),
                     "state": t.state,
                     "seconds": t.seconds,
                 }
                 for t in self.trials
             ],
         }
+
+
+def _scored(objective: float | None) -> dict[str, Any]:
+    """``{"objective", "diverged"}``: null and true for inf; null and false for a
+    trial that failed, which has no objective."""
+    diverged = objective is not None and not math.isfinite(objective)
+    return {"objective": jsonable(objective), "diverged": diverged}
 
 
 @dataclass(frozen=True)
@@ -221,9 +333,7 @@ def prepare_tuning(
             raise UsageError(f"trials must be at least 1, got {trials}", parameter="trials")
         settings = settings.model_copy(update={"trials": trials})
     race = prepare(config, folder, limits) if race is None else race
-    # The race's own length (epochs, or a budget of evaluations) unless tune.epochs says.
-    length = {} if settings.epochs is None else {"epochs": settings.epochs, "budget": None}
-    tuning_config = config.model_copy(update={"starts": settings.starts, **length})
+    tuning_config = _tuning_config(config, settings, config.seed)
     try:
         tuning = prepare(tuning_config, folder, limits, like=race)
     except ConfigError as exc:
@@ -273,7 +383,9 @@ def work(
 
     budget = plan.settings.trials
     for target in plan.targets:
-        opened, study_id = open_study(storage, study_name(study, target), plan.config.seed, budget)
+        opened, study_id = open_study(
+            storage, study_name(study, target), plan.config.seed, budget, target.written
+        )
         while (trial := claim(opened, storage, study_id, budget)) is not None:
             try:
                 value = plan.evaluate(target, {p.name: p.suggest(trial) for p in target.params})
@@ -344,7 +456,13 @@ def run_tuning(
         work(plan, opened, study, progress)
     else:
         for target in plan.targets:  # queue every budget before any worker starts
-            open_study(opened, study_name(study, target), plan.config.seed, plan.settings.trials)
+            open_study(
+                opened,
+                study_name(study, target),
+                plan.config.seed,
+                plan.settings.trials,
+                target.written,
+            )
         assert storage is not None
         _run_workers(plan, storage, study, workers, opened, progress)
     return _collect(plan, opened, study, storage, workers)
@@ -439,15 +557,25 @@ def _collect(
                     seconds=None if t.duration is None else t.duration.total_seconds(),
                 )
             )
+        records_by = {r.number: r for r in records}
         baseline = target.values({})
-        baseline_objective = plan.evaluate(target, {})
-        complete = [r for r in records if r.objective is not None]
-        if complete:
-            best = min(complete, key=lambda r: (r.objective, r.number))
-            best_params, best_objective = best.params, best.objective
+        in_space = target.written is not None
+        scored = {r.number: r.objective for r in records if r.objective is not None}
+        # Trial 0 raced the values as written (unless the study was begun otherwise).
+        baseline_trial = (
+            0 if in_space and 0 in scored and records_by[0].params == baseline else None
+        )
+        if baseline_trial is not None:
+            baseline_objective = scored[baseline_trial]
         else:
+            baseline_objective = plan.evaluate(target, {})
+        number = min(scored, key=lambda n: (scored[n], n)) if scored else None
+        kept = number is None or (in_space and scored[number] >= baseline_objective)
+        if kept or number is None:
             best_params, best_objective = baseline, baseline_objective
-        assert best_objective is not None
+        else:
+            best_params, best_objective = records_by[number].params, scored[number]
+        rerun = plan.rerun(target, best_params) if plan.settings.rerun else None
         tuned.append(
             TunedRacer(
                 index=target.index,
@@ -459,12 +587,17 @@ def _collect(
                 baseline_params=baseline,
                 baseline_objective=baseline_objective,
                 trials=tuple(records),
+                in_space=in_space,
+                baseline_trial=baseline_trial,
+                kept_as_written=kept,
+                rerun=rerun,
             )
         )
-        racer = racers[target.index]
-        racers[target.index] = RacerConfig.model_validate({**dict(racer), **best_params})
+        if not kept:
+            racer = racers[target.index]
+            racers[target.index] = RacerConfig.model_validate({**dict(racer), **best_params})
     tuned_config = plan.config.model_copy(update={"racers": racers})
-    chosen = {r.index: r.best_params for r in tuned}
+    chosen = {r.index: r.best_params for r in tuned if not r.kept_as_written}
     return TuningResult(
         source=plan.config,
         config=tuned_config,
@@ -483,6 +616,9 @@ def _settings(
     settings = plan.settings
     return {
         "trials": settings.trials,
+        "first": FIRST,
+        "chosen": CHOSEN,
+        "rerun": {"times": settings.rerun, "seeds": SEEDS} if settings.rerun else None,
         "objective": settings.objective,
         "starts": settings.starts
         if isinstance(settings.starts, dict)
