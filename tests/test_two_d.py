@@ -263,12 +263,13 @@ def test_2d_traces_csv_and_json_hold_x_and_y(
     assert invoke("run", path, "--traces", csv_path).exit_code == 0
     assert invoke("run", path, "--traces", json_path).exit_code == 0
     rows = list(csv.reader(csv_path.open()))
-    assert rows[0] == ["racer", "epoch", "x", "y", "loss"]
+    assert rows[0] == ["racer", "epoch", "evaluations", "x", "y", "loss"]
     expected = run(prepare(parse_config(config))).traces[0]
     assert expected.y is not None
-    assert [float(r[2]) for r in rows[1:]] == expected.x[0].tolist()
-    assert [float(r[3]) for r in rows[1:]] == expected.y[0].tolist()
-    assert [float(r[4]) for r in rows[1:]] == expected.loss[0].tolist()
+    assert [int(r[2]) for r in rows[1:]] == list(range(7))
+    assert [float(r[3]) for r in rows[1:]] == expected.x[0].tolist()
+    assert [float(r[4]) for r in rows[1:]] == expected.y[0].tolist()
+    assert [float(r[5]) for r in rows[1:]] == expected.loss[0].tolist()
     only = json.loads(json_path.read_text())["racers"][0]["starts"][0]
     assert only["y"] == expected.y[0].tolist()
 
@@ -276,8 +277,8 @@ def test_2d_traces_csv_and_json_hold_x_and_y(
     del config["start"]
     assert invoke("run", write_config(config), "--traces", csv_path).exit_code == 0
     rows = list(csv.reader(csv_path.open()))
-    assert rows[0] == ["racer", "start", "epoch", "x", "y", "loss"]
-    firsts = [(float(r[3]), float(r[4])) for r in rows[1:] if r[2] == "0"]
+    assert rows[0] == ["racer", "start", "epoch", "evaluations", "x", "y", "loss"]
+    firsts = [(float(r[4]), float(r[5])) for r in rows[1:] if r[2] == "0"]
     assert firsts == [(-2.5, -2.5), (2.5, -2.5), (-2.5, 2.5), (2.5, 2.5)]
 
 
