@@ -386,3 +386,27 @@ def test_along_epochs_a_racer_that_used_its_budget_stands_at_its_end() -> None:
     assert scene.panel is not None
     lbfgs_line, adam_line = scene.panel.lines
     assert lbfgs_line.get_xdata()[-1] == steps and adam_line.get_xdata()[-1] == 100
+
+
+def test_under_a_budget_epochs_to_tolerance_counts_evaluations() -> None:
+    pytest.importorskip("optuna")
+    race = optrace.Race(
+        function="rosenbrock",
+        start=list(START),
+        budget={"evaluations": 200},
+        racers=[{"optimizer": "LBFGS", "lr": 0.1}],
+        tune={
+            "trials": 2,
+            "starts": [[-1.2, 1.0]],
+            "objective": "epochs-to-tolerance",
+            "space": {"lr": {"low": 0.05, "high": 0.5, "log": True}},
+        },
+    )
+    for trial in race.tune().trials["LBFGS"]:
+        lr = trial.params["lr"]
+        places, counts = loop(
+            lambda p, lr=lr: torch.optim.LBFGS([p], lr=lr), closure_only, budget=200
+        )
+        # The evaluations used by the first step that came within the tolerance of f* = 0.
+        hit = next((c for (_, _, f), c in zip(places, counts, strict=True) if f <= 1e-3), 201)
+        assert trial.objective == hit, lr

@@ -52,6 +52,22 @@ def by_evaluations(result: RaceResult) -> RaceResult:
     )
 
 
+def steps_within(counts: np.ndarray, raced: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Per run and each count in ``k``, the last epoch (up to the run's end, ``raced``)
+    whose cumulative evaluations ``counts`` are within it.
+
+    Examples:
+        >>> steps_within(np.array([[0, 3, 5]]), np.array([2]), np.arange(6))
+        array([[0, 0, 0, 1, 1, 2]])
+    """
+    return np.stack(
+        [
+            np.searchsorted(counts[s, : raced[s] + 1], k, side="right") - 1
+            for s in range(counts.shape[0])
+        ]
+    )
+
+
 def _laid_out(trace: Trace, k: np.ndarray) -> Trace:
     runs = trace.x.shape[0]
     if trace.evaluations is None:
@@ -59,10 +75,7 @@ def _laid_out(trace: Trace, k: np.ndarray) -> Trace:
     else:
         counts = trace.evaluations
     raced = trace.raced
-    # Per run and count, the last epoch (up to the run's end) whose count is within k.
-    at = np.stack(
-        [np.searchsorted(counts[s, : raced[s] + 1], k, side="right") - 1 for s in range(runs)]
-    )
+    at = steps_within(counts, raced, k)
     rows = np.arange(runs)[:, None]
 
     def along(values: np.ndarray | None) -> np.ndarray | None:

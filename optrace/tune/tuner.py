@@ -29,6 +29,7 @@ from optrace.engine.loop import race_one
 from optrace.engine.plan import RacePlan, RacerPlan, prepare
 from optrace.optim.noise import NoiseSpec
 from optrace.problems.objective import DTYPE
+from optrace.results.axis import steps_within
 from optrace.results.summary import Quartiles, quartiles
 from optrace.spec.model import RaceConfig, RacerConfig
 from optrace.spec.tune import RacerTune, TuneConfig
@@ -143,7 +144,15 @@ class TuningPlan:
             stop_when=worst,
             budget=plan.evaluations,
         )
-        return score(self.settings.objective, ran.loss, self.fstar, plan.tolerance, ran.stopped)
+        loss = ran.loss
+        if plan.evaluations is not None and not ran.stopped:
+            # Scored along the work done: one loss per evaluation, each where the racer
+            # stood after its last step within it (epochs-to-tolerance counts evaluations).
+            assert ran.evaluations is not None and ran.steps is not None
+            k = np.arange(plan.evaluations + 1)
+            rows = np.arange(len(loss))[:, None]
+            loss = loss[rows, steps_within(ran.evaluations, ran.steps, k)]
+        return score(self.settings.objective, loss, self.fstar, plan.tolerance, ran.stopped)
 
     def reseeded(self, seed: int) -> TuningPlan:
         """This tuning with ``seed`` in place of the race's: its random tuning starts
