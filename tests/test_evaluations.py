@@ -410,3 +410,23 @@ def test_under_a_budget_epochs_to_tolerance_counts_evaluations() -> None:
         # The evaluations used by the first step that came within the tolerance of f* = 0.
         hit = next((c for (_, _, f), c in zip(places, counts, strict=True) if f <= 1e-3), 201)
         assert trial.objective == hit, lr
+
+
+def test_a_gallery_gives_every_cell_the_same_evaluations() -> None:
+    from optrace.gallery.cells import plan_cells, run_cell
+    from optrace.spec.gallery import parse_gallery
+
+    gallery = parse_gallery(
+        {
+            "functions": ["rosenbrock"],
+            "optimizers": [{"optimizer": "LBFGS", "lr": 0.1}, {"optimizer": "Adam", "lr": 0.05}],
+            "budget": {"evaluations": 60},
+            "outputs": ["still"],
+            "animation": {"size": [240, 240]},
+        }
+    )
+    rows = {c.optimizer: run_cell(c).row for c in plan_cells(gallery)}
+    _, lbfgs = loop(CASES[5][1], closure_only, budget=60)
+    _, adam = loop(CASES[1][1], plain, budget=60)
+    assert (rows["LBFGS"]["evaluations"], rows["Adam"]["evaluations"]) == (lbfgs[-1], adam[-1])
+    assert rows["LBFGS"]["status"] == rows["Adam"]["status"] == "ok"
