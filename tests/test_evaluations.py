@@ -336,20 +336,25 @@ def test_the_example_config_gives_lbfgs_far_fewer_steps(invoke: Any, tmp_path: P
     assert {r["evaluations"] for r in racers.values()} == {200}
 
 
-def test_tuning_races_each_trial_to_the_same_budget(tmp_path: Path) -> None:
-    pytest.importorskip("optuna")
-    race = optrace.Race(
+def tuned_lbfgs(evaluations: int, objective: str) -> optrace.Race:
+    """LBFGS on Rosenbrock with a budget of ``evaluations``, two trials of lr."""
+    return optrace.Race(
         function="rosenbrock",
         start=list(START),
-        budget={"evaluations": 60},
+        budget={"evaluations": evaluations},
         racers=[{"optimizer": "LBFGS", "lr": 0.1}],
         tune={
             "trials": 2,
-            "starts": [[-1.2, 1.0]],
-            "objective": "final-loss",
+            "starts": [list(START)],
+            "objective": objective,
             "space": {"lr": {"low": 0.05, "high": 0.5, "log": True}},
         },
     )
+
+
+def test_tuning_races_each_trial_to_the_same_budget(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    race = tuned_lbfgs(60, "final-loss")
     tuning = race.tune()
     report = tuning.report()
     assert report["settings"]["budget"] == {"evaluations": 60}
@@ -390,18 +395,7 @@ def test_along_epochs_a_racer_that_used_its_budget_stands_at_its_end() -> None:
 
 def test_under_a_budget_epochs_to_tolerance_counts_evaluations() -> None:
     pytest.importorskip("optuna")
-    race = optrace.Race(
-        function="rosenbrock",
-        start=list(START),
-        budget={"evaluations": 200},
-        racers=[{"optimizer": "LBFGS", "lr": 0.1}],
-        tune={
-            "trials": 2,
-            "starts": [[-1.2, 1.0]],
-            "objective": "epochs-to-tolerance",
-            "space": {"lr": {"low": 0.05, "high": 0.5, "log": True}},
-        },
-    )
+    race = tuned_lbfgs(200, "epochs-to-tolerance")
     for trial in race.tune().trials["LBFGS"]:
         lr = trial.params["lr"]
         places, counts = loop(

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from optrace._core.errors import ConfigError
 from optrace._core.keys import did_you_mean, show
-from optrace.spec.fields import AtPath, Count, swarm
+from optrace.spec.fields import Count, swarm
 from optrace.spec.loading import error_message, read_document
-from optrace.spec.model import AnimationConfig, BudgetConfig, RacerConfig
+from optrace.spec.model import AnimationConfig, BudgetConfig, RacerConfig, check_length
 from optrace.spec.tune import TuneConfig
 
 #: Function groups a gallery may name instead of a list.
@@ -61,13 +61,7 @@ class GalleryConfig(BaseModel):
 
     @model_validator(mode="after")
     def _epochs_or_budget(self) -> GalleryConfig:
-        if self.epochs is not None and self.budget is not None:
-            raise AtPath("budget", "give either 'epochs' or 'budget', not both")
-        if self.epochs is None and self.budget is None:
-            raise AtPath(
-                "epochs",
-                "required key is missing; add e.g. 'epochs: 100', or 'budget: {evaluations: 200}'",
-            )
+        check_length(self.epochs, self.budget)
         return self
 
     @property

@@ -153,6 +153,17 @@ class BudgetConfig(BaseModel):
     )
 
 
+def check_length(epochs: int | None, budget: BudgetConfig | None) -> None:
+    """A race (or a gallery's cells) lasts ``epochs`` or a ``budget``: one of them."""
+    if epochs is not None and budget is not None:
+        raise AtPath("budget", "give either 'epochs' or 'budget', not both")
+    if epochs is None and budget is None:
+        raise AtPath(
+            "epochs",
+            "required key is missing; add e.g. 'epochs: 100', or 'budget: {evaluations: 200}'",
+        )
+
+
 class WrappedConfig(BaseModel):
     """The optimizer a wrapper (Lookahead, OrthoGrad...) wraps: ``{optimizer: Adam, lr: 0.1}``."""
 
@@ -461,13 +472,7 @@ class RaceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _epochs_or_budget(self) -> RaceConfig:
-        if self.epochs is not None and self.budget is not None:
-            raise AtPath("budget", "give either 'epochs' or 'budget', not both")
-        if self.epochs is None and self.budget is None:
-            raise AtPath(
-                "epochs",
-                "required key is missing; add e.g. 'epochs: 100', or 'budget: {evaluations: 200}'",
-            )
+        check_length(self.epochs, self.budget)
         return self
 
     @property
