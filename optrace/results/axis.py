@@ -19,7 +19,7 @@ def evaluations_spanned(result: RaceResult) -> int:
     if result.evaluations is not None:
         return result.evaluations
     most = 0
-    for trace in result.traces:
+    for trace in [*result.traces, *(t for s in result.sweeps for t in s.traces)]:
         if trace.evaluations is not None:
             rows = np.arange(trace.x.shape[0])
             most = max(most, int(trace.evaluations[rows, trace.raced].max()))
@@ -48,6 +48,9 @@ def by_evaluations(result: RaceResult) -> RaceResult:
         result,
         epochs=spanned,
         traces=tuple(_laid_out(trace, k) for trace in result.traces),
+        sweeps=tuple(
+            replace(s, traces=tuple(_laid_out(t, k) for t in s.traces)) for s in result.sweeps
+        ),
         axis=EVALUATION,
     )
 

@@ -116,6 +116,56 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """A racer raced with every combination of some of its values (``sweep:``).
+
+    Attributes:
+        label: The racer's label.
+        keys: The swept keywords, in the order the config names them.
+        values: Per key, the values swept, in order (each a grid axis).
+        traces: One per combination, in grid order: every combination of the
+            values, the last key varying fastest (``itertools.product``). Each is
+            the racer's trace with that combination's values in ``hyperparameters``.
+        written: The index of the combination of the values as written, whose
+            trace is the racer's own (what the GIF, MP4, still and window show).
+
+    Examples:
+        >>> import numpy as np
+        >>> x = np.zeros((1, 3))
+        >>> def t(lr, m): return Trace("SGD", "SGD", {"lr": lr, "momentum": m}, "ro", x, x)
+        >>> grid = [t(lr, m) for lr in (0.1, 0.2) for m in (0.0, 0.9)]
+        >>> sweep = Sweep("SGD", ("lr", "momentum"), ((0.1, 0.2), (0.0, 0.9)), tuple(grid), 1)
+        >>> sweep.shape, sweep.params(3), sweep.index({"lr": 0.1, "momentum": 0.9})
+        ((2, 2), {'lr': 0.2, 'momentum': 0.9}, 1)
+    """
+
+    label: str
+    keys: tuple[str, ...]
+    values: tuple[tuple[Any, ...], ...]
+    traces: tuple[Trace, ...]
+    written: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The grid's size along each key."""
+        return tuple(len(v) for v in self.values)
+
+    def params(self, combination: int) -> dict[str, Any]:
+        """The swept values of ``combination`` (an index in grid order)."""
+        at = np.unravel_index(combination, self.shape)
+        return {k: v[int(i)] for k, v, i in zip(self.keys, self.values, at, strict=True)}
+
+    def index(self, params: Mapping[str, Any]) -> int:
+        """The combination with ``params`` (every swept key, each one of its values).
+
+        Raises:
+            ValueError: A key is missing or a value is not on the grid.
+        """
+        at = tuple(v.index(params[k]) for k, v in zip(self.keys, self.values, strict=True))
+        return int(np.ravel_multi_index(at, self.shape))
+
+
+@dataclass(frozen=True)
 class Surface:
     """A 2-D function sampled on a grid: ``z[j, i] = f(xs[i], ys[j])``."""
 
@@ -132,7 +182,9 @@ class RaceResult:
     ``surface``, over ``domain`` by ``ydomain``. ``evaluations`` is the race's budget
     of gradient evaluations, if it has one. ``axis`` names what the traces' last
     axis counts: ``epoch``, or ``evaluation`` once :func:`optrace.results.axis.by_evaluations`
-    has laid the traces out along their evaluations.
+    has laid the traces out along their evaluations. ``sweeps``: each racer with a
+    ``sweep:`` raced with every combination of its values (its trace in ``traces``
+    is the combination as written).
     """
 
     title: str
@@ -148,6 +200,7 @@ class RaceResult:
     surface: Surface | None = None
     evaluations: int | None = None
     axis: str = "epoch"
+    sweeps: tuple[Sweep, ...] = ()
 
     @property
     def dims(self) -> int:
