@@ -50,6 +50,9 @@ BEAT = "optrace:heartbeat"
 LOST = "optrace:lost"
 VOID = "optrace:void"
 
+#: Tries at creating a database's tables, which a peer may be creating at once.
+_SCHEMA_TRIES = 6
+
 
 def open_storage(url: str | None) -> BaseStorage:
     """``None`` (in memory), ``sqlite:///FILE``, ``journal:FILE`` or an RDB URL.
@@ -95,11 +98,28 @@ def open_storage(url: str | None) -> BaseStorage:
                 parameter="storage",
             )
     try:
-        return optuna.storages.RDBStorage(url)
+        return _rdb_storage(url)
     except Exception as exc:
         raise OutputError(
             f"storage: cannot open '{url}': {first_line(exc)}", parameter="storage"
         ) from None
+
+
+def _rdb_storage(url: str) -> BaseStorage:
+    """Optuna's RDBStorage for ``url``. Machines started together create its tables at
+    once, and all but one then fail on a name the other just took (PostgreSQL's
+    ``pg_type_typname_nsp_index``): tried again, the tables are there."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(_SCHEMA_TRIES):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError):
+            if attempt == _SCHEMA_TRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def open_study(storage: BaseStorage, name: str, seed: int, budget: int) -> tuple[optuna.Study, int]:
