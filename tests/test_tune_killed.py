@@ -144,7 +144,7 @@ def test_a_study_killed_mid_trial_resumes_to_exactly_its_budget(
     assert [t["state"] for t in report["racers"][0]["trials"]] == ["COMPLETE"] * BUDGET
 
 
-def test_a_trial_of_a_lost_machine_is_retried_after_the_grace_period() -> None:
+def test_a_running_trial_is_lost_once_its_process_ended_or_its_heartbeat_is_stale() -> None:
     """A trial running on another host counts as alive while its heartbeat is fresh and
     is lost once it is older than the grace period; one of this host is lost as soon
     as its process has ended."""
@@ -174,35 +174,70 @@ def test_a_trial_of_a_lost_machine_is_retried_after_the_grace_period() -> None:
     assert lost(running({**here, "token": "earlier"}, now), now) is not None
 
 
-def test_tuning_retries_a_trial_that_a_lost_machine_left_running(tmp_path: Path) -> None:
+TINY = {
+    "function": "rosenbrock",
+    "start": [-1.2, 1.0],
+    "epochs": 20,
+    "racers": [{"optimizer": "Adam", "lr": 0.01}],
+    "tune": {"trials": BUDGET, "starts": [[-1.2, 1.0]]},
+}
+
+
+def test_tuning_retries_the_trials_that_a_lost_machine_left_running(tmp_path: Path) -> None:
+    """What a machine that lost power leaves: trial 0 (queued with values of its own,
+    as the config's values are) running before it drew any, trial 1 running with its
+    value drawn; their last heartbeats an hour old. Each is run again as it would
+    have run."""
     url = f"journal:{tmp_path / 's.log'}"
-    race = parse_config(
-        {
-            "function": "rosenbrock",
-            "start": [-1.2, 1.0],
-            "epochs": 20,
-            "racers": [{"optimizer": "Adam", "lr": 0.01}],
-            "tune": {"trials": BUDGET, "starts": [[-1.2, 1.0]]},
-        }
-    )
+    race = parse_config(TINY)
     storage = open_storage(url)
-    _, study_id = open_study(storage, "lost:racers[0]:Adam", race.seed, BUDGET)
-    # What a machine that lost power leaves: trial 1 running, its last heartbeat old.
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, 1)
-    assert storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING)
-    storage.set_trial_param(
-        trial_id, "lr", 0.003, optuna.distributions.FloatDistribution(1e-4, 10, log=True)
-    )
-    storage.set_trial_system_attr(trial_id, "optrace:owner", {"host": "gone", "pid": 1})
-    storage.set_trial_system_attr(trial_id, "optrace:heartbeat", time.time() - 3600)
-    killed = storage.get_trial(trial_id)
+    name = "lost:racers[0]:Adam"
+    optuna.create_study(storage=storage, study_name=name).enqueue_trial({"lr": 0.005})
+    _, study_id = open_study(storage, name, race.seed, BUDGET)
+    for number in (0, 1):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        assert storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING)
+        if number == 1:
+            lr = optuna.distributions.FloatDistribution(1e-4, 10, log=True)
+            storage.set_trial_param(trial_id, "lr", 0.003, lr)
+        storage.set_trial_system_attr(trial_id, "optrace:owner", {"host": "gone", "pid": 1})
+        storage.set_trial_system_attr(trial_id, "optrace:heartbeat", time.time() - 3600)
     result = tune_config(race, storage=url, study="lost")
-    assert len(result.racers[0].trials) == BUDGET
-    every = trials(url, "lost:racers[0]:Adam")
-    assert "no heartbeat for 36" in every[1].system_attrs["optrace:lost"]
-    (retry,) = [t for t in every if t.system_attrs.get("optrace:slot") == 1]
-    assert retry.state.name == "COMPLETE" and retry.params == killed.params
-    assert retry.params in [t.params for t in result.racers[0].trials]
+    every = trials(url, name)
+    ran = [t.params for t in result.racers[0].trials]
+    assert len(ran) == BUDGET
+    for number, values in ((0, {"lr": 0.005}), (1, {"lr": 0.003})):
+        assert "no heartbeat for 36" in every[number].system_attrs["optrace:lost"]
+        (retry,) = [t for t in every if t.system_attrs.get("optrace:slot") == number]
+        assert retry.state.name == "COMPLETE" and retry.params == values
+        assert ran[number] == values  # the report lists the retry in the slot's place
+
+
+def test_a_queue_topped_up_twice_at_once_runs_exactly_its_budget(tmp_path: Path) -> None:
+    """Two processes that top a new study's queue up at the same moment each queue the
+    whole budget; two that queue a lost trial's slot again at once queue it twice.
+    The surplus is voided, never run."""
+    url = f"journal:{tmp_path / 's.log'}"
+    race = parse_config(TINY)
+    storage = open_storage(url)
+    study, _ = open_study(storage, "twice:racers[0]:Adam", race.seed, BUDGET)
+    for _ in range(BUDGET):
+        study.enqueue_trial({})
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING,
+            system_attrs={"optrace:slot": 1, "fixed_params": {}},
+        )
+    )
+    result = tune_config(race, storage=url, study="twice")
+    assert [t.number for t in result.racers[0].trials] == list(range(BUDGET))
+    every = trials(url, "twice:racers[0]:Adam")
+    assert len(every) == 2 * BUDGET + 1
+    assert [t.state.name for t in every[BUDGET:]] == ["FAIL"] * (BUDGET + 1)
+    assert [t.system_attrs["optrace:void"] for t in every[BUDGET:]] == (
+        ["beyond the budget"] * BUDGET + ["slot 1 is queued twice"]
+    )
+    assert all(not t.params for t in every[BUDGET:])
 
 
 # PostgreSQL: a throwaway cluster, made and removed by the module.
