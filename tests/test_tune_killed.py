@@ -25,14 +25,22 @@ from typing import Any
 import pytest
 import yaml
 
-optuna = pytest.importorskip("optuna", reason="tuning needs the 'tune' extra (optuna)")
+pytest.importorskip("optuna", reason="tuning needs the 'tune' extra (optuna)")
 
-from optuna.trial import FrozenTrial  # noqa: E402
+import optuna
+from optuna.trial import FrozenTrial
 
-from optrace.spec.loading import parse_config  # noqa: E402
-from optrace.tune import tune_config  # noqa: E402
-from optrace.tune.storage import lost, open_storage, open_study, this_process  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+from optrace.spec.loading import parse_config
+from optrace.tune import tune_config
+from optrace.tune.storage import (
+    claim,
+    heartbeat,
+    lost,
+    open_storage,
+    open_study,
+    this_process,
+)
+from tests.conftest import ROOT
 
 BUDGET = 4
 NAME = "killed:racers[0]:Adam"
@@ -328,6 +336,27 @@ def test_storages_opened_at_the_same_moment_create_the_schema_once(postgres: str
     for t in threads:
         t.join()
     assert failures == []
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal", "postgresql"])
+def test_a_running_trials_heartbeat_is_refreshed_from_its_thread(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = {
+        "sqlite": f"sqlite:///{tmp_path / 's.db'}",
+        "journal": f"journal:{tmp_path / 's.log'}",
+    }.get(kind) or database(request.getfixturevalue("postgres"), "beat")
+    storage = open_storage(url)
+    study, study_id = open_study(storage, "beat", seed=0, budget=1)
+    trial = claim(study, storage, study_id, budget=1)
+    assert trial is not None
+    claimed = storage.get_trial(trial._trial_id).system_attrs["optrace:heartbeat"]
+    with heartbeat(storage, trial._trial_id, interval=0.05):
+        time.sleep(0.5)
+    last = storage.get_trial(trial._trial_id).system_attrs["optrace:heartbeat"]
+    assert claimed + 0.3 < last <= time.time()
+    time.sleep(0.2)  # and none after the block
+    assert trials(url, "beat")[0].system_attrs["optrace:heartbeat"] == last
 
 
 def test_two_processes_started_at_once_share_one_postgresql_study(
