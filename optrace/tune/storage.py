@@ -43,7 +43,7 @@ GRACE = 60.0
 #: Seconds a process waits before it looks again at trials that others run.
 POLL = 0.5
 
-#: The system attributes a trial carries (Optuna's ``fixed_params`` holds its values).
+#: The system attributes a trial carries (and Optuna's ``fixed_params``: its queued values).
 SLOT = "optrace:slot"
 OWNER = "optrace:owner"
 BEAT = "optrace:heartbeat"
