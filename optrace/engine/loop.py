@@ -16,7 +16,7 @@ from optrace.optim.noise import NoiseSpec
 from optrace.optim.optimizers import OptimizerSpec, learning_rate
 from optrace.optim.probe import first_line, seeded
 from optrace.optim.schedules import ScheduleSpec
-from optrace.optim.step import Evaluations, step
+from optrace.optim.step import Evaluations, stacked, step
 from optrace.results.trace import RaceResult, Surface, Sweep, Trace
 
 
@@ -159,7 +159,7 @@ def race_groups(
     def record(epoch: int, alive: np.ndarray) -> np.ndarray:
         nonlocal stopped
         place = np.concatenate([p.detach().numpy().reshape(count, dims) for p in params])
-        value = np.concatenate([v.detach().numpy().reshape(count) for v in loss])
+        value = loss.detach().numpy().reshape(rows)
         alive &= np.isfinite(place).all(axis=1) & np.isfinite(value)
         places[alive, epoch], losses[alive, epoch] = place[alive], value[alive]
         if stop_when is not None and stop_when(place, value):
@@ -182,7 +182,8 @@ def race_groups(
             for g in range(tensors)
         ]
 
-    loss = [fn(p) for p in params]
+    joined = params[0] if groups is None else params
+    loss = fn(stacked(joined))
     alive = record(0, np.ones(rows, dtype=bool))
     try:
         optimizer = spec.build(params[0]) if groups is None else spec.build_groups(params, groups)
@@ -201,10 +202,10 @@ def race_groups(
             lrs[alive, epoch] = lr[alive]
         try:
             perturb = None if drawn is None else _each(params, [d.at(epoch) for d in drawn])
-            step(optimizer, params[0] if groups is None else params, fn, spec.mode, loss, perturb)
-            loss = [fn(p) for p in params]
+            step(optimizer, joined, fn, spec.mode, loss, perturb)
+            loss = fn(stacked(joined))
             if scheduler is not None and schedule is not None:
-                schedule.step(scheduler, loss[0].detach())
+                schedule.step(scheduler, loss.detach())
             alive = record(epoch, alive)
         except Exception as exc:
             # Whatever a third-party optimizer raises stops this racer like a

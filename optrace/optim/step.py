@@ -74,19 +74,20 @@ def step(
     param: torch.Tensor | Sequence[torch.Tensor],
     fn: Fn,
     mode: StepMode,
-    loss: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    loss: torch.Tensor | None = None,
     perturb: Callable[[torch.Tensor], None] | None = None,
 ) -> None:
     """One epoch: zero_grad, loss.backward(), step(), as ``mode`` says.
 
     Args:
         optimizer: The optimizer over ``param``.
-        param: The parameter tensor; or several, one per parameter group, whose
-            losses are summed, so that one backward() gives each its own gradient
-            (each term's, the same bits as its own backward()).
+        param: The parameter tensor; or several of one shape, one per parameter
+            group, which ``fn`` evaluates stacked (as a swarm's rows), so that one
+            backward() of the sum gives each its own gradient, the same bits as
+            its own backward().
         fn: The objective; the loss is the sum of its values.
         mode: How to step (see :class:`StepMode`).
-        loss: ``fn(param)`` already computed at this place (one per tensor), which
+        loss: ``fn`` already computed at this place (of the stacked tensors), which
             the race has from recording it; its sum is differentiated instead of
             evaluating ``fn`` again (the same bits either way).
         perturb: Called with each tensor after every backward(), before the step
@@ -95,13 +96,11 @@ def step(
     """
     params = [param] if isinstance(param, torch.Tensor) else list(param)
 
-    def evaluate() -> list[torch.Tensor]:
-        return [fn(p) for p in params]
+    def evaluate() -> torch.Tensor:
+        return fn(stacked(param))
 
-    def backward(values: list[torch.Tensor]) -> torch.Tensor:
-        total = values[0].sum()
-        for value in values[1:]:
-            total = total + value.sum()
+    def backward(value: torch.Tensor) -> torch.Tensor:
+        total = value.sum()
         if mode.create_graph:
             # zero_grad sets the gradient to None every epoch, which breaks the
             # cycle torch warns about.
@@ -117,8 +116,7 @@ def step(
 
     if mode.gradient_first:
         optimizer.zero_grad()
-        given = [loss] if isinstance(loss, torch.Tensor) else loss
-        backward(evaluate() if given is None else list(given))
+        backward(evaluate() if loss is None else loss)
     if not mode.closure:
         optimizer.step()
         return
@@ -131,6 +129,11 @@ def step(
             return float(backward(evaluate()))
 
     optimizer.step(closure)
+
+
+def stacked(param: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+    """The tensor ``fn`` evaluates: ``param``, or several stacked along a new first axis."""
+    return param if isinstance(param, torch.Tensor) else torch.stack(list(param))
 
 
 class Evaluations:
