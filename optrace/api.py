@@ -207,7 +207,7 @@ class Race:
             check_display()
         plan = self.plan(limits)
         check_basins(outputs, len(plan.starts))
-        check_sweep(outputs, sum(getattr(r, "sweep", None) is not None for r in self.config.racers))
+        check_sweep(outputs, sum(r.sweep is not None for r in self.config.racers))
         if frames is not None and limits:
             _check_frames(min(frames, plan.epochs + 1), animation.pixels)
 

@@ -3,7 +3,6 @@ lost combinations marked, the values as written outlined, and its refusals."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from collections.abc import Callable
@@ -38,9 +37,9 @@ EPOCHS = 60
 #: Rosenbrock's start, domain and minimum (value 0), as optrace's rosenbrock has them.
 START, DOMAIN, YDOMAIN = (-1.2, 1.0), (-2.0, 2.0), (-1.0, 3.0)
 SGD = {"optimizer": "SGD", "lr": 0.001, "momentum": 0.9}
-SGD_GRID = {"lr": (0.0005, 0.001, 0.002, 0.004), "momentum": (0.0, 0.9, 0.99)}
+SGD_GRID = {"lr": [0.0005, 0.001, 0.002, 0.004], "momentum": [0.0, 0.9, 0.99]}
 ADAM = {"optimizer": "Adam", "lr": 0.05, "label": "Adam 0.05"}
-ADAM_GRID = {"lr": (0.01, 0.05, 0.2, 1.0, 5.0)}
+ADAM_GRID = {"lr": [0.01, 0.05, 0.2, 1.0, 5.0]}
 
 
 def rosenbrock(p: torch.Tensor) -> torch.Tensor:
@@ -48,50 +47,27 @@ def rosenbrock(p: torch.Tensor) -> torch.Tensor:
 
 
 def hand(optimizer: str, **values: float) -> tuple[float, str | None]:
-    """The final gap and how it was lost (``div.``, ``out`` or None), by a plain loop."""
+    """The final gap and how it was lost, by a plain loop: ``div.`` (it diverged),
+    ``out`` (it left the domain at some epoch) or None."""
     p = torch.tensor(START, dtype=torch.float64, requires_grad=True)
     opt = getattr(torch.optim, optimizer)([p], **values)
-    finite = True
+    finite, inside = True, True
     for _ in range(EPOCHS):
         opt.zero_grad()
         rosenbrock(p).backward()
         opt.step()
+        x, y = (float(v) for v in p.detach())
         finite = finite and bool(torch.isfinite(p).all() and torch.isfinite(rosenbrock(p)))
-    x, y = (float(v) for v in p.detach())
+        inside = inside and DOMAIN[0] <= x <= DOMAIN[1] and YDOMAIN[0] <= y <= YDOMAIN[1]
     if not finite:
         return math.nan, DIVERGED
-    outside = not (DOMAIN[0] <= x <= DOMAIN[1] and YDOMAIN[0] <= y <= YDOMAIN[1])
-    return float(rosenbrock(p.detach())), OUTSIDE if outside else None
-
-
-def swept(
-    run: optrace.RaceRun,
-    racers: list[tuple[dict[str, Any], dict[str, tuple[Any, ...]]]],
-    **fields: Any,
-) -> optrace.RaceRun:
-    """``run`` with a sweep per racer: every combination raced in one race of its own."""
-    grids = [list(itertools.product(*grid.values())) for _, grid in racers]
-    entries = [
-        {**racer, **dict(zip(grid, combo, strict=True)), "label": f"{n} {combo}"}
-        for n, ((racer, grid), combos) in enumerate(zip(racers, grids, strict=True))
-        for combo in combos
-    ]
-    every = iter(optrace.Race(**fields, racers=entries).run().result.traces)
-    sweeps = []
-    for (racer, grid), combos, trace in zip(racers, grids, run.result.traces, strict=True):
-        traces = tuple(dataclasses.replace(next(every), label=trace.label) for _ in combos)
-        written = combos.index(tuple(racer[k] for k in grid))
-        sweeps.append(Sweep(trace.label, tuple(grid), tuple(grid.values()), traces, written))
-    return optrace.RaceRun(
-        run.race, dataclasses.replace(run.result, sweeps=tuple(sweeps)), run.plan
-    )
+    return float(rosenbrock(p.detach())), None if inside else OUTSIDE
 
 
 @pytest.fixture(scope="module")
 def run() -> optrace.RaceRun:
-    fields: dict[str, Any] = {"title": "sweeps", "function": "rosenbrock", "epochs": EPOCHS}
-    plain = optrace.Race(**fields, racers=[SGD, ADAM]).run()
-    return swept(plain, [(SGD, SGD_GRID), (ADAM, ADAM_GRID)], **fields)
+    racers = [{**SGD, "sweep": SGD_GRID}, {**ADAM, "sweep": ADAM_GRID}]
+    return optrace.Race(title="sweeps", function="rosenbrock", epochs=EPOCHS, racers=racers).run()
 
 
 def redraw(result: RaceResult, options: SceneOptions | None = None) -> SweepMap:
@@ -111,12 +87,20 @@ def close(rgb: np.ndarray, colour: Any, within: int = 2) -> bool:
     return bool(np.abs(rgb - np.array(to_rgb(colour)) * 255).max() <= within)
 
 
-def test_the_cells_match_a_plain_loop(run: optrace.RaceRun) -> None:
+def test_the_cells_match_a_plain_loop_and_the_summary(run: optrace.RaceRun) -> None:
     (sgd, adam) = (sweep_cells(s, run.result) for s in run.result.sweeps)
+    summaries = [r["sweep"] for r in run.summary()]
     lost = set()
-    for cells, optimizer, grid in ((sgd, "SGD", SGD_GRID), (adam, "Adam", ADAM_GRID)):
+    for cells, optimizer, grid, summary in zip(
+        (sgd, adam), ("SGD", "Adam"), (SGD_GRID, ADAM_GRID), summaries, strict=True
+    ):
         combos = list(itertools.product(*grid.values()))
         assert [c.params for c in cells] == [dict(zip(grid, v, strict=True)) for v in combos]
+        for cell, entry in zip(cells, summary, strict=True):
+            # Rosenbrock's minimum is 0: the gap is the summary's final loss.
+            assert cell.params == entry["params"] and cell.gap == entry["final_loss"]
+            said = DIVERGED if entry["diverged"] else OUTSIDE if entry["left_domain"] else None
+            assert cell.lost == said
         for cell, combo in zip(cells, combos, strict=True):
             gap, how = hand(optimizer, **dict(zip(grid, combo, strict=True)))
             assert cell.lost == how, combo
@@ -158,20 +142,29 @@ def test_each_cell_is_drawn_in_its_gaps_colour(run: optrace.RaceRun, tmp_path: P
         if all(pixel(image, x, y).max() < 60 for x, y in sides):
             outlined.append(combo)
     assert outlined == [(SGD["lr"], SGD["momentum"])]
+    assert sum(c.lost is not None for c in heat.cells) == 4  # each checked grey above
     # The curve: each point in its colour at its gap, lost values away from the scale.
     ax = curve.ax
+    lost = []
     for lr, cell in zip(ADAM_GRID["lr"], curve.cells, strict=True):
         gap, how = hand("Adam", lr=lr)
-        assert how is None and cell.lost is None
+        assert cell.lost == how, lr
+        if how is not None:
+            # A cross at the top instead, in the text's colour.
+            x = ax.transData.transform((lr, 1.0))[0]
+            y = ax.transAxes.transform((0, 0.93))[1]
+            assert pixel(image, x, y).max() < 60, lr
+            lost.append(lr)
+            continue
         x, y = ax.transData.transform((lr, gap))
-        want = drawn.colour(gap)
-        assert close(pixel(image, x, y), want, 3), (lr, gap)
+        assert close(pixel(image, x, y), drawn.colour(gap), 3), (lr, gap)
         # The ring: black somewhere 8 to 13 px out, in each of four directions.
         ring = [
             min(pixel(image, x + r * dx, y + r * dy).max() for r in range(8, 14))
             for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))
         ]
         assert all(v < 40 for v in ring) == (lr == ADAM["lr"]), (lr, ring)
+    assert lost == [1.0, 5.0]
 
 
 def test_one_colour_scale_spans_every_panel(run: optrace.RaceRun) -> None:
@@ -298,3 +291,14 @@ def test_cli_refuses_in_one_line_and_writes_nothing(
     assert option.endswith(".png") or ".png" in result.stderr
     assert result.stdout == ""
     assert list(out.iterdir()) == []
+
+
+def test_cli_writes_the_map(
+    invoke: Callable[..., Any], write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    racer = {"optimizer": "SGD", "lr": 0.1, "sweep": {"lr": [0.01, 0.1, 1.0]}}
+    path = write_config({"function": "quartic", "start": 2.0, "epochs": 20, "racers": [racer]})
+    result = invoke("run", path, "--sweep", tmp_path / "lr-sweep.png")
+    assert result.exit_code == 0, result.stderr
+    assert Image.open(tmp_path / "lr-sweep.png").size == (640, 480)
+    assert f"wrote {tmp_path / 'lr-sweep.png'}" in result.stderr

@@ -6,7 +6,7 @@ the bottom) and one column per value of the second. A one-key sweep is a curve o
 the gap against the value. A sweep of more than two keys shows the grid of its first
 two keys with the others at their values as written, and its title says so. Every
 panel shares one colour scale (log when it can be), so racers compare at a glance.
-A combination that diverged or ended outside the domain is marked, never coloured:
+A combination that diverged or left the domain is marked, never coloured:
 a grey cell saying ``div.`` or ``out`` (on a curve, a cross at the top). The values
 as written are outlined (on a curve, ringed). Drawn on a given Figure, without
 pyplot or file I/O.
@@ -72,10 +72,10 @@ class Cell:
 def sweep_cells(sweep: Sweep, result: RaceResult) -> tuple[Cell, ...]:
     """Every combination of ``sweep``, in grid order, with its gap and whether it was lost.
 
-    The gap is of the run :func:`~optrace.results.summary.summarize` reports (with
-    several starts, the one with the lowest final loss), as the summary's ``sweep``
-    list gives it; so is lost-ness: that run diverged, or its last finite place lies
-    outside the domain.
+    Both come from :func:`~optrace.results.summary.summarize`, as the summary's
+    ``sweep`` list and the table's best combination do: the gap is of the run it
+    reports (with several starts, the one with the lowest final loss); a combination
+    is lost when any of its runs diverged, or else left the domain.
 
     Examples:
         >>> import numpy as np
@@ -94,12 +94,7 @@ def sweep_cells(sweep: Sweep, result: RaceResult) -> tuple[Cell, ...]:
     cells = []
     for i, trace in enumerate(sweep.traces):
         summary = summarize(trace, result)
-        row, last = summary.start, int(max(trace.last_epoch[summary.start], 0))
-        lost = None
-        if trace.diverged_at[row] is not None:
-            lost = DIVERGED
-        elif trace.outside(result.domain, result.ydomain)[row, last]:
-            lost = OUTSIDE
+        lost = DIVERGED if summary.diverged else OUTSIDE if summary.left else None
         cells.append(Cell(i, sweep.params(i), summary.final_loss - lowest, lost))
     return tuple(cells)
 
@@ -457,7 +452,7 @@ def _figure_title(result: RaceResult, figure: Figure, font_scale: float) -> str:
     swarm = any(t.x.shape[0] > 1 for s in result.sweeps for t in s.traces[:1])
     note = (
         f"{gap}{' of the best start' if swarm else ''}; outlined: the values as written; "
-        f"{DIVERGED} diverged, {OUTSIDE} ended outside the domain"
+        f"grey: diverged ({DIVERGED}) or left the domain ({OUTSIDE})"
     )
     lines = [*_wrap(result.title, figure, 0.95, font_scale), *_wrap(note, figure, 0.95, font_scale)]
     return "\n".join(lines)
