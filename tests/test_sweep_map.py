@@ -24,6 +24,7 @@ from optrace.export.outputs import kind_of
 from optrace.render.options import SceneOptions
 from optrace.render.sweep_map import (
     DIVERGED,
+    LOST_AT,
     LOST_COLOURS,
     OUTSIDE,
     SweepMap,
@@ -152,7 +153,7 @@ def test_each_cell_is_drawn_in_its_gaps_colour(run: optrace.RaceRun, tmp_path: P
         if how is not None:
             # A cross at the top instead, in the text's colour.
             x = ax.transData.transform((lr, 1.0))[0]
-            y = ax.transAxes.transform((0, 0.93))[1]
+            y = ax.transAxes.transform((0, LOST_AT))[1]
             assert pixel(image, x, y).max() < 60, lr
             lost.append(lr)
             continue

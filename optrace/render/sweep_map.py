@@ -48,6 +48,10 @@ MIN_HEIGHT = 400
 DECADES = 12
 #: The most tick labels along a grid's side; more values label every second, third...
 MOST_TICKS = 10
+#: The height of a curve's crosses for lost values, a fraction of its axes.
+LOST_AT = 0.9
+#: The most values a curve's x axis labels one by one, each at most this long.
+CURVE_TICKS, TICK_CHARS = 6, 6
 _CELL_Z, _MARK_Z, _OUTLINE_Z = 1.0, 2.0, 3.0
 
 
@@ -274,7 +278,8 @@ def _layout(
 
 
 def _value(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    # Four digits: a log range's values (0.00316228) stay short on an axis.
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _ticks(ax: Axes, axis: str, values: tuple[Any, ...]) -> None:
@@ -368,7 +373,7 @@ def _curve(panel: SweepPanel, drawn: SweepMap, theme: Theme, known: bool) -> Non
             continue
         ax.plot(
             x,
-            0.93,
+            LOST_AT,
             "x",
             color=theme.text,
             markersize=8,
@@ -378,17 +383,17 @@ def _curve(panel: SweepPanel, drawn: SweepMap, theme: Theme, known: bool) -> Non
         )
         ax.text(
             x,
-            0.985,
+            LOST_AT + 0.03,
             cell.lost,
             ha="center",
-            va="top",
+            va="bottom",
             fontsize="x-small",
             color=theme.text,
             transform=top,
         )
     if sweep.written in shown:
         k = shown.index(sweep.written)
-        y, transform = (ys[k], ax.transData) if ok[k] else (0.93, top)
+        y, transform = (ys[k], ax.transData) if ok[k] else (LOST_AT, top)
         ax.plot(
             xs[k],
             y,
@@ -407,8 +412,10 @@ def _curve(panel: SweepPanel, drawn: SweepMap, theme: Theme, known: bool) -> Non
     else:
         pad = 0.08 * (high - low)
         ax.set_ylim(low - pad, high + 3 * pad)
-    if len(xs) <= MOST_TICKS:
-        ax.set_xticks(xs, [_value(v) for v in sweep.values[0]])
+    labels = [_value(v) for v in sweep.values[0]]
+    # The values themselves where they fit; else the axis's own round ticks.
+    if len(xs) <= CURVE_TICKS and max(len(t) for t in labels) <= TICK_CHARS:
+        ax.set_xticks(xs, labels)
         ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel(panel.keys[0])
     ax.set_ylabel("final gap" if known else "final loss")
