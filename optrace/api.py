@@ -25,7 +25,7 @@ from optrace._core.progress import progress_bar
 from optrace.engine import cost
 from optrace.export import outputs as race_outputs
 from optrace.export.drawing import Drawing
-from optrace.export.outputs import ANIMATIONS, check_basins, check_outputs
+from optrace.export.outputs import ANIMATIONS, check_basins, check_outputs, check_sweep
 from optrace.render.options import SceneOptions
 from optrace.results import report
 from optrace.results.axis import by_evaluations
@@ -207,6 +207,7 @@ class Race:
             check_display()
         plan = self.plan(limits)
         check_basins(outputs, len(plan.starts))
+        check_sweep(outputs, sum(r.sweep is not None for r in self.config.racers))
         if frames is not None and limits:
             _check_frames(min(frames, plan.epochs + 1), animation.pixels)
 
@@ -491,7 +492,11 @@ class RaceRun:
         A still's name whose stem is ``basins`` or ends in ``-basins`` or ``_basins``
         (``basins.png``, ``himmelblau_basins.svg``) asks for a swarm's basins map
         instead: one panel per racer, each start coloured by the known minimum it
-        reached. A race with one start has none, and is refused.
+        reached. A race with one start has none, and is refused. Likewise a stem
+        ``sweep``, ``*-sweep`` or ``*_sweep`` (``sweep.png``, ``lr_sweep.pdf``) asks
+        for the sweep map: for each racer with a ``sweep:``, the final gap of every
+        combination of its values (a heatmap; a curve for one key). A race without
+        a sweep has none, and is refused.
 
         Args:
             *paths: One or more files.
@@ -516,6 +521,7 @@ class RaceRun:
         animation = self.race.config.animation
         check_outputs(outputs, animation.size, animation.scale)
         check_basins(outputs, len(self.plan.starts))
+        check_sweep(outputs, len(self.result.sweeps))
         self._epoch(epoch)
         with opened(outputs) as files:
             self._write(files, frames, epoch, progress)

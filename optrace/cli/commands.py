@@ -180,6 +180,13 @@ def run(
             "reached; .png, .svg or .pdf."
         ),
     ] = None,
+    sweep: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the sweep map: each racer's final gap for every combination of "
+            "its sweep: values; .png, .svg or .pdf."
+        ),
+    ] = None,
     show: Annotated[bool, typer.Option("--show", help="Play the race in a Qt window.")] = False,
     traces: Annotated[
         Path | None, typer.Option(help="Write every racer's (x, loss) per epoch: .csv or .json.")
@@ -205,13 +212,13 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run a race and write its GIF, MP4, still, HTML player, basins map, traces or
-    summary, or play it in a window.
+    """Run a race and write its GIF, MP4, still, HTML player, basins map, sweep map,
+    traces or summary, or play it in a window.
 
     Example: optrace run configs/seed.yaml --gif seed.gif --summary summary.json
     """
     wanted = {"gif": gif, "mp4": mp4, "still": still, "html": html, "basins": basins}
-    wanted |= {"traces": traces, "summary": summary}
+    wanted |= {"sweep": sweep, "traces": traces, "summary": summary}
     outputs = [Output(kind, path, f"--{kind}") for kind, path in wanted.items() if path]
     with _reporting() as signals:
         # The API loads torch: only commands that race import it, so --help answers at once.

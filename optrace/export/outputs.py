@@ -5,7 +5,9 @@ Each output has a kind: ``gif`` and ``mp4`` (animations, streamed from one
 render), ``still`` (``.png``, ``.svg``, ``.pdf``), ``html`` (the player), ``traces`` (``.csv`` or
 ``.json``) and ``summary`` (``.json``). :func:`kind_of` chooses one by suffix.
 ``basins`` (``.png``, ``.svg``, ``.pdf``) is a swarm's basins map, chosen by a
-still's name: ``basins.png``, ``race-basins.svg``, ``race_basins.pdf``.
+still's name: ``basins.png``, ``race-basins.svg``, ``race_basins.pdf``; ``sweep``
+likewise is the sweep map of the racers with a ``sweep:`` (``sweep.png``,
+``race-sweep.svg``, ``race_sweep.pdf``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "traces": (".csv", ".json"),
     "summary": (".json",),
     "basins": (".png", ".svg", ".pdf"),
+    "sweep": (".png", ".svg", ".pdf"),
 }
 #: The kinds drawn as an animation, rendered once into every file asked for.
 ANIMATIONS = ("gif", "mp4")
@@ -42,11 +45,15 @@ def kind_of(path: Path) -> str:
     Examples:
         >>> kind_of(Path("race.gif")), kind_of(Path("race.PNG")), kind_of(Path("t.json"))
         ('gif', 'still', 'traces')
+        >>> kind_of(Path("basins.png")), kind_of(Path("race-sweep.svg"))
+        ('basins', 'sweep')
     """
     suffix = path.suffix.lower()
     for kind in BY_SUFFIX:
         if suffix in SUFFIXES[kind]:
-            return "basins" if kind == "still" and is_basins_name(path) else kind
+            if kind == "still" and is_basins_name(path):
+                return "basins"
+            return "sweep" if kind == "still" and is_sweep_name(path) else kind
     known = " ".join(s for kind in BY_SUFFIX for s in SUFFIXES[kind])
     raise UsageError(f"'{path}': unknown format '{suffix or path.name}'; known: {known}")
 
@@ -61,6 +68,36 @@ def is_basins_name(path: Path) -> bool:
     """
     stem = path.stem.lower()
     return stem == "basins" or stem.endswith(("-basins", "_basins"))
+
+
+def is_sweep_name(path: Path) -> bool:
+    """Whether a still's name asks for the sweep map: its stem is ``sweep`` or
+    ends in ``-sweep`` or ``_sweep`` (in any case).
+
+    Examples:
+        >>> [is_sweep_name(Path(p)) for p in ("sweep.png", "a_Sweep.pdf", "nosweep.png")]
+        [True, True, False]
+    """
+    stem = path.stem.lower()
+    return stem == "sweep" or stem.endswith(("-sweep", "_sweep"))
+
+
+def check_sweep(outputs: Sequence[Output], swept: int) -> None:
+    """Refuse a sweep map of a race in which no racer has a sweep, before it runs.
+
+    Args:
+        outputs: The outputs asked for.
+        swept: How many racers have a ``sweep:``.
+
+    Raises:
+        UsageError: A sweep output, and no racer with a sweep.
+    """
+    for out in outputs:
+        if out.kind == "sweep" and swept < 1:
+            raise UsageError(
+                f"{out.flag or repr(str(out.path))}: a sweep map needs a racer with a sweep "
+                "(sweep: {lr: [...]})"
+            )
 
 
 def check_basins(outputs: Sequence[Output], starts: int) -> None:
@@ -90,6 +127,7 @@ NAMED = {
     "traces": "a traces file",
     "summary": "a summary",
     "basins": "a basins map",
+    "sweep": "a sweep map",
 }
 
 
@@ -163,6 +201,14 @@ def write_outputs(
                 write_basins(result, file.path, drawing, out.path.suffix.lower())
             except (OSError, RuntimeError, ValueError) as exc:
                 raise OutputError(f"writing the basins map {out.name} failed: {exc}") from exc
+        elif out.kind == "sweep":
+            from optrace.export.sweep_map import write_sweep_map
+
+            try:
+                # Final losses do not depend on the axis the pictures count along.
+                write_sweep_map(traced, file.path, drawing, out.path.suffix.lower())
+            except (OSError, RuntimeError, ValueError) as exc:
+                raise OutputError(f"writing the sweep map {out.name} failed: {exc}") from exc
         else:
             animations[out.kind] = file
     if animations:
