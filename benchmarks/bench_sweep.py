@@ -141,7 +141,8 @@ def main() -> None:
     print(
         f"optrace run {CONFIG.name} --html: {ran['sweep_s']:.2f} s with the sweep, "
         f"{ran['plain_s']:.2f} s without: {ran['ratio']:.2f}x (target <= 1.5x); "
-        f"the page {ran['sweep_html_bytes'] / 1e6:.2f} MB ({ran['plain_html_bytes'] / 1e6:.2f} MB without)"
+        f"the page {ran['sweep_html_bytes'] / 1e6:.2f} MB "
+        f"({ran['plain_html_bytes'] / 1e6:.2f} MB without)"
     )
     if args.json is not None:
         args.json.write_text(json.dumps({"race": raced, "command": ran}, indent=1) + "\n")
