@@ -51,3 +51,15 @@ def test_gallery_benchmark_quick_mode_reports_both_ratios(tmp_path: Path) -> Non
     assert report["speed_up_2_workers"] == report["wall_1_worker"] / report["wall_2_workers"]
     assert "package" not in report
     assert "speed-up" in stdout and "of a command" in stdout
+
+
+def test_sweep_benchmark_quick_mode_times_both_ways_and_checks_every_trace(
+    tmp_path: Path,
+) -> None:
+    report, stdout = quick("bench_sweep.py", tmp_path)
+    raced, command = report["race"], report["command"]
+    assert raced["combinations"] == 20 and raced["exact"] is True
+    assert raced["share"] == raced["batched_s"] / raced["separate_s"]
+    assert command["ratio"] == command["sweep_s"] / command["plain_s"]
+    assert command["sweep_html_bytes"] > command["plain_html_bytes"] > 0
+    assert "target <= 0.25" in stdout and "target <= 1.5x" in stdout
