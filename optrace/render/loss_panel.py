@@ -59,7 +59,8 @@ class LossPanel:
     ``loss - f*`` on a log scale (how far from the best there is); otherwise
     the loss itself, on a log scale if it stays positive. A swarm (or repeats)
     shows the median over its runs, in a band from the first to the third
-    quartile; a run that diverged drops out. Learning rates under a schedule,
+    quartile; a run that diverged drops out. The range spans every combination
+    of a racer's sweep that did not diverge. Learning rates under a schedule,
     known in advance, are drawn whole on a twin axis, beneath the moving lines.
 
     Each line carries its racer's marker at its head (the epoch shown), and
@@ -76,7 +77,15 @@ class LossPanel:
         best = result.minima[0][1] if result.minima else None
         quantiles = [panel_rows(t, best) for t in result.traces]
         values = [q[0] for q in quantiles]
-        finite = np.concatenate([q[np.isfinite(q)] for q in quantiles])
+        # The player's sliders draw a sweep's other combinations on this panel: its
+        # range spans those that stayed finite too (one that diverged leaves it).
+        swept = [
+            panel_rows(t, best)
+            for sweep in result.sweeps
+            for t in sweep.traces
+            if np.isfinite(t.loss).all()
+        ]
+        finite = np.concatenate([q[np.isfinite(q)] for q in [*quantiles, *swept]])
         log = best is not None or bool(finite.size and (finite > 0).all())
         self.values = values
         if any(t.lr is not None for t in result.traces):
