@@ -69,7 +69,7 @@ collect_ignore = ["scripts"]
 #: Dask cluster, a Jupyter kernel, an X server): each runs whole on one xdist worker,
 #: so that its module-scoped fixtures start once; every other test goes wherever a
 #: worker is free.
-ONE_WORKER = {"test_gallery", "test_notebook", "test_player", "test_window"}
+ONE_WORKER = {"test_gallery", "test_notebook", "test_player", "test_player_sweep", "test_window"}
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, when it is installed
