@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: a virtual X server, xdotool to drive
 # the window, the xcb libraries Qt 6 loads for its X11 platform plugin, and
-# Chromium with its WebDriver for the HTML player's browser tests.
+# Chromium with its WebDriver for the HTML player's browser tests, and PostgreSQL,
+# whose initdb and pg_ctl make the throwaway server of the shared-study tests.
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
     libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
     libegl1 libgl1 libfontconfig1 libdbus-1-3
     chromium chromium-driver fonts-dejavu-core
+    postgresql
 )
 
 missing=()

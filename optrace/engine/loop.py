@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from optrace._core.types import Fn, Point
-from optrace.engine.plan import RacePlan
+from optrace.engine.plan import RacePlan, RacerPlan
+from optrace.engine.sweep import race_sweep
 from optrace.optim.noise import NoiseSpec
 from optrace.optim.optimizers import OptimizerSpec, learning_rate
 from optrace.optim.probe import first_line, seeded
 from optrace.optim.schedules import ScheduleSpec
 from optrace.optim.step import Evaluations, step
-from optrace.results.trace import RaceResult, Surface, Trace
+from optrace.results.trace import RaceResult, Surface, Sweep, Trace
 
 
 class Run(NamedTuple):
@@ -105,8 +106,8 @@ def race_one(
         return _race(spec, fn, starts, epochs, progress, schedule, noise, stop_when, budget)
 
 
-def _lr(optimizer: torch.optim.Optimizer) -> float:
-    lr = learning_rate(optimizer)
+def _lr(optimizer: torch.optim.Optimizer, group: int = 0) -> float:
+    lr = learning_rate(optimizer, group)
     return np.nan if lr is None else lr
 
 
@@ -121,22 +122,44 @@ def _race(
     stop_when: Callable[[np.ndarray, np.ndarray], bool] | None = None,
     budget: int | None = None,
 ) -> Run:
+    (ran,) = race_groups(spec, fn, starts, epochs, progress, schedule, noise, stop_when, budget)
+    return ran
+
+
+def race_groups(
+    spec: OptimizerSpec,
+    fn: Fn,
+    starts: Sequence[Point],
+    epochs: int,
+    progress: Callable[[int], None] | None,
+    schedule: ScheduleSpec | None,
+    noise: NoiseSpec | None = None,
+    stop_when: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    budget: int | None = None,
+    groups: Sequence[Mapping[str, Any]] | None = None,
+) -> list[Run]:
+    """Race ``starts`` as one tensor, or with ``groups`` as one tensor per group of
+    one optimizer (each group's keywords over the racer's own, see
+    :meth:`OptimizerSpec.build_groups`), all stepped by one backward() over the
+    sum of their losses; a Run per group. The caller seeds torch's generator."""
     count = len(starts)
     dims = 2 if isinstance(starts[0], tuple) else 1
-    places = np.full((count, epochs + 1, dims), np.nan)
-    losses = np.full((count, epochs + 1), np.nan)
-    lrs = np.full((count, epochs + 1), np.nan)
-    used = np.zeros((count, epochs + 1), dtype=np.int64)
+    tensors = 1 if groups is None else len(groups)
+    rows = tensors * count  # row g * count + s: group g's start s
+    places = np.full((rows, epochs + 1, dims), np.nan)
+    losses = np.full((rows, epochs + 1), np.nan)
+    lrs = np.full((rows, epochs + 1), np.nan)
+    used = np.zeros((rows, epochs + 1), dtype=np.int64)
     first = starts[0] if dims == 2 and count == 1 else list(starts)
-    param = torch.tensor(first, dtype=spec.dtype, requires_grad=True)
-    drawn = noise.start(dims) if noise is not None else None
+    params = [torch.tensor(first, dtype=spec.dtype, requires_grad=True) for _ in range(tensors)]
+    drawn = None if noise is None else [noise.start(dims) for _ in params]
 
     stopped = False
 
     def record(epoch: int, alive: np.ndarray) -> np.ndarray:
         nonlocal stopped
-        place = param.detach().numpy().reshape(count, dims)
-        value = loss.detach().numpy().reshape(count)
+        place = np.concatenate([p.detach().numpy().reshape(count, dims) for p in params])
+        value = np.concatenate([v.detach().numpy().reshape(count) for v in loss])
         alive &= np.isfinite(place).all(axis=1) & np.isfinite(value)
         places[alive, epoch], losses[alive, epoch] = place[alive], value[alive]
         if stop_when is not None and stop_when(place, value):
@@ -144,29 +167,44 @@ def _race(
             alive[:] = False
         return alive
 
-    loss = fn(param)
-    alive = record(0, np.ones(count, dtype=bool))
-    failure = None
+    def runs(failure: str | None, steps: int, has_lr: bool) -> list[Run]:
+        return [
+            Run(
+                places[g * count : (g + 1) * count, :, 0],
+                losses[g * count : (g + 1) * count],
+                lrs[g * count : (g + 1) * count] if has_lr else None,
+                places[g * count : (g + 1) * count, :, 1] if dims == 2 else None,
+                failure,
+                stopped,
+                used[g * count : (g + 1) * count],
+                np.full(count, steps),
+            )
+            for g in range(tensors)
+        ]
+
+    loss = [fn(p) for p in params]
+    alive = record(0, np.ones(rows, dtype=bool))
     try:
-        optimizer = spec.build(param)
+        optimizer = spec.build(params[0]) if groups is None else spec.build_groups(params, groups)
         scheduler = schedule.build(optimizer) if schedule is not None else None
     except Exception as exc:
-        y = places[..., 1] if dims == 2 else None
-        return Run(places[..., 0], losses, None, y, first_line(exc), False, used, _none(count))
+        return runs(first_line(exc), 0, False)
     has_lr = learning_rate(optimizer) is not None
-    lrs[:, 0] = _lr(optimizer)
-    counted = Evaluations(param)
-    steps = epochs
+    for g in range(tensors):
+        lrs[g * count : (g + 1) * count, 0] = _lr(optimizer, g)
+    counted = [Evaluations(p) for p in params]
+    steps, failure = epochs, None
     for epoch in range(1, epochs + 1):
         stepped = alive.copy()
         if has_lr:
-            lrs[alive, epoch] = _lr(optimizer)
+            lr = np.repeat([_lr(optimizer, g) for g in range(tensors)], count)
+            lrs[alive, epoch] = lr[alive]
         try:
-            perturb = None if drawn is None else drawn.at(epoch)
-            step(optimizer, param, fn, spec.mode, loss, perturb)
-            loss = fn(param)
+            perturb = None if drawn is None else _each(params, [d.at(epoch) for d in drawn])
+            step(optimizer, params[0] if groups is None else params, fn, spec.mode, loss, perturb)
+            loss = [fn(p) for p in params]
             if scheduler is not None and schedule is not None:
-                schedule.step(scheduler, loss.detach())
+                schedule.step(scheduler, loss[0].detach())
             alive = record(epoch, alive)
         except Exception as exc:
             # Whatever a third-party optimizer raises stops this racer like a
@@ -174,29 +212,34 @@ def _race(
             failure = first_line(exc)
             alive[:] = False
         # A start's count grows with each step it takes, the one it diverged at too.
-        used[:, epoch] = np.where(stepped, counted.total, used[:, epoch - 1])
+        totals = np.repeat([c.total for c in counted], count)
+        used[:, epoch] = np.where(stepped, totals, used[:, epoch - 1])
         if progress is not None:
-            progress(count)
-        spent = budget is not None and counted.total >= budget
+            progress(rows)
+        spent = budget is not None and int(totals.min()) >= budget
         if spent or not alive.any():
             steps = epoch
             if progress is not None:
-                progress(count * (epochs - epoch))
+                progress(rows * (epochs - epoch))
             if spent:
                 _hold(alive, epoch, places, losses, lrs)
             break
-    counted.close()
+    for c in counted:
+        c.close()
     used[:, steps + 1 :] = used[:, steps, None]
-    return Run(
-        places[..., 0],
-        losses,
-        lrs if has_lr else None,
-        places[..., 1] if dims == 2 else None,
-        failure,
-        stopped,
-        used,
-        np.full(count, steps),
-    )
+    return runs(failure, steps, has_lr)
+
+
+def _each(
+    params: Sequence[torch.Tensor], perturbs: Sequence[Callable[[torch.Tensor], None]]
+) -> Callable[[torch.Tensor], None]:
+    """One gradient hook for several tensors: each tensor's own noise."""
+    own = {id(p): f for p, f in zip(params, perturbs, strict=True)}
+
+    def perturb(param: torch.Tensor) -> None:
+        own[id(param)](param)
+
+    return perturb
 
 
 def _hold(alive: np.ndarray, epoch: int, *series: np.ndarray) -> None:
@@ -228,50 +271,74 @@ def _unraced(like: Run, epochs: int) -> Run:
 
 
 def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceResult:
-    """Run every racer from each of the plan's starts, ``plan.repeats`` times; ``progress``
-    hears of each racer-epoch of each run."""
-    traces = []
+    """Run every racer from each of the plan's starts, ``plan.repeats`` times, and
+    every combination of a racer's sweep; ``progress`` hears of each racer-epoch of
+    each run."""
+    traces: list[Trace] = []
+    sweeps: list[Sweep] = []
     repeats = plan.repeats
     starts = [s for s in plan.starts for _ in range(repeats)]
     streams = tuple((i, r) for i in range(len(plan.starts)) for r in range(repeats))
     for racer in plan.racers:
         noise = racer.noise
-        ran = race_one(
-            racer.optimizer,
-            plan.objective.fn,
-            starts,
-            plan.epochs,
-            progress,
-            racer.schedule,
-            plan.seed,
+        drawn = (
             None
             if noise is None or noise.std == 0
-            else NoiseSpec(noise.std, noise.relative, plan.seed, streams),
-            budget=plan.evaluations,
+            else NoiseSpec(noise.std, noise.relative, plan.seed, streams)
         )
-        traces.append(
-            Trace(
-                label=racer.label,
-                optimizer=racer.optimizer.name,
-                hyperparameters=racer.optimizer.keywords(),
-                style=racer.style,
-                x=ran.x,
-                loss=ran.loss,
-                lr=ran.lr if racer.schedule is not None else None,
-                failure=ran.failure,
-                schedule=racer.schedule.name if racer.schedule is not None else None,
-                y=ran.y,
-                repeats=repeats,
-                noise=None if noise is None else noise.model_dump(),
-                evaluations=ran.evaluations,
-                steps=None if plan.evaluations is None else ran.steps,
+        fn, epochs, schedule = plan.objective.fn, plan.epochs, racer.schedule
+        if racer.sweep is None:
+            ran = [
+                race_one(
+                    racer.optimizer,
+                    fn,
+                    starts,
+                    epochs,
+                    progress,
+                    schedule,
+                    plan.seed,
+                    drawn,
+                    budget=plan.evaluations,
+                )
+            ]
+            combinations: list[dict[str, float]] = [{}]
+        else:
+            ran = race_sweep(
+                racer.optimizer,
+                fn,
+                starts,
+                epochs,
+                racer.sweep,
+                progress,
+                schedule,
+                plan.seed,
+                drawn,
+                plan.evaluations,
             )
-        )
+            combinations = racer.sweep.combinations
+        each = [
+            _trace(racer, run, values, repeats, plan.evaluations is not None)
+            for run, values in zip(ran, combinations, strict=True)
+        ]
+        if racer.sweep is None:
+            traces.append(each[0])
+        else:
+            traces.append(each[racer.sweep.written])
+            sweeps.append(
+                Sweep(
+                    racer.label,
+                    racer.sweep.keys,
+                    racer.sweep.values,
+                    tuple(each),
+                    racer.sweep.written,
+                )
+            )
     epochs = plan.epochs
     if plan.evaluations is not None:
         # Held from their last step on, the traces lose nothing past the longest run.
-        epochs = max(int(t.raced.max()) for t in traces)
+        epochs = max(int(t.raced.max()) for t in [*traces, *(t for s in sweeps for t in s.traces)])
         traces = [_cut(t, epochs) for t in traces]
+        sweeps = [replace(s, traces=tuple(_cut(t, epochs) for t in s.traces)) for s in sweeps]
     objective = plan.objective
     if objective.ydomain is None:
         curve_x, curve_y = objective.curve(plan.domain)
@@ -292,6 +359,30 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
         ydomain=objective.ydomain,
         surface=surface,
         evaluations=plan.evaluations,
+        sweeps=tuple(sweeps),
+    )
+
+
+def _trace(
+    racer: RacerPlan, ran: Run, values: Mapping[str, float], repeats: int, budgeted: bool
+) -> Trace:
+    """The trace of one run of ``racer`` (with ``values`` over its own, for a sweep)."""
+    noise = racer.noise
+    return Trace(
+        label=racer.label,
+        optimizer=racer.optimizer.name,
+        hyperparameters={**racer.optimizer.keywords(), **values},
+        style=racer.style,
+        x=ran.x,
+        loss=ran.loss,
+        lr=ran.lr if racer.schedule is not None else None,
+        failure=ran.failure,
+        schedule=racer.schedule.name if racer.schedule is not None else None,
+        y=ran.y,
+        repeats=repeats,
+        noise=None if noise is None else noise.model_dump(),
+        evaluations=ran.evaluations,
+        steps=ran.steps if budgeted else None,
     )
 
 

@@ -14,6 +14,7 @@ from optrace.engine import cost
 from optrace.engine.labels import default_labels
 from optrace.engine.starts import draw_start, draw_starts
 from optrace.engine.styles import assign_styles, parse_style
+from optrace.engine.sweep import SweepPlan
 from optrace.optim.optimizers import OptimizerSpec, resolve
 from optrace.optim.schedules import ScheduleSpec, resolve_schedule
 from optrace.problems.functions import build_function
@@ -27,14 +28,20 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 @dataclass(frozen=True)
 class RacerPlan:
-    """One racer, resolved: its label, style, optimizer, schedule and gradient noise
-    (its own, else the race's)."""
+    """One racer, resolved: its label, style, optimizer, schedule, gradient noise
+    (its own, else the race's) and sweep."""
 
     label: str
     style: str
     optimizer: OptimizerSpec
     schedule: ScheduleSpec | None = None
     noise: NoiseConfig | None = None
+    sweep: SweepPlan | None = None
+
+    @property
+    def combinations(self) -> int:
+        """How many races it is: one, or one per combination of its sweep."""
+        return 1 if self.sweep is None else len(self.sweep.combinations)
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,8 @@ def prepare(
     dims = objective.dims
     if limits:
         runs = _start_count(config, dims) * config.repeats
-        cost.check_traces(len(config.racers), runs, config.steps, dims)
+        races = sum(math.prod(len(v) for v in r.swept.values()) for r in config.racers)
+        cost.check_traces(races, runs, config.steps, dims)
         cost.check_animation(config.animation.frame_count(config.steps), config.animation.pixels)
     starts = _checked_starts(config, objective)
     first = starts[0][1]
@@ -89,12 +97,14 @@ def prepare(
     else:
         racers = like.racers
     if limits:
+        # A sweep's combinations are counted as races of their own (at most).
+        each = [r for r in racers for _ in range(r.combinations)]
         cost.check_race(
-            [(r.optimizer.elementwise, r.optimizer.step_seconds) for r in racers],
+            [(r.optimizer.elementwise, r.optimizer.step_seconds) for r in each],
             len(starts) * config.repeats,
             config.steps,
             dims,
-            noisy=[r.noise is not None and r.noise.std > 0 for r in racers],
+            noisy=[r.noise is not None and r.noise.std > 0 for r in each],
         )
     return RacePlan(
         title=config.title,
@@ -217,10 +227,14 @@ def _racer_plans(
     ]
     labels = default_labels(specs, [r.label for r in config.racers], schedules)
     styles = assign_styles([s.name for s in specs], chosen_styles)
+    sweeps = [
+        SweepPlan.of(r.swept, r.hyperparameters) if r.sweep is not None else None
+        for r in config.racers
+    ]
     return tuple(
-        RacerPlan(label=label, style=style, optimizer=spec, schedule=sched, noise=noise)
-        for label, style, spec, sched, noise in zip(
-            labels, styles, specs, schedules, noises, strict=True
+        RacerPlan(label, style, spec, sched, noise, sweep)
+        for label, style, spec, sched, noise, sweep in zip(
+            labels, styles, specs, schedules, noises, sweeps, strict=True
         )
     )
 

@@ -12,7 +12,7 @@ reported before the race starts, at the key that caused it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -99,12 +99,24 @@ class OptimizerSpec:
             built = wrapper(self.wraps.build(param), **keywords)
         else:
             built = self.cls([param], **keywords)
-        train = getattr(built, "train", None)
-        if callable(train):
-            # Schedule-free optimizers step only in train mode, which their
-            # documentation says to switch on before training.
-            train()
-        return built
+        return _training(built)
+
+    @property
+    def groups_allowed(self) -> bool:
+        """Whether :meth:`build_groups` may build it: a plain class, neither a wrapper
+        nor SAM-like, stepped plainly (a closure re-evaluates every group)."""
+        return self.wraps is None and self.base_optimizer is None and self.mode == PLAIN
+
+    def build_groups(
+        self, params: Sequence[torch.Tensor], groups: Sequence[Mapping[str, Any]]
+    ) -> Optimizer:
+        """One optimizer with a parameter group per tensor, each group's keywords
+        over the racer's own (see :attr:`groups_allowed`)."""
+        built = self.cls(
+            [{"params": [p], **g} for p, g in zip(params, groups, strict=True)],
+            **self.hyperparameters,
+        )
+        return _training(built)
 
     def keywords(self) -> dict[str, Any]:
         """Everything but the name as a config writes it: ``base_optimizer`` and
@@ -118,11 +130,20 @@ class OptimizerSpec:
         return found
 
 
-def learning_rate(optimizer: Optimizer) -> float | None:
-    """The learning rate of the optimizer's first parameter group, or None where it
-    has none (A2Grad, AliG) or not a number."""
+def _training(built: Optimizer) -> Optimizer:
+    train = getattr(built, "train", None)
+    if callable(train):
+        # Schedule-free optimizers step only in train mode, which their
+        # documentation says to switch on before training.
+        train()
+    return built
+
+
+def learning_rate(optimizer: Optimizer, group: int = 0) -> float | None:
+    """The learning rate of the optimizer's parameter group ``group`` (its first),
+    or None where it has none (A2Grad, AliG) or not a number."""
     try:
-        value = optimizer.param_groups[0]["lr"]
+        value = optimizer.param_groups[group]["lr"]
         return float(value)
     except Exception:
         return None

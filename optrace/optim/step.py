@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -71,29 +71,37 @@ def modes_for(cls: type[Optimizer]) -> tuple[StepMode, ...]:
 
 def step(
     optimizer: Optimizer,
-    param: torch.Tensor,
+    param: torch.Tensor | Sequence[torch.Tensor],
     fn: Fn,
     mode: StepMode,
-    loss: torch.Tensor | None = None,
+    loss: torch.Tensor | Sequence[torch.Tensor] | None = None,
     perturb: Callable[[torch.Tensor], None] | None = None,
 ) -> None:
     """One epoch: zero_grad, loss.backward(), step(), as ``mode`` says.
 
     Args:
         optimizer: The optimizer over ``param``.
-        param: The parameter tensor.
+        param: The parameter tensor; or several, one per parameter group, whose
+            losses are summed, so that one backward() gives each its own gradient
+            (each term's, the same bits as its own backward()).
         fn: The objective; the loss is the sum of its values.
         mode: How to step (see :class:`StepMode`).
-        loss: ``fn(param)`` already computed at this place, which the race has
-            from recording it; its sum is differentiated instead of evaluating
-            ``fn`` again (the same bits either way).
-        perturb: Called with ``param`` after every backward(), before the step
+        loss: ``fn(param)`` already computed at this place (one per tensor), which
+            the race has from recording it; its sum is differentiated instead of
+            evaluating ``fn`` again (the same bits either way).
+        perturb: Called with each tensor after every backward(), before the step
             uses the gradient (gradient noise); inside the closure, once per
             evaluation.
     """
+    params = [param] if isinstance(param, torch.Tensor) else list(param)
 
-    def backward(value: torch.Tensor) -> torch.Tensor:
-        total = value.sum()
+    def evaluate() -> list[torch.Tensor]:
+        return [fn(p) for p in params]
+
+    def backward(values: list[torch.Tensor]) -> torch.Tensor:
+        total = values[0].sum()
+        for value in values[1:]:
+            total = total + value.sum()
         if mode.create_graph:
             # zero_grad sets the gradient to None every epoch, which breaks the
             # cycle torch warns about.
@@ -103,12 +111,14 @@ def step(
         else:
             total.backward()  # type: ignore[no-untyped-call]
         if perturb is not None:
-            perturb(param)
+            for p in params:
+                perturb(p)
         return total
 
     if mode.gradient_first:
         optimizer.zero_grad()
-        backward(fn(param) if loss is None else loss)
+        given = [loss] if isinstance(loss, torch.Tensor) else loss
+        backward(evaluate() if given is None else list(given))
     if not mode.closure:
         optimizer.step()
         return
@@ -118,7 +128,7 @@ def step(
         # (``lambda: float(loss)``); LBFGS takes float() of it all the same.
         with torch.enable_grad():
             optimizer.zero_grad()
-            return float(backward(fn(param)))
+            return float(backward(evaluate()))
 
     optimizer.step(closure)
 

@@ -13,9 +13,22 @@ from optrace.results.trace import RaceResult, Trace, is_repeated, is_swarm, run_
 
 
 def _head(result: RaceResult) -> list[str]:
-    if is_repeated(result):
-        return ["racer", "start", "repeat"]
-    return ["racer", "start"] if is_swarm(result) else ["racer"]
+    runs = ["start", "repeat"] if is_repeated(result) else ["start"] if is_swarm(result) else []
+    return ["racer", *swept_keys(result), *runs]
+
+
+def swept_keys(result: RaceResult) -> list[str]:
+    """Every key some racer sweeps, in the order the racers name them."""
+    return list(dict.fromkeys(k for sweep in result.sweeps for k in sweep.keys))
+
+
+def combinations(result: RaceResult, trace: Trace) -> list[tuple[dict[str, Any], Trace]]:
+    """A racer's runs by combination: each of its sweep's with its swept values, or
+    its own trace alone with none."""
+    sweep = next((s for s in result.sweeps if s.label == trace.label), None)
+    if sweep is None:
+        return [({}, trace)]
+    return [(sweep.params(i), t) for i, t in enumerate(sweep.traces)]
 
 
 def _counts(trace: Trace, start: int, last: int) -> list[int | None]:
@@ -28,37 +41,53 @@ def _counts(trace: Trace, start: int, last: int) -> list[int | None]:
 
 def _rows(result: RaceResult) -> list[list[Any]]:
     swarm, repeated = is_swarm(result), is_repeated(result)
+    keys = swept_keys(result)
     rows: list[list[Any]] = []
-    for trace in result.traces:
-        for s, last in enumerate(trace.last_epoch):
-            head = [trace.label, *run_keys(trace, s, repeated).values()] if swarm else [trace.label]
-            columns = [_counts(trace, s, last), trace.x[s, : last + 1].tolist()]
-            if trace.y is not None:
-                columns.append(trace.y[s, : last + 1].tolist())
-            columns.append(trace.loss[s, : last + 1].tolist())
-            rows.extend([*head, e, *values] for e, values in enumerate(zip(*columns, strict=True)))
+    for racer in result.traces:
+        for params, trace in combinations(result, racer):
+            swept = [params.get(k, "") for k in keys]
+            for s, last in enumerate(trace.last_epoch):
+                runs = list(run_keys(trace, s, repeated).values()) if swarm else []
+                head = [trace.label, *swept, *runs]
+                columns = [_counts(trace, s, last), trace.x[s, : last + 1].tolist()]
+                if trace.y is not None:
+                    columns.append(trace.y[s, : last + 1].tolist())
+                columns.append(trace.loss[s, : last + 1].tolist())
+                rows.extend(
+                    [*head, e, *values] for e, values in enumerate(zip(*columns, strict=True))
+                )
     return rows
 
 
-def traces_json(result: RaceResult) -> dict[str, Any]:
-    """The traces as a JSON-ready mapping (floats round-trip exactly)."""
-    racers = []
+def _runs_json(trace: Trace, result: RaceResult) -> list[dict[str, Any]]:
     repeated = is_repeated(result)
+    left = trace.left_domain_at(result.domain, result.ydomain)
+    return [
+        {
+            **run_keys(trace, s, repeated),
+            "diverged_at": trace.diverged_at[s],
+            "left_domain_at": left[s],
+            "evaluations": _counts(trace, s, last),
+            "x": trace.x[s, : last + 1].tolist(),
+            **({} if trace.y is None else {"y": trace.y[s, : last + 1].tolist()}),
+            "loss": trace.loss[s, : last + 1].tolist(),
+            **({} if trace.lr is None else {"lr": trace.lr[s, : last + 1].tolist()}),
+        }
+        for s, last in enumerate(trace.last_epoch)
+    ]
+
+
+def traces_json(result: RaceResult) -> dict[str, Any]:
+    """The traces as a JSON-ready mapping (floats round-trip exactly); a racer with a
+    sweep adds ``sweep``: each combination's ``params`` and ``starts``, in grid order."""
+    racers = []
     for trace in result.traces:
-        left = trace.left_domain_at(result.domain, result.ydomain)
-        runs = [
-            {
-                **run_keys(trace, s, repeated),
-                "diverged_at": trace.diverged_at[s],
-                "left_domain_at": left[s],
-                "evaluations": _counts(trace, s, last),
-                "x": trace.x[s, : last + 1].tolist(),
-                **({} if trace.y is None else {"y": trace.y[s, : last + 1].tolist()}),
-                "loss": trace.loss[s, : last + 1].tolist(),
-                **({} if trace.lr is None else {"lr": trace.lr[s, : last + 1].tolist()}),
-            }
-            for s, last in enumerate(trace.last_epoch)
-        ]
+        ran = combinations(result, trace)
+        sweep = (
+            {}
+            if len(ran) == 1 and not ran[0][0]
+            else {"sweep": [{"params": p, "starts": _runs_json(t, result)} for p, t in ran]}
+        )
         racers.append(
             {
                 "label": trace.label,
@@ -66,7 +95,8 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
                 "hyperparameters": {k: jsonable(v) for k, v in trace.hyperparameters.items()},
                 "schedule": trace.schedule,
                 **({} if trace.noise is None else {"noise": dict(trace.noise)}),
-                "starts": runs,
+                "starts": _runs_json(trace, result),
+                **sweep,
             }
         )
     budget = None if result.evaluations is None else {"evaluations": result.evaluations}
@@ -80,8 +110,9 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
 
 def write_traces(result: RaceResult, out: AtomicFile) -> None:
     """Write CSV (``racer,epoch,evaluations,x,loss``, or ``...,x,y,loss`` in 2-D, with
-    ``start`` after ``racer`` for a swarm, and ``start,repeat`` with repeats; floats
-    as repr) or JSON, by suffix."""
+    ``start`` after ``racer`` for a swarm, and ``start,repeat`` with repeats; with a
+    sweep, a column per swept key after ``racer`` and every combination's rows;
+    floats as repr) or JSON, by suffix."""
     try:
         with open(out.path, "w", encoding="utf-8", newline="") as fh:
             if out.target.suffix.lower() == ".json":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from optrace._core.atomic import AtomicFile
@@ -20,7 +21,7 @@ from optrace.results.basins import (
     shown_minima,
 )
 from optrace.results.summary import Quartiles, Spread, Summary, spread, summarize
-from optrace.results.trace import RaceResult, Trace, is_repeated, is_swarm, run_keys
+from optrace.results.trace import RaceResult, Sweep, Trace, is_repeated, is_swarm, run_keys
 
 
 def _number(value: float) -> str:
@@ -135,6 +136,7 @@ def summary_table(result: RaceResult) -> str:
         )
     if many and result.minima:
         lines += basins_table(result)
+    lines += sweeps_table(result)
     return "\n".join(lines)
 
 
@@ -282,6 +284,68 @@ def spread_json(s: Spread) -> dict[str, Any]:
     }
 
 
+def sweep_of(result: RaceResult, trace: Trace) -> Sweep | None:
+    """The sweep of ``trace``'s racer, if it has one."""
+    return next((s for s in result.sweeps if s.label == trace.label), None)
+
+
+def sweep_json(sweep: Sweep, result: RaceResult) -> list[dict[str, Any]]:
+    """Each combination of a sweep, in grid order: its ``params``, and how it finished
+    (for a swarm, its start with the lowest final loss; ``diverged`` and
+    ``left_domain`` count its runs that did)."""
+    out = []
+    for i, trace in enumerate(sweep.traces):
+        s = summarize(trace, result)
+        out.append(
+            {
+                "params": sweep.params(i),
+                "final_loss": s.final_loss,
+                "best_loss": s.best_loss,
+                "reached_at": s.reached_at,
+                "reached_at_evaluations": s.reached_at_evaluations,
+                "diverged": s.diverged,
+                "left_domain": s.left,
+            }
+        )
+    return out
+
+
+def best_combination(sweep: Sweep, result: RaceResult) -> int | None:
+    """The combination with the lowest final loss among those none of whose runs
+    diverged or left the domain (the earliest on a tie), or None if every one did."""
+    finished = [
+        (s.final_loss, i)
+        for i, s in enumerate(summarize(t, result) for t in sweep.traces)
+        if s.diverged == 0 and s.left == 0 and math.isfinite(s.final_loss)
+    ]
+    return min(finished)[1] if finished else None
+
+
+def sweeps_table(result: RaceResult) -> list[str]:
+    """Per racer with a sweep, a line naming its best combination and the one as written."""
+
+    def said(params: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={v:g}" for k, v in params.items())
+
+    lines = []
+    for sweep in result.sweeps:
+        best = best_combination(sweep, result)
+        written = summarize(sweep.traces[sweep.written], result)
+        lost = sum(1 for t in sweep.traces if (s := summarize(t, result)).diverged or s.left)
+        head = f"sweep of {sweep.label} ({len(sweep.traces)} combinations): "
+        if best is None:
+            lines.append(head + "every combination diverged or left the domain")
+            continue
+        ended = summarize(sweep.traces[best], result)
+        lines.append(
+            head
+            + f"best {said(sweep.params(best))}: final loss {_number(ended.final_loss)}; "
+            + f"as written {said(sweep.params(sweep.written))}: {_number(written.final_loss)}"
+            + (f"; {lost} diverged or left the domain" if lost else "")
+        )
+    return lines
+
+
 def summary_json(result: RaceResult) -> dict[str, Any]:
     """The finish line as a JSON-ready mapping: per racer and per run (start, and
     repeat with repeats); with a swarm or repeats, each racer's ``spread``."""
@@ -289,6 +353,7 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
     repeated = is_repeated(result)
     for trace in result.traces:
         best = summarize(trace, result)
+        sweep = sweep_of(result, trace)
         left = trace.left_domain_at(result.domain, result.ydomain)
         starts = [
             {
@@ -311,6 +376,7 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
                 "left_domain": best.left,
                 **({"spread": spread_json(spread(trace, result))} if is_swarm(result) else {}),
                 "basins": basins_json(trace, result),
+                **({"sweep": sweep_json(sweep, result)} if sweep is not None else {}),
                 "starts": starts,
             }
         )

@@ -225,11 +225,21 @@ def error_message(err: ErrorDetails, document: Any = None) -> tuple[str, str]:
     if kind == "value_error":
         exc = ctx.get("error")
         if isinstance(exc, AtPath):
-            return (child(path, exc.path) if exc.path else path) if exc.relative else exc.path, (
+            return (_under(path, exc.path) if exc.path else path) if exc.relative else exc.path, (
                 exc.message
             )
         return path, str(exc) if exc is not None else err["msg"]
     return path, err["msg"]
+
+
+def _under(path: str, relative: str) -> str:
+    """``relative`` (a key, or a path such as ``sweep.lr[1]``) under ``path``."""
+    head, _, rest = relative.partition(".")
+    if "[" in head and not rest:
+        name, _, index = head.partition("[")
+        return f"{child(path, name)}[{index}"
+    joined = child(path, head)
+    return _under(joined, rest) if rest else joined
 
 
 def parse_config(data: Any) -> RaceConfig:

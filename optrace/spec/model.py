@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -26,6 +27,7 @@ from optrace._core.frames import frame_count
 from optrace._core.keys import show
 from optrace._core.types import Box, Range
 from optrace.spec.fields import AtPath, Count, Number, is_number, point, swarm
+from optrace.spec.sweep import SweepRange, sweep_axes
 from optrace.spec.tune import RacerTune, TuneConfig
 
 RESERVED_RACER_KEYS = (
@@ -38,6 +40,7 @@ RESERVED_RACER_KEYS = (
     "dtype",
     "noise",
     "tune",
+    "sweep",
 )
 #: The parameter dtypes a race may use.
 DType = Literal["float32", "float64"]
@@ -236,6 +239,60 @@ class RacerConfig(BaseModel):
         description="For optrace tune: false races this racer as written; "
         "{space: ...} searches its own space.",
     )
+    sweep: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema(
+            {
+                "type": "object",
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "array", "items": {"type": "number"}, "minItems": 1},
+                        SweepRange.model_json_schema(),
+                    ]
+                },
+            }
+        ),
+    ] = Field(
+        default=None,
+        description="Race every combination of these keywords' values: {lr: [0.001, 0.01], "
+        "momentum: {low: 0, high: 0.9, num: 4}}; the values as written must be among them.",
+    )
+
+    @model_validator(mode="after")
+    def _sweep_on_the_grid(self) -> RacerConfig:
+        if self.sweep is not None:
+            self.swept  # noqa: B018 (checks the sweep)
+        return self
+
+    @property
+    def swept(self) -> dict[str, tuple[float, ...]]:
+        """Each swept keyword's values, in the order written (empty: no sweep)."""
+        if self.sweep is None:
+            return {}
+        given: dict[str, Any] = {}
+        for key, v in self.sweep.items():
+            if isinstance(v, dict):
+                try:
+                    given[key] = SweepRange.model_validate(v)
+                except ValidationError as exc:
+                    error = exc.errors()[0]
+                    where = ".".join(str(p) for p in error["loc"])
+                    said = {"missing": "required key is missing", "extra_forbidden": "unknown key"}
+                    raise AtPath(
+                        f"sweep.{key}" + (f".{where}" if where else ""),
+                        f"{said.get(error['type'], error['msg'])}; a range is "
+                        "{low: 0.001, high: 0.1, num: 5, log: true}",
+                        relative=True,
+                    ) from None
+            elif isinstance(v, list):
+                given[key] = v
+            else:
+                raise AtPath(
+                    f"sweep.{key}",
+                    f"expected a list of values or {{low, high, num}}, got {show(v)}",
+                    relative=True,
+                )
+        return sweep_axes(given, self.hyperparameters, RESERVED_RACER_KEYS)
 
     @field_validator("tune", mode="before")
     @classmethod

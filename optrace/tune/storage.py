@@ -1,15 +1,29 @@
 """Optuna storages by URL, and the trial queue that keeps every racer's budget exact.
 
-The first process to create a racer's study queues exactly ``trials`` waiting
-trials. Every process (this one, ``--workers`` on one journal file, workers on
-other machines through one database) claims queued trials one at a time, which
-the storage makes atomic, so a trial number is run once and a study never holds
-more than ``trials`` finished trials with a number below the budget.
+A racer's budget of ``trials`` is a row of slots, 0 to ``trials - 1``; a trial fills
+the slot of its number, or the one its ``optrace:slot`` attribute names. The first
+process to create a racer's study queues one waiting trial per slot. Every process
+(this one, ``--workers`` on one journal file, workers on other machines through one
+database) claims queued trials one at a time, which the storage makes atomic, and
+runs a trial only while it is the lowest-numbered live trial of its slot, so a slot
+is filled once and a study never holds more than ``trials`` counted trials.
+
+A claimed trial names its process (host, pid and a random token) and carries a
+heartbeat that a thread refreshes. A running trial whose process is gone (on this
+host, seen at once; elsewhere, no heartbeat for :data:`GRACE` seconds) is lost:
+it is marked FAIL with ``optrace:lost`` and its slot is queued again with its
+values, so a killed worker costs its trial's time and nothing else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +33,25 @@ from optrace.optim.probe import first_line
 if TYPE_CHECKING:
     import optuna
     from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
+
+#: Seconds between the heartbeats of a running trial.
+HEARTBEAT = 10.0
+#: Seconds without a heartbeat after which a running trial of another host is lost.
+#: Hosts that share a study need clocks that agree to well within this.
+GRACE = 60.0
+#: Seconds a process waits before it looks again at trials that others run.
+POLL = 0.5
+
+#: The system attributes a trial carries (and Optuna's ``fixed_params``: its queued values).
+SLOT = "optrace:slot"
+OWNER = "optrace:owner"
+BEAT = "optrace:heartbeat"
+LOST = "optrace:lost"
+VOID = "optrace:void"
+
+#: Tries at creating a database's tables, which a peer may be creating at once.
+_SCHEMA_TRIES = 6
 
 
 def open_storage(url: str | None) -> BaseStorage:
@@ -65,11 +98,28 @@ def open_storage(url: str | None) -> BaseStorage:
                 parameter="storage",
             )
     try:
-        return optuna.storages.RDBStorage(url)
+        return _rdb_storage(url)
     except Exception as exc:
         raise OutputError(
             f"storage: cannot open '{url}': {first_line(exc)}", parameter="storage"
         ) from None
+
+
+def _rdb_storage(url: str) -> BaseStorage:
+    """Optuna's RDBStorage for ``url``. Machines started together create its tables at
+    once, and all but one then fail on a name the other just took (PostgreSQL's
+    ``pg_type_typname_nsp_index``): tried again, the tables are there."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(_SCHEMA_TRIES):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError):
+            if attempt == _SCHEMA_TRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def open_study(
@@ -84,7 +134,8 @@ def open_study(
 
     Args:
         first: The values trial 0 tries (each racer's values as written), queued
-            when the study holds no trial yet; by default TPE samples it too.
+            by the process that creates the study, so that peers starting at the
+            same moment do not queue them again; by default TPE samples it too.
     """
     import optuna
 
@@ -93,51 +144,294 @@ def open_study(
         study = optuna.create_study(
             storage=storage, study_name=name, sampler=sampler, direction="minimize"
         )
+        created = True
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(storage=storage, study_name=name, sampler=sampler)
+        created = False
     held = len(study.get_trials(deepcopy=False))
     for number in range(held, budget):
-        study.enqueue_trial(dict(first) if number == 0 and first is not None else {})
+        given = first is not None and created and number == 0
+        study.enqueue_trial(dict(first) if given and first is not None else {})
     return study, storage.get_study_id_from_name(name)
 
 
-def claim(
-    study: optuna.Study, storage: BaseStorage, study_id: int, budget: int
-) -> optuna.trial.Trial | None:
-    """The next queued trial below the budget, now RUNNING in this process; None when
-    there is none left."""
-    import optuna
+def slot(trial: FrozenTrial) -> int:
+    """The slot of the budget that ``trial`` fills: its ``optrace:slot``, else its number."""
+    return int(trial.system_attrs.get(SLOT, trial.number))
+
+
+def live(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` may fill its slot: neither surplus (``optrace:void``) nor a
+    lost trial, which failed with its process and was queued again."""
     from optuna.trial import TrialState
 
-    for waiting in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
-        if waiting.number >= budget:
-            continue
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, waiting.number)
-        try:
-            if not storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
-                continue  # another process took it first
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        return optuna.trial.Trial(study, trial_id)
-    return None
+    attrs = trial.system_attrs
+    return VOID not in attrs and not (trial.state == TrialState.FAIL and LOST in attrs)
+
+
+def counted(trials: Sequence[FrozenTrial], budget: int) -> list[FrozenTrial]:
+    """The finished trials that fill the budget, one per slot, in slot order.
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study()
+        >>> for value in (3.0, 2.0, 1.0):
+        ...     study.add_trial(optuna.trial.create_trial(value=value))
+        >>> [t.value for t in counted(study.trials, budget=2)]
+        [3.0, 2.0]
+    """
+    by_slot = _by_slot(trials)
+    chosen = []
+    for place in range(budget):
+        done = [t for t in by_slot.get(place, ()) if t.state.is_finished()]
+        if done:
+            chosen.append(done[0])
+    return chosen
+
+
+def _by_slot(trials: Sequence[FrozenTrial]) -> dict[int, list[FrozenTrial]]:
+    """The live trials of each slot, lowest number first: the first is the one to run."""
+    by_slot: dict[int, list[FrozenTrial]] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        if live(t):
+            by_slot.setdefault(slot(t), []).append(t)
+    return by_slot
 
 
 def finished(storage: BaseStorage, name: str, budget: int) -> int:
-    """How many trials of study ``name`` below the budget have finished (0 if none
-    is stored yet)."""
-    import optuna
-
+    """How many slots of study ``name``'s budget a finished trial fills (0 if no such
+    study is stored yet)."""
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError:
         return 0
-    done = storage.get_all_trials(
-        study_id,
-        deepcopy=False,
-        states=(
-            optuna.trial.TrialState.COMPLETE,
-            optuna.trial.TrialState.FAIL,
-            optuna.trial.TrialState.PRUNED,
-        ),
+    return len(counted(storage.get_all_trials(study_id, deepcopy=False), budget))
+
+
+def running(storage: BaseStorage, study_id: int, budget: int) -> bool:
+    """Whether a slot of the budget waits on a trial that is running (here or elsewhere),
+    which may yet be lost and queued again."""
+    from optuna.trial import TrialState
+
+    by_slot = _by_slot(storage.get_all_trials(study_id, deepcopy=False))
+    return any(
+        ts[0].state == TrialState.RUNNING
+        for place, ts in by_slot.items()
+        if place < budget and not any(t.state.is_finished() for t in ts)
     )
-    return sum(t.number < budget for t in done)
+
+
+def claim(
+    study: optuna.Study,
+    storage: BaseStorage,
+    study_id: int,
+    budget: int,
+    grace: float = GRACE,
+) -> optuna.trial.Trial | None:
+    """The next queued trial of an unfilled slot, now RUNNING in this process and named
+    as its own; None when no slot has one.
+
+    First the queue is put right: lost trials (see :func:`lost`) are marked FAIL and
+    their slots queued again with their values, surplus waiting trials (a slot's
+    second, or beyond the budget) are voided, and a slot with no live trial is queued.
+
+    Args:
+        study: The study, as :func:`open_study` returned it.
+        storage: Its storage.
+        study_id: Its id in the storage.
+        budget: Trials in the budget (slots 0 to ``budget - 1``).
+        grace: Seconds without a heartbeat after which a trial of another host is lost.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    while True:
+        trials = storage.get_all_trials(study_id, deepcopy=False)
+        if _tidy(study, storage, study_id, trials, budget, grace):
+            continue  # the queue changed: look again
+        by_slot = _by_slot(trials)
+        for place in sorted(p for p in by_slot if p < budget):
+            first = by_slot[place][0]
+            if first.state != TrialState.WAITING:
+                continue  # running or finished
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, first.number)
+            try:
+                if not storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                    continue  # another process took it first
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            storage.set_trial_system_attr(trial_id, OWNER, this_process())
+            storage.set_trial_system_attr(trial_id, BEAT, time.time())
+            # A peer that queued the same slot at the same moment runs the lower number.
+            again = _by_slot(storage.get_all_trials(study_id, deepcopy=False)).get(place, [])
+            if again and again[0].number != first.number:
+                _retire(storage, trial_id, VOID, f"slot {place} is filled by another trial")
+                break
+            return optuna.trial.Trial(study, trial_id)
+        else:
+            return None
+
+
+def _tidy(
+    study: optuna.Study,
+    storage: BaseStorage,
+    study_id: int,
+    trials: Sequence[FrozenTrial],
+    budget: int,
+    grace: float,
+) -> bool:
+    """Put the queue right by one kind of change (see :func:`claim`); whether any was
+    made."""
+    import optuna
+    from optuna.trial import TrialState
+
+    changed = False
+    now = time.time()
+    for t in trials:
+        if t.state == TrialState.RUNNING and (why := lost(t, now, grace)):
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            changed |= _retire(storage, trial_id, LOST, why, claimed=True)
+    if changed:
+        return True
+    by_slot = _by_slot(trials)
+    for place, ts in by_slot.items():
+        for i, t in enumerate(ts):
+            if t.state == TrialState.WAITING and (place >= budget or i > 0):
+                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+                why = "beyond the budget" if place >= budget else f"slot {place} is queued twice"
+                changed |= _retire(storage, trial_id, VOID, why)
+    if changed:
+        return True
+    for place in range(budget):
+        if place in by_slot:
+            continue
+        before = [t for t in trials if slot(t) == place and t.state == TrialState.FAIL]
+        values: dict[str, Any] = {}
+        if before:  # run again as it would have run: its values, or those it was queued with
+            last = max(before, key=lambda t: t.number)
+            values = {**last.system_attrs.get("fixed_params", {}), **last.params}
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.WAITING,
+                system_attrs={SLOT: place, "fixed_params": values},
+            )
+        )
+        changed = True
+    return changed
+
+
+def _retire(
+    storage: BaseStorage, trial_id: int, mark: str, why: str, claimed: bool = False
+) -> bool:
+    """Mark a trial ``mark`` (LOST or VOID) and FAIL, once, whatever peers do at the same
+    moment; whether this process did it. A waiting trial is claimed first, so that no
+    peer runs it meanwhile; a running one (``claimed``) has its owner's claim."""
+    import optuna
+    from optuna.trial import TrialState
+
+    try:
+        if not claimed and not storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+            return False
+        storage.set_trial_system_attr(trial_id, mark, why)
+        # A journal or a database server turns every FAIL after the first away.
+        return storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False  # finished meanwhile (by its owner, or a peer retired it)
+
+
+def lost(trial: FrozenTrial, now: float | None = None, grace: float = GRACE) -> str | None:
+    """Why running ``trial``'s process is taken for gone, or None while it may be alive.
+
+    Gone: a process of this host that has ended (or an earlier process with this one's
+    pid), or no heartbeat for ``grace`` seconds. A trial claimed without naming its
+    owner (by an older optrace) is timed from its start.
+    """
+    now = time.time() if now is None else now
+    owner = trial.system_attrs.get(OWNER)
+    me = this_process()
+    if isinstance(owner, dict) and owner.get("host") == me["host"]:
+        pid = int(owner.get("pid", -1))
+        if (pid == me["pid"] and owner.get("token") != me["token"]) or not _alive(pid):
+            return f"process {pid} that ran it has ended"
+    beat = trial.system_attrs.get(BEAT)
+    if not isinstance(beat, (int, float)):
+        start = trial.datetime_start
+        beat = None if start is None else start.timestamp()
+    if beat is not None and now - float(beat) > grace:
+        return f"no heartbeat for {now - float(beat):.0f} s (grace period {grace:g} s)"
+    return None
+
+
+@contextmanager
+def heartbeat(storage: BaseStorage, trial_id: int, interval: float = HEARTBEAT) -> Iterator[None]:
+    """Refresh the heartbeat of running trial ``trial_id`` every ``interval`` seconds
+    from a thread, while the block runs.
+
+    Examples:
+        >>> import optuna
+        >>> storage = optuna.storages.InMemoryStorage()
+        >>> study, study_id = open_study(storage, "s", seed=0, budget=1)
+        >>> trial = claim(study, storage, study_id, budget=1)
+        >>> with heartbeat(storage, trial._trial_id, interval=0.01):
+        ...     time.sleep(0.05)
+        >>> storage.get_trial(trial._trial_id).system_attrs[BEAT] > time.time() - 1
+        True
+    """
+    import optuna
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                storage.set_trial_system_attr(trial_id, BEAT, time.time())
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return  # a peer took it for lost: its result is no longer wanted
+            except Exception:
+                continue  # a storage that fails once may answer next time
+
+    thread = threading.Thread(target=beat, name="optrace-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+_me: dict[str, Any] = {}
+
+
+def this_process() -> dict[str, Any]:
+    """This process as a trial's owner: host, pid and a token drawn once per process."""
+    if _me.get("pid") != os.getpid():  # a new process (forked): a token of its own
+        _me.update(host=_host(), pid=os.getpid(), token=uuid.uuid4().hex)
+    return dict(_me)
+
+
+def _host() -> str:
+    """This machine since its last boot: its name and, where Linux tells it, its boot id
+    (a pid names a process only within one boot)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = ""
+    return f"{socket.gethostname()}/{boot}" if boot else socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs (a zombie, killed but not yet
+    waited for, does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, under another user
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: it exists
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")

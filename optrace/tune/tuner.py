@@ -35,9 +35,20 @@ from optrace.spec.model import RaceConfig, RacerConfig
 from optrace.spec.tune import RacerTune, TuneConfig
 from optrace.tune.objectives import NEEDS_MINIMUM, score
 from optrace.tune.space import Param, resolve_space
-from optrace.tune.storage import claim, finished, open_storage, open_study
+from optrace.tune.storage import (
+    POLL,
+    claim,
+    counted,
+    finished,
+    heartbeat,
+    live,
+    open_storage,
+    open_study,
+    running,
+)
 
 if TYPE_CHECKING:
+    import optuna
     from optuna.storages import BaseStorage
 
 #: How the report states the scoring of a racer that diverges or leaves the domain.
@@ -383,30 +394,53 @@ def work(
     study: str,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Run queued trials of every racer until none is left below the budget.
+    """Run queued trials of every racer until every slot of every budget is filled.
 
-    A trial that raises is told FAIL. Ctrl-C or SIGTERM (any BaseException) tells
-    the running trial FAIL too, then goes on up, so completed trials stay stored.
+    While trials that other processes run are unfinished, this process waits and looks
+    again: one of them may be lost (its process killed) and queued again. A trial that
+    raises is told FAIL. Ctrl-C or SIGTERM (any BaseException) tells the running
+    trial FAIL too, then goes on up, so completed trials stay stored.
     """
-    from optuna.trial import TrialState
-
     budget = plan.settings.trials
+    studies = []
     for target in plan.targets:
         opened, study_id = open_study(
             storage, study_name(study, target), plan.config.seed, budget, target.written
         )
-        while (trial := claim(opened, storage, study_id, budget)) is not None:
-            try:
-                value = plan.evaluate(target, {p.name: p.suggest(trial) for p in target.params})
-            except Exception:
-                opened.tell(trial, state=TrialState.FAIL)
-            except BaseException:
-                opened.tell(trial, state=TrialState.FAIL)
-                raise
-            else:
-                opened.tell(trial, value)
-            if progress is not None:
-                progress(1)
+        studies.append((target, opened, study_id))
+    while True:
+        for target, opened, study_id in studies:
+            while (trial := claim(opened, storage, study_id, budget)) is not None:
+                value: float | None
+                try:
+                    with heartbeat(storage, trial._trial_id):
+                        value = plan.evaluate(
+                            target, {p.name: p.suggest(trial) for p in target.params}
+                        )
+                except Exception:
+                    value = None
+                except BaseException:
+                    _tell(opened, trial, None)
+                    raise
+                if _tell(opened, trial, value) and progress is not None:
+                    progress(1)
+        if not any(running(storage, study_id, budget) for _, _, study_id in studies):
+            return
+        time.sleep(POLL)
+
+
+def _tell(study: optuna.Study, trial: optuna.trial.Trial, value: float | None) -> bool:
+    """Tell ``trial`` its ``value`` (None: FAIL); False when a peer took it for lost
+    meanwhile (its retry counts instead)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    state = TrialState.FAIL if value is None else None  # None: Optuna checks the value
+    try:
+        told = study.tell(trial, value, state=state, skip_if_finished=True)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    return live(told)
 
 
 def tune_config(
@@ -528,18 +562,24 @@ def _run_workers(
             if progress is not None and (now := count()) > told:
                 progress(now - told)
                 told = now
+        codes = [p.wait() for p in processes]
+        failed = [c for c in codes if c > 0]
+        if failed:
+            raise OptraceError(
+                f"a tuning worker failed (exit code {failed[0]}); see its message above"
+            )
+        if any(c < 0 for c in codes):
+            # Killed by a signal (the OOM killer, kill -9): what it left, its running
+            # trial queued again at once, is run here, as the other workers would have.
+            work(plan, opened, study)
         if progress is not None and (now := count()) > told:
             progress(now - told)
-        codes = [p.wait() for p in processes]
     finally:
         for p in processes:
             if p.poll() is None:
                 p.terminate()
         for p in processes:
             p.wait()
-    failed = [c for c in codes if c != 0]
-    if failed:
-        raise OptraceError(f"a tuning worker failed (exit code {failed[0]}); see its message above")
 
 
 def _collect(
@@ -554,9 +594,7 @@ def _collect(
     for target in plan.targets:
         loaded = optuna.load_study(storage=storage, study_name=study_name(study, target))
         records = []
-        for t in sorted(loaded.get_trials(deepcopy=False), key=lambda t: t.number):
-            if t.number >= budget or not t.state.is_finished():
-                continue
+        for t in counted(loaded.get_trials(deepcopy=False), budget):
             records.append(
                 TrialRecord(
                     number=t.number,
