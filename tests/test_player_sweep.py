@@ -328,16 +328,28 @@ def test_the_notebook_view_has_the_sliders(
 
 
 def test_a_five_by_four_sweep_of_300_epochs_is_at_most_2_mb(browser: Any, tmp_path: Path) -> None:
+    import optrace
+
     config = {
         "function": "rosenbrock",
         "start": [-1.2, 1.0],
         "epochs": 300,
-        "racers": [{"optimizer": "SGD", "lr": 0.001, "momentum": 0.9, "style": "ro"}],
+        "racers": [
+            {
+                "optimizer": "SGD",
+                "lr": 0.001,
+                "momentum": 0.9,
+                "sweep": {
+                    "lr": [0.0001, 0.0003, 0.001, 0.002, 0.003],
+                    "momentum": [0.0, 0.5, 0.9, 0.99],
+                },
+            }
+        ],
         "animation": {"loss_panel": True, "trail": 10},
     }
-    grid = {"lr": [0.0001, 0.0003, 0.001, 0.002, 0.003], "momentum": [0.0, 0.5, 0.9, 0.99]}
-    result = swept(config, grid)
-    page = write(result, config, tmp_path / "sweep.html")
+    run = optrace.Race(**config).run()
+    result = run.pictured
+    page = run.save(tmp_path / "sweep.html")[0]
     size = page.stat().st_size
     print(f"a 5 x 4 sweep of 300 epochs on Rosenbrock: {size / 1e6:.3f} MB of HTML")
     assert size <= 2_000_000
@@ -350,3 +362,20 @@ def test_a_five_by_four_sweep_of_300_epochs_is_at_most_2_mb(browser: Any, tmp_pa
         x = float(sweep.traces[i].x[0, 300])
         assert state(browser)["racers"][0]["x"] == (x if np.isfinite(x) else None)
     assert sweep.traces[19].diverged_at[0] is not None  # a combination that diverged
+
+
+def test_a_race_with_a_sweep_shows_its_sliders_inline(browser: Any, tmp_path: Path) -> None:
+    import optrace
+
+    config = dict(CONFIG, epochs=10)
+    config["racers"] = [{**CONFIG["racers"][0], "sweep": GRID}, CONFIG["racers"][1]]
+    run = optrace.Race(**config).run()
+    (sweep,) = run.pictured.sweeps
+    page = tmp_path / "inline.html"
+    page.write_text("<!DOCTYPE html><html><body>" + run._repr_html_() + "</body></html>")
+    open_player(browser, page)
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".optrace-sweep input")) == 2
+    browser.execute_script("window.optrace.seek(10)")
+    for i in range(len(sweep.traces)):
+        assert choose(browser, "SGD", sweep.params(i)) == sweep.params(i)
+        assert state(browser)["racers"][0]["x"] == sweep.traces[i].x[0, 10]
