@@ -69,7 +69,14 @@ collect_ignore = ["scripts"]
 #: Dask cluster, a Jupyter kernel, an X server, a PostgreSQL server): each runs whole
 #: on one xdist worker, so that its module-scoped fixtures start once; every other
 #: test goes wherever a worker is free.
-ONE_WORKER = {"test_gallery", "test_notebook", "test_player", "test_tune_killed", "test_window"}
+ONE_WORKER = {
+    "test_gallery",
+    "test_notebook",
+    "test_player",
+    "test_player_sweep",
+    "test_tune_killed",
+    "test_window",
+}
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, when it is installed

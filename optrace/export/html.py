@@ -34,12 +34,12 @@ import numpy as np
 from optrace._core.errors import OutputError
 from optrace.export.drawing import Drawing
 from optrace.export.frames import new_figure, scale_figure
-from optrace.render.picture import RacerPicture, b64, describe
+from optrace.render.picture import RacerPicture, b64, combinations, describe
 from optrace.render.scene import RaceScene
-from optrace.results.trace import RaceResult, Trace
+from optrace.results.trace import RaceResult, Sweep, Trace
 
 #: Bumped when the data the page reads changes shape.
-FORMAT = 1
+FORMAT = 2
 
 
 def player_data(
@@ -73,8 +73,9 @@ def player_data(
     if scale == 1:
         background = _png(np.asarray(canvas.buffer_rgba()))
     picture = describe(scene, canvas.get_renderer(), height)
+    sweeps = {sweep.label: sweep for sweep in result.sweeps}
     racers = [
-        _racer(trace, look, three_d=picture.dims == 3)
+        _racer(trace, look, scene, sweeps.get(trace.label))
         for trace, look in zip(result.traces, picture.racers, strict=True)
     ]
     if scale != 1:
@@ -110,28 +111,75 @@ def player_data(
     }
 
 
-def _racer(trace: Trace, look: RacerPicture, three_d: bool) -> dict[str, Any]:
-    """One racer as the page reads it: its look, and its per-epoch arrays (base64)."""
-    return {
+def _racer(
+    trace: Trace, look: RacerPicture, scene: RaceScene, sweep: Sweep | None
+) -> dict[str, Any]:
+    """One racer as the page reads it: its look, its per-epoch arrays (base64), and
+    with a sweep its keys, values and every other combination's arrays."""
+    band = look.band
+    racer = {
         "label": trace.label,
         "optimizer": trace.optimizer,
-        "starts": int(trace.x.shape[0]),
-        "last": [int(v) for v in trace.last_drawn],
         "marker": look.marker,
         "ghost": look.ghost,
         "edge": look.edge,
         "colour": look.colour,
         "legend": look.legend,
+        "panelLine": look.panel_line,
+        "band": None if band is None else {"colour": band["colour"]},
+        **_arrays(
+            trace, look.heights, look.panel, None if band is None else (band["lo"], band["hi"])
+        ),
+        "sweep": None,
+    }
+    if sweep is not None:
+        # The combination as written is the racer's own trace, sent once.
+        others = [(i, t) for i, t in enumerate(sweep.traces) if i != sweep.written]
+        drawn = combinations(scene, [t for _, t in others])
+        arrays: list[dict[str, Any] | None] = [None] * len(sweep.traces)
+        for (i, t), d in zip(others, drawn, strict=True):
+            q = d.quartiles
+            arrays[i] = _arrays(
+                t,
+                d.heights,
+                d.panel,
+                None if q is None else (b64(q[0], np.float64), b64(q[1], np.float64)),
+            )
+        racer["sweep"] = {
+            "keys": list(sweep.keys),
+            "values": [[_plain(v) for v in values] for values in sweep.values],
+            "written": sweep.written,
+            "combinations": arrays,
+        }
+    return racer
+
+
+def _arrays(
+    trace: Trace,
+    heights: np.ndarray | None,
+    panel: np.ndarray | None,
+    band: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """A trace's per-epoch arrays as the page reads them (base64 float64), with its
+    drawn heights, its loss panel values and its band's quartiles (already base64)."""
+    return {
+        "starts": int(trace.x.shape[0]),
+        "last": [int(v) for v in trace.last_drawn],
         "x": b64(trace.x, np.float64),
         "y": None if trace.y is None else b64(trace.y, np.float64),
         "loss": b64(trace.loss, np.float64),
-        "z": b64(look.heights, np.float64) if look.heights is not None else None,
+        "z": None if heights is None else b64(heights, np.float64),
         "lr": None if trace.lr is None else b64(trace.lr, np.float64),
         "lrConst": _lr_constant(trace.hyperparameters),
-        "panel": None if look.panel is None else b64(look.panel, np.float64),
-        "panelLine": look.panel_line,
-        "band": look.band,
+        "panel": None if panel is None else b64(panel, np.float64),
+        "bandLo": None if band is None else band[0],
+        "bandHi": None if band is None else band[1],
     }
+
+
+def _plain(value: Any) -> Any:
+    """A swept value as JSON holds it (a numpy scalar as the Python one)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def player_html(

@@ -5,8 +5,9 @@
  * parts of the figure, and per racer every epoch's exact values. The moving
  * parts are drawn on a canvas over the background, in the figure's pixels,
  * through each axes' data-to-pixel mapping. Every player is its own closure;
- * window.optrace.players lists them, and window.optrace.seek/play/pause/state
- * act on the first one.
+ * window.optrace.players lists them, and window.optrace.seek/play/pause/
+ * state/choose act on the first one. A racer with a sweep holds every
+ * combination's values; its sliders (or choose) swap the one drawn.
  */
 (function () {
   "use strict";
@@ -15,7 +16,7 @@
   }
   var registry = window.optrace || { players: [] };
   window.optrace = registry;
-  ["seek", "play", "pause", "state"].forEach(function (name) {
+  ["seek", "play", "pause", "state", "choose"].forEach(function (name) {
     registry[name] = function () {
       var first = registry.players[0];
       if (!first) {
@@ -136,6 +137,66 @@
     return value === null || value === undefined || isNaN(value) ? "nan" : String(value);
   }
 
+  /* One trace's per-epoch values, as the page draws them. */
+  function arrays(source) {
+    return {
+      starts: source.starts,
+      last: source.last,
+      x: decode(source.x, Float64Array),
+      y: decode(source.y, Float64Array),
+      loss: decode(source.loss, Float64Array),
+      z: decode(source.z, Float64Array),
+      lr: decode(source.lr, Float64Array),
+      lrConst: source.lrConst,
+      panel: decode(source.panel, Float64Array),
+      bandLo: decode(source.bandLo, Float64Array),
+      bandHi: decode(source.bandHi, Float64Array)
+    };
+  }
+
+  /* Draw combination i of racer's sweep from now on (each decoded once, when
+   * first chosen; the one as written is the racer's own values). */
+  function use(racer, i) {
+    var sweep = racer.spec.sweep;
+    if (!racer.decoded[i]) {
+      var source = sweep && i !== sweep.written ? sweep.combinations[i] : racer.spec;
+      racer.decoded[i] = arrays(source);
+    }
+    var chosen = racer.decoded[i];
+    Object.keys(chosen).forEach(function (name) {
+      racer[name] = chosen[name];
+    });
+    racer.combination = i;
+  }
+
+  /* The index in grid order of the values at `at` on each key's axis. */
+  function gridIndex(sweep, at) {
+    var i = 0;
+    for (var k = 0; k < sweep.keys.length; k++) {
+      i = i * sweep.values[k].length + at[k];
+    }
+    return i;
+  }
+
+  function params(racer) {
+    var sweep = racer.spec.sweep, chosen = {};
+    if (sweep) {
+      sweep.keys.forEach(function (key, k) {
+        chosen[key] = sweep.values[k][racer.at[k]];
+      });
+    }
+    return chosen;
+  }
+
+  /* A swept value as the sliders and messages show it. */
+  function valueText(value) {
+    return typeof value === "number" ? fmt(value) : String(value);
+  }
+
+  function quoted(text) {
+    return JSON.stringify(String(text));
+  }
+
   function mount(root, data) {
     var W = data.width, H = data.height, E = data.epochs;
     // What one step along the race counts: an epoch, or a gradient evaluation.
@@ -143,18 +204,18 @@
     var main = data.axes[0], panelAxes = data.axes[1] || null;
     var n = E + 1;
     var racers = data.racers.map(function (r) {
-      return {
-        spec: r,
-        x: decode(r.x, Float64Array),
-        y: decode(r.y, Float64Array),
-        loss: decode(r.loss, Float64Array),
-        z: decode(r.z, Float64Array),
-        lr: decode(r.lr, Float64Array),
-        panel: decode(r.panel, Float64Array),
-        bandLo: r.band ? decode(r.band.lo, Float64Array) : null,
-        bandHi: r.band ? decode(r.band.hi, Float64Array) : null,
-        visible: true
-      };
+      var racer = { spec: r, visible: true, at: [], decoded: {} };
+      if (r.sweep) {
+        // Where on each key's values the combination as written lies: the
+        // last key varies fastest, as the grid is ordered.
+        var rest = r.sweep.written;
+        for (var k = r.sweep.keys.length - 1; k >= 0; k--) {
+          racer.at[k] = rest % r.sweep.values[k].length;
+          rest = Math.floor(rest / r.sweep.values[k].length);
+        }
+      }
+      use(racer, r.sweep ? r.sweep.written : 0);
+      return racer;
     });
     var epoch = 0, playing = false, speed = 1, loop = !!data.loop;
     var clock = null;
@@ -246,11 +307,43 @@
     loopBox.checked = loop;
     loopLabel.appendChild(document.createTextNode(" loop"));
 
+    // One slider per swept key of each racer with a sweep, over the indices of
+    // that key's values (so it snaps to them), the value shown beside it.
+    var sliders = [];
+    var sweepBox = null;
+    racers.forEach(function (racer, r) {
+      var sweep = racer.spec.sweep;
+      if (!sweep) {
+        return;
+      }
+      sweepBox = sweepBox || el("div", "optrace-sweeps", root);
+      sweep.keys.forEach(function (key, k) {
+        var name = racer.spec.label + " " + key;
+        var row = el("label", "optrace-sweep", sweepBox);
+        var caption = el("span", "optrace-sweep-name", row);
+        caption.textContent = name;
+        caption.title = name;
+        var input = el("input", null, row);
+        input.type = "range";
+        input.min = "0";
+        input.max = String(sweep.values[k].length - 1);
+        input.step = "1";
+        input.setAttribute("aria-label", name);
+        var valueBox = el("output", "optrace-sweep-value", row);
+        input.addEventListener("input", function () {
+          var at = racer.at.slice();
+          at[k] = Number(input.value);
+          choice(r, at);
+        });
+        sliders.push({ racer: r, key: k, input: input, valueBox: valueBox });
+      });
+    });
+
     /* Where start s of racer r is drawn at epoch e: its place, whether it is
      * alive, outside the domain, and its point on the main axes. */
     function place(r, s, e) {
       var racer = racers[r];
-      var last = racer.spec.last[s];
+      var last = racer.last[s];
       var at = Math.max(0, Math.min(e, last));
       var k = s * n + at;
       var x = racer.x[k];
@@ -279,7 +372,7 @@
         var age = e - t;
         ctx.strokeStyle = css([c[0], c[1], c[2], 0.85 * (1 - age / trail)]);
         ctx.beginPath();
-        for (var s = 0; s < racer.spec.starts; s++) {
+        for (var s = 0; s < racer.starts; s++) {
           var a = point(racer, s, t - 1), b = point(racer, s, t);
           if (a && b) {
             ctx.moveTo(a[0], a[1]);
@@ -427,7 +520,7 @@
       var e = epoch;
       var places = racers.map(function (racer, r) {
         var list = [];
-        for (var s = 0; s < racer.spec.starts; s++) {
+        for (var s = 0; s < racer.starts; s++) {
           list.push(place(r, s, e));
         }
         return list;
@@ -527,6 +620,13 @@
 
     function refresh() {
       draw();
+      sliders.forEach(function (slider) {
+        var racer = racers[slider.racer], at = racer.at[slider.key];
+        var text = valueText(racer.spec.sweep.values[slider.key][at]);
+        slider.input.value = String(at);
+        slider.input.setAttribute("aria-valuetext", text);
+        slider.valueBox.textContent = text;
+      });
       scrubber.value = String(epoch);
       counter.textContent = WORD + " " + epoch + " / " + E;
       playButton.textContent = playing ? "\u275a\u275a" : "\u25b6";
@@ -539,6 +639,48 @@
             racers[i].spec.label);
         }
       });
+    }
+
+    /* Racer r draws the combination at `at` on each key's values. */
+    function choice(r, at) {
+      var racer = racers[r];
+      racer.at = at;
+      use(racer, gridIndex(racer.spec.sweep, at));
+      refresh();
+    }
+
+    /* Draw racer `label` with `chosen` values of its swept keys (the others
+     * as they are); refuses, naming it, a label, key or value not in the sweep. */
+    function choose(label, chosen) {
+      var r = -1;
+      for (var i = 0; i < racers.length && r < 0; i++) {
+        if (racers[i].spec.label === String(label)) {
+          r = i;
+        }
+      }
+      if (r < 0) {
+        throw new Error("optrace: no racer " + quoted(label) + " (racers: " +
+          racers.map(function (racer) { return quoted(racer.spec.label); }).join(", ") + ")");
+      }
+      var racer = racers[r], sweep = racer.spec.sweep, at = racer.at.slice();
+      Object.keys(chosen || {}).forEach(function (key) {
+        var k = sweep ? sweep.keys.indexOf(key) : -1;
+        if (k < 0) {
+          throw new Error("optrace: racer " + quoted(label) + " sweeps no " + quoted(key) +
+            (sweep ? " (it sweeps " + sweep.keys.map(quoted).join(", ") + ")" : ""));
+        }
+        var wanted = chosen[key], found = sweep.values[k].indexOf(wanted);
+        if (found < 0) {
+          throw new Error("optrace: " + valueText(wanted) + " is not one of the values of " +
+            quoted(key) + " for racer " + quoted(label) + " (" +
+            sweep.values[k].map(valueText).join(", ") + ")");
+        }
+        at[k] = found;
+      });
+      if (sweep) {
+        choice(r, at);
+      }
+      return params(racer);
     }
 
     function setVisible(i, visible) {
@@ -632,6 +774,7 @@
             x: value(racer.x, k),
             y: value(racer.y, k),
             loss: value(racer.loss, k),
+            params: params(racer),
             px: p.px,
             py: p.py
           };
@@ -643,8 +786,8 @@
     function readout(r, s, e) {
       var racer = racers[r], k = s * n + e;
       var lines = [racer.spec.label];
-      if (racer.spec.starts > 1) {
-        lines.push("start " + s + " of " + racer.spec.starts);
+      if (racer.starts > 1) {
+        lines.push("start " + s + " of " + racer.starts);
       }
       lines.push(WORD + " " + e);
       lines.push("x = " + fmt(racer.x[k]));
@@ -652,10 +795,16 @@
         lines.push("y = " + fmt(racer.y[k]));
       }
       lines.push("loss = " + fmt(racer.loss[k]));
-      var lr = racer.lr ? racer.lr[k] : racer.spec.lrConst;
+      var lr = racer.lr ? racer.lr[k] : racer.lrConst;
       if (lr !== null && lr !== undefined) {
         lines.push("lr = " + fmt(lr));
       }
+      var chosen = params(racer);
+      Object.keys(chosen).forEach(function (key) {
+        if (key !== "lr") {
+          lines.push(key + " = " + valueText(chosen[key]));
+        }
+      });
       return lines;
     }
 
@@ -685,7 +834,7 @@
         if (!racer.visible) {
           return;
         }
-        for (var s = 0; s < racer.spec.starts; s++) {
+        for (var s = 0; s < racer.starts; s++) {
           var p = place(r, s, epoch);
           var d = Math.hypot(p.px - fx, p.py - fy);
           if (d < bestDistance) {  // on a tie, the first drawn
@@ -696,7 +845,7 @@
       });
       if (best) {
         var racer = racers[best[0]];
-        var shown = Math.min(epoch, Math.max(0, racer.spec.last[best[1]]));
+        var shown = Math.min(epoch, Math.max(0, racer.last[best[1]]));
         showTip(readout(best[0], best[1], shown), fx, fy);
         return;
       }
@@ -716,8 +865,8 @@
           }
         });
         if (nearest !== null) {
-          var lines = racers[nearest].spec.starts > 1
-            ? [racers[nearest].spec.label, "median of " + racers[nearest].spec.starts +
+          var lines = racers[nearest].starts > 1
+            ? [racers[nearest].spec.label, "median of " + racers[nearest].starts +
               " starts", "epoch " + t, "panel value = " + fmt(racers[nearest].panel[t])]
             : readout(nearest, 0, t);
           showTip(lines, fx, fy);
@@ -796,7 +945,7 @@
     function points() {
       return racers.map(function (racer, r) {
         var list = [];
-        for (var s = 0; s < racer.spec.starts; s++) {
+        for (var s = 0; s < racer.starts; s++) {
           var p = place(r, s, epoch);
           list.push([p.px, p.py]);
         }
@@ -815,6 +964,7 @@
       play: play,
       pause: pause,
       state: state,
+      choose: choose,
       setVisible: setVisible,
       points: points,
       panelPoint: panelPoint

@@ -59,7 +59,8 @@ class LossPanel:
     ``loss - f*`` on a log scale (how far from the best there is); otherwise
     the loss itself, on a log scale if it stays positive. A swarm (or repeats)
     shows the median over its runs, in a band from the first to the third
-    quartile; a run that diverged drops out. Learning rates under a schedule,
+    quartile; a run that diverged drops out. The range spans every combination
+    of a racer's sweep that did not diverge. Learning rates under a schedule,
     known in advance, are drawn whole on a twin axis, beneath the moving lines.
 
     Each line carries its racer's marker at its head (the epoch shown), and
@@ -74,18 +75,17 @@ class LossPanel:
     def __init__(self, ax: Axes, result: RaceResult, markers: Sequence[Line2D]) -> None:
         self.ax = ax
         best = result.minima[0][1] if result.minima else None
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an epoch where every run diverged
-            # Rows: the median, then the quartiles of a racer with more than one run.
-            losses = [_raced(t) for t in result.traces]
-            quantiles = [
-                np.nanquantile(loss, (0.5, 0.25, 0.75), axis=0) if loss.shape[0] > 1 else loss[:1]
-                for loss in losses
-            ]
-            if best is not None:
-                quantiles = [np.maximum(q - best, self.FLOOR) for q in quantiles]
+        quantiles = [panel_rows(t, best) for t in result.traces]
         values = [q[0] for q in quantiles]
-        finite = np.concatenate([q[np.isfinite(q)] for q in quantiles])
+        # The player's sliders draw a sweep's other combinations on this panel: its
+        # range spans those that stayed finite too (one that diverged leaves it).
+        swept = [
+            panel_rows(t, best)
+            for sweep in result.sweeps
+            for t in sweep.traces
+            if np.isfinite(t.loss).all()
+        ]
+        finite = np.concatenate([q[np.isfinite(q)] for q in [*quantiles, *swept]])
         log = best is not None or bool(finite.size and (finite > 0).all())
         self.values = values
         if any(t.lr is not None for t in result.traces):
@@ -178,6 +178,27 @@ class LossPanel:
                 band.set_data(shown, q[0, shown], q[1, shown])
         epoch = float(shown[-1])
         self.cursor.set_xdata([epoch, epoch])
+
+
+def panel_rows(trace: Trace, best: float | None) -> np.ndarray:
+    """What the panel draws of a racer at each epoch: its loss (the gap to ``best``,
+    the lowest minimum, where known) or with more than one run the median, then
+    the first and third quartiles, as rows.
+
+    Args:
+        trace: The racer.
+        best: The function's lowest value, or None where it is not known.
+
+    Returns:
+        ``(1, epochs + 1)``, or ``(3, epochs + 1)`` for more than one run.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an epoch where every run diverged
+        loss = _raced(trace)
+        rows = np.nanquantile(loss, (0.5, 0.25, 0.75), axis=0) if loss.shape[0] > 1 else loss[:1]
+        if best is not None:
+            rows = np.maximum(rows - best, LossPanel.FLOOR)
+    return rows
 
 
 def _raced(trace: Trace) -> np.ndarray:

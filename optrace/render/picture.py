@@ -7,6 +7,7 @@ as data)."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,10 @@ from matplotlib.markers import MarkerStyle
 from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Affine2D, Bbox
 
+from optrace.render.loss_panel import panel_rows
 from optrace.render.options import DPI
 from optrace.render.scene import RaceScene
+from optrace.results.trace import Trace
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,18 @@ class RacerPicture:
     panel: np.ndarray | None
     panel_line: dict[str, Any] | None
     band: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Combination:
+    """What the page draws of one combination of a racer's sweep beside its trace,
+    in the racer's look: its drawn heights on a surface (None in 2-D), and on the
+    loss panel its values and its band's quartiles (None without a panel, or for
+    one run)."""
+
+    heights: np.ndarray | None
+    panel: np.ndarray | None
+    quartiles: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,31 @@ def describe(scene: RaceScene, renderer: Any, height: int) -> Picture:
         notes=_text_place(scene.notes, renderer, height, "x"),
         changes=_note_changes(scene, renderer, height),
     )
+
+
+def combinations(scene: RaceScene, traces: Sequence[Trace]) -> list[Combination]:
+    """What the page draws of each of ``traces`` (a sweep's combinations) in ``scene``.
+
+    Args:
+        scene: The race's scene.
+        traces: Each combination's trace.
+
+    Returns:
+        One :class:`Combination` per trace, in order.
+    """
+    result, panel = scene.result, scene.panel
+    best = result.minima[0][1] if result.minima else None
+    drawn = []
+    for trace in traces:
+        rows = panel_rows(trace, best) if panel is not None else None
+        drawn.append(
+            Combination(
+                heights=scene.view.coordinates(trace)[2] if scene.three_d else None,
+                panel=None if rows is None else rows[0],
+                quartiles=None if rows is None or len(rows) == 1 else rows[1:],
+            )
+        )
+    return drawn
 
 
 def _note_changes(scene: RaceScene, renderer: Any, height: int) -> list[list[Any]]:
