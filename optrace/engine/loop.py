@@ -103,27 +103,13 @@ def race_one(
             np.concatenate([_steps(r, epochs) for r in runs]),
         )
     with seeded(seed):
-        return _race(spec, fn, starts, epochs, progress, schedule, noise, stop_when, budget)
+        (ran,) = race_groups(spec, fn, starts, epochs, progress, schedule, noise, stop_when, budget)
+    return ran
 
 
 def _lr(optimizer: torch.optim.Optimizer, group: int = 0) -> float:
     lr = learning_rate(optimizer, group)
     return np.nan if lr is None else lr
-
-
-def _race(
-    spec: OptimizerSpec,
-    fn: Fn,
-    starts: Sequence[Point],
-    epochs: int,
-    progress: Callable[[int], None] | None,
-    schedule: ScheduleSpec | None,
-    noise: NoiseSpec | None = None,
-    stop_when: Callable[[np.ndarray, np.ndarray], bool] | None = None,
-    budget: int | None = None,
-) -> Run:
-    (ran,) = race_groups(spec, fn, starts, epochs, progress, schedule, noise, stop_when, budget)
-    return ran
 
 
 def race_groups(

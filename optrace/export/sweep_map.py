@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from optrace.export.drawing import Drawing
-from optrace.export.frames import new_figure, scale_figure
-from optrace.export.still import FORMATS
+from optrace.export.still import write_figure
 from optrace.render.sweep_map import draw_sweep_map, sweep_size
 from optrace.results.trace import RaceResult
 
@@ -28,14 +27,6 @@ def write_sweep_map(
             its options give the theme, font_scale and scale.
         fmt: ``.png``, ``.svg`` or ``.pdf``.
     """
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     options = drawing.options
     shape = sweep_size(drawing.size, len(result.sweeps), options.font_scale)
-    with matplotlib.rc_context({"svg.hashsalt": "optrace", "svg.fonttype": "path"}):
-        figure = new_figure(shape)
-        FigureCanvasAgg(figure)
-        draw_sweep_map(figure, result, options)
-        scale_figure(figure, shape, options.scale)
-        figure.savefig(path, format=fmt.lstrip("."), dpi=figure.dpi, metadata=FORMATS[fmt])
+    write_figure(path, fmt, shape, options.scale, lambda f: draw_sweep_map(f, result, options))
