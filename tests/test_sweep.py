@@ -293,3 +293,39 @@ def test_a_racer_without_a_sweep_races_as_before() -> None:
     spec = race.plan().racers[0].optimizer
     alone = race_one(spec, rosenbrock, [START], 20)
     assert np.array_equal(ran.result.traces[0].x, alone.x)
+
+
+def test_a_tuned_racer_keeps_its_sweep_with_the_tuned_value_among_its_values(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("optuna")
+    race = optrace.Race(
+        function="rosenbrock",
+        start=list(START),
+        epochs=30,
+        racers=[
+            {
+                "optimizer": "SGD",
+                "lr": 0.0001,
+                "momentum": 0.5,
+                "sweep": {"lr": [0.0001, 0.001], "momentum": [0.0, 0.5]},
+            }
+        ],
+        tune={
+            "trials": 3,
+            "starts": [list(START)],
+            "space": {"lr": {"low": 0.0005, "high": 0.002}},
+        },
+    )
+    tuning = race.tune()
+    (best,) = tuning.best.values()
+    assert best["lr"] not in (0.0001, 0.001)  # trial 0 lies outside this space
+    (path,) = tuning.save(tmp_path / "tuned.yaml")
+    tuned = optrace.Race.from_yaml(path).run()
+    (sweep,) = tuned.result.sweeps
+    assert sweep.values[0] == tuple(sorted({0.0001, 0.001, best["lr"]}))
+    assert sweep.params(sweep.written) == {"lr": best["lr"], "momentum": 0.5}
+    # The tuned race from the API is the same race as the tuned file's.
+    again = tuning.race.run()
+    assert np.array_equal(again.result.traces[0].x, tuned.result.traces[0].x)
+    assert again.result.sweeps[0].values == sweep.values

@@ -52,6 +52,29 @@ class SweepPlan:
         shape = tuple(len(v) for v in values)
         return cls(keys, values, int(np.ravel_multi_index(at, shape)))
 
+    def around(self, written: Mapping[str, Any]) -> SweepPlan:
+        """This sweep around other values as written (a tuning's best): each swept
+        key's value among its values, added in order where it is not.
+
+        Examples:
+            >>> SweepPlan.of({"lr": (0.1, 0.3)}, {"lr": 0.1}).around({"lr": 0.2}).values
+            ((0.1, 0.2, 0.3),)
+        """
+        axes = {
+            k: tuple(sorted({*v, written[k]})) if k in written else v
+            for k, v in zip(self.keys, self.values, strict=True)
+        }
+        own = {
+            k: written.get(k, v[self._at(i)])
+            for i, (k, v) in enumerate(zip(self.keys, self.values, strict=True))
+        }
+        return SweepPlan.of(axes, own)
+
+    def _at(self, key: int) -> int:
+        """The index along key number ``key`` of the combination as written."""
+        shape = tuple(len(v) for v in self.values)
+        return int(np.unravel_index(self.written, shape)[key])
+
     @property
     def combinations(self) -> list[dict[str, float]]:
         """Every combination in grid order, the last key varying fastest."""

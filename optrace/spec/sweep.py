@@ -108,3 +108,24 @@ def sweep_axes(
             relative=True,
         )
     return axes
+
+
+def sweep_with(sweep: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A sweep as written with ``values`` (a tuning's best) added among the values of
+    the keys it sweeps, a range written out as its list, so that a racer whose values
+    as written become ``values`` stays on its grid.
+
+    Examples:
+        >>> sweep_with({"lr": [0.1, 0.3], "momentum": [0.0, 0.9]}, {"lr": 0.2})
+        {'lr': [0.1, 0.2, 0.3], 'momentum': [0.0, 0.9]}
+    """
+    out = dict(sweep)
+    for key, value in values.items():
+        given = out.get(key)
+        if given is None:
+            continue
+        listed = (
+            list(SweepRange(**given).values(key)) if isinstance(given, Mapping) else list(given)
+        )
+        out[key] = sorted({*listed, value})
+    return out

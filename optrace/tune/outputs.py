@@ -15,6 +15,7 @@ from optrace._core.atomic import AtomicFile, Output
 from optrace._core.errors import UsageError
 from optrace._core.jsonable import jsonable
 from optrace.render.sensitivity import Panel, draw_sensitivity
+from optrace.spec.sweep import sweep_with
 from optrace.tune.tuner import TunedRacer, TuningResult
 
 #: The files a tuning writes, by kind: the tuned config, the plot, the report.
@@ -196,6 +197,8 @@ def tuned_yaml(tuning: TuningResult, document: Mapping[str, Any] | None = None) 
                 lines.append("  " + _comment(tuned, settings["objective"]))
                 if not tuned.kept_as_written:
                     written.update(tuned.best_params)
+                    if isinstance(written.get("sweep"), Mapping):
+                        written["sweep"] = sweep_with(written["sweep"], tuned.best_params)
             lines.append("  - " + _flow(written))
     return "\n".join(lines) + "\n"
 

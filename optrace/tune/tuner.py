@@ -32,6 +32,7 @@ from optrace.problems.objective import DTYPE
 from optrace.results.axis import steps_within
 from optrace.results.summary import Quartiles, quartiles
 from optrace.spec.model import RaceConfig, RacerConfig
+from optrace.spec.sweep import sweep_with
 from optrace.spec.tune import RacerTune, TuneConfig
 from optrace.tune.objectives import NEEDS_MINIMUM, score
 from optrace.tune.space import Param, resolve_space
@@ -641,8 +642,10 @@ def _collect(
             )
         )
         if not kept:
-            racer = racers[target.index]
-            racers[target.index] = RacerConfig.model_validate({**dict(racer), **best_params})
+            racer = dict(racers[target.index])
+            if racer.get("sweep") is not None:
+                racer["sweep"] = sweep_with(racer["sweep"], best_params)
+            racers[target.index] = RacerConfig.model_validate({**racer, **best_params})
     tuned_config = plan.config.model_copy(update={"racers": racers})
     chosen = {r.index: r.best_params for r in tuned if not r.kept_as_written}
     return TuningResult(
@@ -698,9 +701,14 @@ def _tuned_plan(
     (:meth:`TuningPlan.evaluate`); labels made afresh, since they may name values."""
     racers = list(race.racers)
     for index, params in best.items():
-        spec = racers[index].optimizer
+        spec, sweep = racers[index].optimizer, racers[index].sweep
         merged = {**spec.hyperparameters, **params}
-        racers[index] = replace(racers[index], optimizer=replace(spec, hyperparameters=merged))
+        racers[index] = replace(
+            racers[index],
+            optimizer=replace(spec, hyperparameters=merged),
+            # A swept key that was tuned keeps its sweep, the tuned value among its values.
+            sweep=None if sweep is None else sweep.around(params),
+        )
     labels = default_labels(
         [r.optimizer for r in racers],
         [r.label for r in config.racers],
