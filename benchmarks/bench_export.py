@@ -287,7 +287,7 @@ def bench_memory(folder: Path, sizes: tuple[int, int] = (100, 2000)) -> dict[str
 def bench_swarm(name: str, starts: int, epochs: int, sample: int) -> dict[str, Any]:
     import torch
 
-    from optrace.engine.loop import race_one
+    from optrace.engine.race import race_one
     from optrace.engine.starts import draw_starts
     from optrace.optim.optimizers import resolve
     from optrace.problems.functions import build_function

@@ -16,7 +16,7 @@ from typing import Any
 def bench(starts: int, epochs: int, rounds: int) -> dict[str, Any]:
     import torch
 
-    from optrace.engine.loop import race_one
+    from optrace.engine.race import race_one
     from optrace.engine.starts import draw_starts
     from optrace.optim.noise import NoiseSpec
     from optrace.optim.optimizers import resolve

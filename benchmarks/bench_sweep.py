@@ -35,7 +35,7 @@ def race(epochs: int, rounds: int) -> dict[str, Any]:
     import numpy as np
 
     import optrace
-    from optrace.engine.loop import race_one
+    from optrace.engine.race import race_one
     from optrace.engine.sweep import race_sweep
 
     doc = {

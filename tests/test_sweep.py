@@ -15,7 +15,7 @@ import torch
 from torch.optim import Optimizer
 
 import optrace
-from optrace.engine.loop import race_one
+from optrace.engine.race import race_one
 from optrace.engine.sweep import SweepPlan, race_sweep
 from tests.conftest import ROOT
 

@@ -7,18 +7,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from optrace._core.types import Fn, Point
+from optrace.engine.race import Run, race_groups, race_one
 from optrace.optim.noise import NoiseSpec
 from optrace.optim.optimizers import OptimizerSpec
 from optrace.optim.probe import seeded
 from optrace.optim.schedules import ScheduleSpec
-
-if TYPE_CHECKING:
-    from optrace.engine.loop import Run
 
 #: Epochs of the check that a batched sweep races as its combinations alone do.
 CHECK_EPOCHS = 3
@@ -102,8 +100,6 @@ def race_sweep(
     of the first and last combinations that way gives the same bits as each alone;
     otherwise each combination races on its own.
     """
-    from optrace.engine.loop import race_groups, race_one
-
     combinations = sweep.combinations
     batched = (
         len(combinations) > 1
@@ -138,8 +134,6 @@ def _same_bits(
 ) -> bool:
     """Whether the first and last combinations raced as two groups of one optimizer
     give the same places and losses as each raced alone, over a few epochs."""
-    from optrace.engine.loop import race_groups, race_one
-
     ends = [combinations[0], combinations[-1]]
     short = min(epochs, CHECK_EPOCHS)
     with seeded(seed):

@@ -25,8 +25,8 @@ import torch
 from optrace._core.errors import ConfigError, OptraceError, UsageError
 from optrace._core.jsonable import jsonable
 from optrace.engine.labels import default_labels
-from optrace.engine.loop import race_one
 from optrace.engine.plan import RacePlan, RacerPlan, prepare
+from optrace.engine.race import race_one
 from optrace.optim.noise import NoiseSpec
 from optrace.problems.objective import DTYPE
 from optrace.results.axis import steps_within
