@@ -9,9 +9,9 @@ optimizers on Rosenbrock: ``trials`` trials each, every trial scored over the sa
 - ours: :func:`optrace.tune.tune_config` (what ``optrace tune`` runs): each trial
   races its starts as one swarm tensor where the optimizer acts element by element;
 - theirs: the loop the optimizer galleries write: an Optuna study per optimizer,
-  the same TPESampler and seed, its default lr queued as trial 0 (as optrace queues
-  the values as written), and every start raced on its own, in a plain torch loop,
-  for every trial.
+  the same TPESampler seeded per trial, its default lr queued as trial 0 (as optrace
+  queues the values as written), and every start raced on its own, in a plain torch
+  loop, for every trial.
 
 One optimizer at a time, ours then theirs, so that the load of a shared machine
 drifts alike for both. Prints each time, the ratios (all 13; the 11 that race as
@@ -108,13 +108,20 @@ def theirs(
             finals.append(loss.item())
         return math.fsum(finals) / len(finals)
 
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    from optrace.tune.storage import sampler_for
+
     # The protocol optrace keeps: the values as written (here the default lr) are
-    # trial 0 when inside the space, so the best is never worse than them.
+    # trial 0 when inside the space, so the best is never worse than them; trial k
+    # draws its values with TPE seeded by the seed and k.
+    study = optuna.create_study(sampler=sampler_for(0, 0))
     written = inspect.signature(cls).parameters["lr"].default
     if 1e-4 <= written <= 10:
         study.enqueue_trial({"lr": written})
-    study.optimize(objective, n_trials=trials)
+
+    def reseed(study: optuna.Study, trial: Any) -> None:
+        study.sampler = sampler_for(0, trial.number + 1)
+
+    study.optimize(objective, n_trials=trials, callbacks=[reseed])
     return study.best_params["lr"], study.best_value
 
 

@@ -91,8 +91,10 @@ def test_the_best_trial_scores_what_a_plain_torch_loop_scores(objective: str) ->
         if objective == "final-gap":
             per_start = [run[-1] - 0.0 for run in runs]
         elif objective == "mean-log-gap":
+            # numpy's log10, as the objective takes it (math.log10 can differ in the last bit).
             per_start = [
-                math.fsum(math.log10(max(v, 0.0) + 1e-12) for v in run[1:]) / 20 for run in runs
+                math.fsum(float(np.log10(max(v, 0.0) + 1e-12)) for v in run[1:]) / 20
+                for run in runs
             ]
         else:
             per_start = [next((e for e, v in enumerate(run) if v <= 1e-3), 21) for run in runs]
@@ -271,20 +273,31 @@ def test_an_interrupted_study_resumes_on_sqlite_and_never_exceeds_its_budget(
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-1] == "Error: interrupted; no output was written"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slow.yaml", "study.db"]
-    states = [t.state.name for t in finished(url, name)]
+    stopped = finished(url, name)
+    states = [t.state.name for t in stopped]
     assert 2 <= len(states) < 8 and states.count("FAIL") <= 1  # the one running, if any
+    # The interrupted trial is not the trial's fault: it is lost, and run again.
+    interrupted = [t for t in stopped if t.state.name == "FAIL"]
+    assert all("optrace:lost" in t.system_attrs for t in interrupted)
     for _ in range(2):  # resume, then once more: nothing is left to run
         done = run_cli("tune", config, "--storage", url, "--report", tmp_path / "r.json")
         assert done.returncode == 0, done.stderr
         report = json.loads((tmp_path / "r.json").read_text())
-        assert [t["number"] for t in report["racers"][0]["trials"]] == list(range(8))
-        assert len(finished(url, name)) == 8
+        trials = report["racers"][0]["trials"]
+        assert len(trials) == 8 and {t["state"] for t in trials} == {"COMPLETE"}
+        numbers = [t["number"] for t in trials]
+        assert not {t.number for t in interrupted} & set(numbers)
+        assert len(set(numbers)) == 8
+        counted = [t for t in finished(url, name) if t.state.name == "COMPLETE"]
+        assert len(counted) == 8
+    for lost in interrupted:  # its retry raced the values it was running
+        assert {"lr": lost.params["lr"]} in [t["params"] for t in trials]
     # A larger budget goes on from there; a study name of its own starts afresh.
     doc["tune"]["trials"] = 10
     config.write_text(yaml.safe_dump(doc))
     done = run_cli("tune", config, "--storage", url)
     assert done.returncode == 0, done.stderr
-    assert len(finished(url, name)) == 10
+    assert len([t for t in finished(url, name) if t.state.name == "COMPLETE"]) == 10
 
 
 def test_two_worker_processes_share_one_journal_and_the_budget(tmp_path: Path) -> None:
@@ -429,7 +442,9 @@ ISSUE = {
     "function": "rosenbrock",
     "start": [-1.2, 1.0],
     "epochs": 20,
-    "tune": {"trials": 8, "space": {"lr": {"low": 1.0e-4, "high": 0.1, "log": True}}},
+    # 7 trials: with the seed 0, none of slots 1 to 6 beats the values as written
+    # (a plain loop checks each below); slot 7's lr, 0.00014, would.
+    "tune": {"trials": 7, "space": {"lr": {"low": 1.0e-4, "high": 0.1, "log": True}}},
     "racers": [{"optimizer": "SGD", "lr": 1.0e-4, "momentum": 0.9}],
 }
 
@@ -446,27 +461,30 @@ def test_when_no_trial_beats_the_values_as_written_the_tuned_config_keeps_them(
         optuna.load_study(storage=url, study_name="issue:racers[0]:SGD").get_trials(),
         key=lambda t: t.number,
     )
-    assert [t.number for t in stored] == list(range(8))
+    assert [t.number for t in stored] == list(range(7))
     assert stored[0].params == {"lr": 1.0e-4}
     as_written = plain_final_gap(
         rosenbrock, torch.optim.SGD, {"lr": 1.0e-4, "momentum": 0.9}, starts, 20, box
     )
     assert math.isfinite(as_written) and stored[0].value == as_written
+    lost = 0
     for t in stored[1:]:
-        # Every other trial diverges or leaves the domain in a hand-written loop too.
+        # No other trial beats it in a hand-written loop either; most diverge.
         lr = t.params["lr"]
         assert 1.0e-4 < lr <= 0.1
         gap = plain_final_gap(
             rosenbrock, torch.optim.SGD, {"lr": lr, "momentum": 0.9}, starts, 20, box
         )
-        assert gap == math.inf == t.value, lr
+        assert gap == t.value and gap >= as_written, lr
+        lost += gap == math.inf
+    assert lost >= 5
     assert racer.kept_as_written and racer.in_space
     assert racer.best_params == {"lr": 1.0e-4} and racer.best_objective == as_written
     assert tuning.config.racers[0].hyperparameters == {"lr": 1.0e-4, "momentum": 0.9}
     text = tuned_yaml(tuning)
     assert load_config_text(text).racers == tuning.config.racers
     assert (
-        f"  # final-gap {as_written:.6g} as written, kept: no trial beat it (trial 0 of 8 "
+        f"  # final-gap {as_written:.6g} as written, kept: no trial beat it (trial 0 of 7 "
         "trials over lr log-uniform [0.0001, 0.1])\n  - {optimizer: SGD, lr: 0.0001, "
         "momentum: 0.9}\n"
     ) in text

@@ -49,6 +49,7 @@ OWNER = "optrace:owner"
 BEAT = "optrace:heartbeat"
 LOST = "optrace:lost"
 VOID = "optrace:void"
+FIXED = "fixed_params"
 
 #: Tries at creating a database's tables, which a peer may be creating at once.
 _SCHEMA_TRIES = 6
@@ -122,36 +123,37 @@ def _rdb_storage(url: str) -> BaseStorage:
     raise AssertionError("unreachable")
 
 
-def open_study(
-    storage: BaseStorage,
-    name: str,
-    seed: int,
-    budget: int,
-    first: Mapping[str, Any] | None = None,
-) -> tuple[optuna.Study, int]:
-    """The study ``name`` with TPE seeded by ``seed``, its queue topped up to ``budget``
-    trials; and its id in the storage.
+def sampler_for(seed: int, place: int) -> optuna.samplers.TPESampler:
+    """The sampler that draws slot ``place``'s values: TPE seeded by the race's seed and
+    the slot, so that every racer's slot k draws alike, and processes that share a
+    study (workers, a resumed run) do not draw the same values twice.
 
-    Args:
-        first: The values trial 0 tries (each racer's values as written), queued
-            by the process that creates the study, so that peers starting at the
-            same moment do not queue them again; by default TPE samples it too.
+    Examples:
+        >>> sampler_for(0, 1)._rng.rng.random() != sampler_for(0, 2)._rng.rng.random()
+        True
     """
+    import numpy as np
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=seed)
+    drawn = np.random.SeedSequence([seed, place]).generate_state(1)[0]
+    return optuna.samplers.TPESampler(seed=int(drawn))
+
+
+def open_study(storage: BaseStorage, name: str, seed: int, budget: int) -> tuple[optuna.Study, int]:
+    """The study ``name``, its queue topped up to ``budget`` trials; and its id in the
+    storage. Each trial's values are drawn when it is claimed (:func:`claim`)."""
+    import optuna
+
+    sampler = sampler_for(seed, 0)
     try:
         study = optuna.create_study(
             storage=storage, study_name=name, sampler=sampler, direction="minimize"
         )
-        created = True
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(storage=storage, study_name=name, sampler=sampler)
-        created = False
     held = len(study.get_trials(deepcopy=False))
-    for number in range(held, budget):
-        given = first is not None and created and number == 0
-        study.enqueue_trial(dict(first) if given and first is not None else {})
+    for _ in range(held, budget):
+        study.enqueue_trial({})
     return study, storage.get_study_id_from_name(name)
 
 
@@ -227,6 +229,8 @@ def claim(
     study_id: int,
     budget: int,
     grace: float = GRACE,
+    seed: int = 0,
+    written: Mapping[str, Any] | None = None,
 ) -> optuna.trial.Trial | None:
     """The next queued trial of an unfilled slot, now RUNNING in this process and named
     as its own; None when no slot has one.
@@ -241,6 +245,9 @@ def claim(
         study_id: Its id in the storage.
         budget: Trials in the budget (slots 0 to ``budget - 1``).
         grace: Seconds without a heartbeat after which a trial of another host is lost.
+        seed: The race's seed: slot k's values are drawn by :func:`sampler_for`.
+        written: The values slot 0 races (the racer's values as written), whoever
+            queued it and however often it is run again.
     """
     import optuna
     from optuna.trial import TrialState
@@ -260,13 +267,19 @@ def claim(
                     continue  # another process took it first
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
-            storage.set_trial_system_attr(trial_id, OWNER, this_process())
-            storage.set_trial_system_attr(trial_id, BEAT, time.time())
+            try:
+                storage.set_trial_system_attr(trial_id, OWNER, this_process())
+                storage.set_trial_system_attr(trial_id, BEAT, time.time())
+                if place == 0 and written is not None and not first.system_attrs.get(FIXED):
+                    storage.set_trial_system_attr(trial_id, FIXED, dict(written))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # a peer took it for lost in that moment
             # A peer that queued the same slot at the same moment runs the lower number.
             again = _by_slot(storage.get_all_trials(study_id, deepcopy=False)).get(place, [])
             if again and again[0].number != first.number:
                 _retire(storage, trial_id, VOID, f"slot {place} is filled by another trial")
                 break
+            study.sampler = sampler_for(seed, place)
             return optuna.trial.Trial(study, trial_id)
         else:
             return None
@@ -309,15 +322,21 @@ def _tidy(
         values: dict[str, Any] = {}
         if before:  # run again as it would have run: its values, or those it was queued with
             last = max(before, key=lambda t: t.number)
-            values = {**last.system_attrs.get("fixed_params", {}), **last.params}
+            values = {**last.system_attrs.get(FIXED, {}), **last.params}
         study.add_trial(
             optuna.trial.create_trial(
                 state=TrialState.WAITING,
-                system_attrs={SLOT: place, "fixed_params": values},
+                system_attrs={SLOT: place, FIXED: values},
             )
         )
         changed = True
     return changed
+
+
+def retire_lost(storage: BaseStorage, trial_id: int, why: str) -> bool:
+    """Mark this process's running trial lost (FAIL, queued again with its values by
+    the next :func:`claim`), as a killed process's trial is; whether it was."""
+    return _retire(storage, trial_id, LOST, why, claimed=True)
 
 
 def _retire(
@@ -410,13 +429,16 @@ def this_process() -> dict[str, Any]:
 
 
 def _host() -> str:
-    """This machine since its last boot: its name and, where Linux tells it, its boot id
-    (a pid names a process only within one boot)."""
+    """Where a pid names one process: this machine's name and, where Linux tells them,
+    its boot id (a pid names a process only within one boot) and this process's pid
+    namespace (containers that share a kernel and a name have their own pids)."""
+    parts = [socket.gethostname()]
     try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        parts.append(os.readlink("/proc/self/ns/pid"))
     except OSError:
-        boot = ""
-    return f"{socket.gethostname()}/{boot}" if boot else socket.gethostname()
+        pass
+    return "/".join(parts)
 
 
 def _alive(pid: int) -> bool:

@@ -28,6 +28,7 @@ from optrace.engine.labels import default_labels
 from optrace.engine.plan import RacePlan, RacerPlan, prepare
 from optrace.engine.race import race_one
 from optrace.optim.noise import NoiseSpec
+from optrace.optim.probe import first_line
 from optrace.problems.objective import DTYPE
 from optrace.results.axis import steps_within
 from optrace.results.summary import Quartiles, quartiles
@@ -45,7 +46,8 @@ from optrace.tune.storage import (
     live,
     open_storage,
     open_study,
-    running,
+    retire_lost,
+    slot,
 )
 
 if TYPE_CHECKING:
@@ -402,30 +404,38 @@ def work(
     raises is told FAIL. Ctrl-C or SIGTERM (any BaseException) tells the running
     trial FAIL too, then goes on up, so completed trials stay stored.
     """
-    budget = plan.settings.trials
+    budget, seed = plan.settings.trials, plan.config.seed
     studies = []
     for target in plan.targets:
-        opened, study_id = open_study(
-            storage, study_name(study, target), plan.config.seed, budget, target.written
-        )
-        studies.append((target, opened, study_id))
+        name = study_name(study, target)
+        opened, study_id = open_study(storage, name, seed, budget)
+        studies.append((target, opened, study_id, name))
     while True:
-        for target, opened, study_id in studies:
-            while (trial := claim(opened, storage, study_id, budget)) is not None:
+        for target, opened, study_id, _ in studies:
+            written = target.written
+            while trial := claim(opened, storage, study_id, budget, seed=seed, written=written):
                 value: float | None
                 try:
                     with heartbeat(storage, trial._trial_id):
                         value = plan.evaluate(
                             target, {p.name: p.suggest(trial) for p in target.params}
                         )
-                except Exception:
+                except Exception as exc:
+                    said = first_line(exc)
+                    print(
+                        f"warning: racer '{target.label}': a trial failed: {said}", file=sys.stderr
+                    )
                     value = None
                 except BaseException:
-                    _tell(opened, trial, None)
+                    # Interrupted (Ctrl-C, SIGTERM): not the trial's fault, so it is
+                    # queued again with its values, as a killed process's trial is.
+                    retire_lost(storage, trial._trial_id, "its process was interrupted")
                     raise
                 if _tell(opened, trial, value) and progress is not None:
                     progress(1)
-        if not any(running(storage, study_id, budget) for _, _, study_id in studies):
+        # Done once every slot is filled; until then a peer's trial may be lost and
+        # queued again, or a slot be between a lost trial and its retry.
+        if all(finished(storage, name, budget) >= budget for *_, name in studies):
             return
         time.sleep(POLL)
 
@@ -500,13 +510,7 @@ def run_tuning(
         work(plan, opened, study, progress)
     else:
         for target in plan.targets:  # queue every budget before any worker starts
-            open_study(
-                opened,
-                study_name(study, target),
-                plan.config.seed,
-                plan.settings.trials,
-                target.written,
-            )
+            open_study(opened, study_name(study, target), plan.config.seed, plan.settings.trials)
         assert storage is not None
         _run_workers(plan, storage, study, workers, opened, progress)
     return _collect(plan, opened, study, storage, workers)
@@ -595,7 +599,9 @@ def _collect(
     for target in plan.targets:
         loaded = optuna.load_study(storage=storage, study_name=study_name(study, target))
         records = []
+        slots = {}
         for t in counted(loaded.get_trials(deepcopy=False), budget):
+            slots[slot(t)] = t.number
             records.append(
                 TrialRecord(
                     number=t.number,
@@ -609,9 +615,11 @@ def _collect(
         baseline = target.values({})
         in_space = target.written is not None
         scored = {r.number: r.objective for r in records if r.objective is not None}
-        # Trial 0 raced the values as written (unless the study was begun otherwise).
+        # Slot 0 (trial 0, or its retry) raced the values as written, unless the
+        # study was begun otherwise.
+        first = slots.get(0)
         baseline_trial = (
-            0 if in_space and 0 in scored and records_by[0].params == baseline else None
+            first if in_space and first in scored and records_by[first].params == baseline else None
         )
         if baseline_trial is not None:
             baseline_objective = scored[baseline_trial]
