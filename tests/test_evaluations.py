@@ -424,3 +424,12 @@ def test_a_gallery_gives_every_cell_the_same_evaluations() -> None:
     _, adam = loop(CASES[1][1], plain, budget=60)
     assert (rows["LBFGS"]["evaluations"], rows["Adam"]["evaluations"]) == (lbfgs[-1], adam[-1])
     assert rows["LBFGS"]["status"] == rows["Adam"]["status"] == "ok"
+
+
+def test_along_evaluations_the_step_that_passes_the_budget_is_shown() -> None:
+    ran = race([{"optimizer": "LBFGS", "lr": 0.1}], budget={"evaluations": 50})
+    _, counts = loop(CASES[5][1], closure_only, budget=50)
+    assert counts[-1] == 60  # three steps of 20
+    shown = by_evaluations(ran.result)
+    assert shown.epochs == 60
+    assert shown.traces[0].loss[0, -1] == ran.summary()[0]["final_loss"]

@@ -89,6 +89,9 @@ def test_the_batched_sweep_is_one_optimizer_over_a_group_per_combination() -> No
     spec = racer.optimizer
 
     class Watching(torch.optim.SGD):
+        # torch's SGD, counted: batched as torch's own optimizers are.
+        __module__ = torch.optim.SGD.__module__
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             built.append(self)
@@ -250,6 +253,10 @@ def test_the_outputs_hold_every_combination(invoke: Any, tmp_path: Path) -> None
             "racers[0].sweep.lr: a log range needs low and high above 0",
         ),
         (
+            {"lr": 0.01, "sweep": {"lr": [0.01, -0.001]}},
+            "racers[0].sweep: Adam refuses lr=-0.001: Invalid learning rate",
+        ),
+        (
             {"lr": 0.01, "sweep": {"label": ["a"]}},
             "racers[0].sweep.label: 'label' is not an optimizer keyword",
         ),
@@ -329,3 +336,29 @@ def test_a_tuned_racer_keeps_its_sweep_with_the_tuned_value_among_its_values(
     again = tuning.race.run()
     assert np.array_equal(again.result.traces[0].x, tuned.result.traces[0].x)
     assert again.result.sweeps[0].values == sweep.values
+
+
+def test_a_third_party_optimizer_whose_groups_share_a_norm_is_exact_in_a_sweep() -> None:
+    po = pytest.importorskip("pytorch_optimizer")
+    # Adan clips by the gradient norm over every group: raced as groups, the middle
+    # combination's huge gradients would clip the others' steps.
+    racer = {
+        "optimizer": "pytorch_optimizer.Adan",
+        "lr": 0.001,
+        "max_grad_norm": 1e4,
+        "sweep": {"lr": [0.001, 20.0, 0.002]},
+    }
+    ran = optrace.Race(function="rosenbrock", start=list(START), epochs=60, racers=[racer]).run()
+    (sweep,) = ran.result.sweeps
+    for i, trace in enumerate(sweep.traces):
+        lr = sweep.params(i)["lr"]
+        expected = plain(lambda p, lr=lr: po.Adan([p], lr=lr, max_grad_norm=1e4), 60)
+        assert np.array_equal(recorded(trace), expected, equal_nan=True), lr
+
+
+def test_whole_numbers_swept_stay_whole() -> None:
+    racer = {"optimizer": "LBFGS", "lr": 0.1, "max_iter": 10, "sweep": {"max_iter": [5, 10, 20]}}
+    ran = optrace.Race(function="rosenbrock", start=list(START), epochs=5, racers=[racer]).run()
+    (sweep,) = ran.result.sweeps
+    assert sweep.values == ((5, 10, 20),)
+    assert [type(t.hyperparameters["max_iter"]) for t in sweep.traces] == [int, int, int]

@@ -14,7 +14,7 @@ from optrace.engine import cost
 from optrace.engine.labels import default_labels
 from optrace.engine.starts import draw_start, draw_starts
 from optrace.engine.styles import assign_styles, parse_style
-from optrace.engine.sweep import SweepPlan
+from optrace.engine.sweep import SweepPlan, check_combinations
 from optrace.optim.optimizers import OptimizerSpec, resolve
 from optrace.optim.schedules import ScheduleSpec, resolve_schedule
 from optrace.problems.functions import build_function
@@ -94,6 +94,9 @@ def prepare(
         specs, schedules = _optimizers(config, objective, start, folder, limits)
         noises = [config.noise if r.noise is None else r.noise for r in config.racers]
         racers = _racer_plans(config, specs, schedules, noises)
+        for i, racer in enumerate(racers):
+            if racer.sweep is not None:
+                check_combinations(racer.optimizer, racer.sweep, start, f"racers[{i}].sweep")
     else:
         racers = like.racers
     if limits:

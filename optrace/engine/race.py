@@ -172,7 +172,8 @@ def race_groups(
         optimizer = spec.build(params[0]) if groups is None else spec.build_groups(params, groups)
         scheduler = schedule.build(optimizer) if schedule is not None else None
     except Exception as exc:
-        return runs(first_line(exc), 0, False)
+        # Stopped at its first step, as a racer that diverged there.
+        return runs(first_line(exc), 1, False)
     has_lr = learning_rate(optimizer) is not None
     for g in range(tensors):
         lrs[g * count : (g + 1) * count, 0] = _lr(optimizer, g)

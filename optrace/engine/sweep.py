@@ -10,12 +10,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import torch
 
+from optrace._core.errors import ConfigError
 from optrace._core.types import Fn, Point
 from optrace.engine.race import Run, race_groups, race_one
 from optrace.optim.noise import NoiseSpec
 from optrace.optim.optimizers import OptimizerSpec
-from optrace.optim.probe import seeded
+from optrace.optim.probe import first_line, seeded
 from optrace.optim.schedules import ScheduleSpec
 
 #: Epochs of the check that a batched sweep races as its combinations alone do.
@@ -96,26 +98,52 @@ def race_sweep(
 
     The combinations race as one optimizer with a parameter group per combination
     (one backward() over the sum of their losses gives each its own gradient) when
-    the optimizer steps plainly over one tensor of all the starts, and a short race
-    of the first and last combinations that way gives the same bits as each alone;
-    otherwise each combination races on its own.
+    the optimizer is torch's own (whose groups keep to themselves: a third-party
+    one may clip by the norm of every group, or keep a swept value outside its
+    groups), steps plainly over one tensor of all the starts, a short race of the
+    first and last combinations that way gives the same bits as each alone, and no
+    combination raises; otherwise each combination races on its own.
     """
     combinations = sweep.combinations
     batched = (
         len(combinations) > 1
         and spec.groups_allowed
+        and spec.cls.__module__.startswith("torch.optim")
         and (len(starts) == 1 or spec.elementwise)
         and (schedule is None or not schedule.on_loss)
     )
     if batched and _same_bits(spec, fn, starts, epochs, combinations, schedule, seed, noise):
         with seeded(seed):
-            return race_groups(
+            runs = race_groups(
                 spec, fn, starts, epochs, progress, schedule, noise, None, budget, combinations
             )
+        if all(r.failure is None for r in runs):
+            return runs
+        # One group's exception stopped them all: each races alone instead.
+        progress = None
     return [
         race_one(_with(spec, c), fn, starts, epochs, progress, schedule, seed, noise, None, budget)
         for c in combinations
     ]
+
+
+def check_combinations(
+    spec: OptimizerSpec, sweep: SweepPlan, start: torch.Tensor, path: str
+) -> None:
+    """Build the optimizer of every combination once, on a copy of ``start``, as a
+    plain loop would: a value its constructor refuses (a negative lr) is a config
+    error at ``path`` (the racer's ``sweep``), before anything races.
+
+    Raises:
+        ConfigError: The first combination whose optimizer cannot be built.
+    """
+    for values in sweep.combinations:
+        param = start.detach().clone().to(spec.dtype).requires_grad_(True)
+        try:
+            _with(spec, values).build(param)
+        except Exception as exc:
+            said = ", ".join(f"{k}={v!r}" for k, v in values.items())
+            raise ConfigError(path, f"{spec.name} refuses {said}: {first_line(exc)}") from None
 
 
 def _with(spec: OptimizerSpec, values: Mapping[str, Any]) -> OptimizerSpec:

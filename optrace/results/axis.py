@@ -14,11 +14,9 @@ EVALUATION = "evaluation"
 
 
 def evaluations_spanned(result: RaceResult) -> int:
-    """The evaluations a picture along them spans: the race's budget, or else the
-    most any run used."""
-    if result.evaluations is not None:
-        return result.evaluations
-    most = 0
+    """The evaluations a picture along them spans: the most any run used (with a
+    budget, at least the budget; an LBFGS step may pass it)."""
+    most = result.evaluations or 0
     for trace in [*result.traces, *(t for s in result.sweeps for t in s.traces)]:
         if trace.evaluations is not None:
             rows = np.arange(trace.x.shape[0])

@@ -76,9 +76,8 @@ def sweep_axes(
                     raise AtPath(
                         f"{path}[{i}]", f"expected a finite number, got {show(v)}", relative=True
                     )
-            values = [float(v) for v in given]
-        if len(set(values)) < len(values):
-            raise AtPath(path, "each value may appear once", relative=True)
+            # Whole numbers stay whole (max_iter: [5, 10, 20]).
+            values = [v if isinstance(v, int) else float(v) for v in given]
         if key not in written:
             example = show(values[0])
             raise AtPath(
@@ -88,7 +87,8 @@ def sweep_axes(
                 relative=True,
             )
         own = written[key]
-        near = [
+        exact = [i for i, v in enumerate(values) if is_number(own) and v == own]
+        near = exact or [
             i for i, v in enumerate(values) if is_number(own) and math.isclose(v, own, rel_tol=1e-9)
         ]
         if not near:
@@ -98,7 +98,9 @@ def sweep_axes(
                 f"({', '.join(show(v) for v in values)}); sweep it too",
                 relative=True,
             )
-        values[near[0]] = float(own)
+        values[near[0]] = own
+        if len(set(values)) < len(values):
+            raise AtPath(path, "each value may appear once", relative=True)
         axes[key] = tuple(values)
         combinations *= len(values)
     if combinations > MAX_COMBINATIONS:

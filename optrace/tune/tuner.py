@@ -163,7 +163,8 @@ class TuningPlan:
             # Scored along the work done: one loss per evaluation, each where the racer
             # stood after its last step within it (epochs-to-tolerance counts evaluations).
             assert ran.evaluations is not None and ran.steps is not None
-            k = np.arange(plan.evaluations + 1)
+            # Through the last step of every start, which may pass the budget.
+            k = np.arange(max(plan.evaluations, int(ran.evaluations.max())) + 1)
             rows = np.arange(len(loss))[:, None]
             loss = loss[rows, steps_within(ran.evaluations, ran.steps, k)]
         return score(self.settings.objective, loss, self.fstar, plan.tolerance, ran.stopped)
