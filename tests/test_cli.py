@@ -247,7 +247,14 @@ def test_divergence_is_reported_and_the_run_succeeds(
     wild = doc["racers"][-1]
     assert wild["hyperparameters"] == {"lr": 1e300}
     assert wild["starts"] == [
-        {"start": 0, "diverged_at": 1, "left_domain_at": None, "x": [-0.3], "loss": [wild_loss]}
+        {
+            "start": 0,
+            "diverged_at": 1,
+            "left_domain_at": None,
+            "evaluations": [0],
+            "x": [-0.3],
+            "loss": [wild_loss],
+        }
     ]
     assert gif.exists()
 

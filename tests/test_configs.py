@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import os
 import re
 import shlex
@@ -41,7 +42,14 @@ def test_example_config_renders_to_gif_mp4_and_traces(
     assert iio.imread(mp4, plugin="FFMPEG").shape == (frames, height, width, 3)
     rows = csv.read_text().splitlines()
     runs = len(plan.starts) * plan.repeats
-    if loaded.budget is None:
+    swept = [k for r in loaded.racers for k in r.swept]
+    if swept:
+        # Every combination's rows, each told apart by its swept values.
+        combinations = {tuple(r.split(",")[: 1 + len(swept)]) for r in rows[1:]}
+        assert len(combinations) == sum(
+            math.prod(map(len, r.swept.values())) for r in loaded.racers
+        )
+    elif loaded.budget is None:
         assert len(rows) == 1 + len(loaded.racers) * runs * (loaded.steps + 1)
     else:
         # Each racer's rows end at the step that used up the budget, not before.
@@ -51,7 +59,8 @@ def test_example_config_renders_to_gif_mp4_and_traces(
     place = "x" if plan.objective.ydomain is None else "x,y"
     swarm = "racer,start" if runs > 1 else "racer"
     swarm += ",repeat" if plan.repeats > 1 else ""
-    assert rows[0] == f"{swarm},epoch,evaluations,{place},loss"
+    keys = "".join(f",{k}" for k in dict.fromkeys(swept))
+    assert rows[0] == f"{swarm.replace('racer', 'racer' + keys)},epoch,evaluations,{place},loss"
 
 
 def test_seed_config_is_the_seed_race() -> None:
