@@ -34,10 +34,12 @@ from optrace.spec.loading import parse_config
 from optrace.tune import tune_config
 from optrace.tune.storage import (
     claim,
+    counted,
     heartbeat,
     lost,
     open_storage,
     open_study,
+    slot,
     this_process,
 )
 from tests.conftest import ROOT
@@ -386,3 +388,27 @@ def test_a_worker_killed_on_postgresql_costs_nothing(
     exactly_the_budget(url, killed=killed)
     assert invoke("tune", path, "--storage", url, "--study", "killed").exit_code == 0
     exactly_the_budget(url, killed=killed)
+
+
+def test_a_slot_lost_three_times_is_counted_failed_so_the_study_can_finish() -> None:
+    """Values that kill their process every time: after three losses the slot is a
+    failed trial, which counts, instead of a fourth try."""
+    storage = optuna.storages.InMemoryStorage()
+    study, study_id = open_study(storage, "s", seed=0, budget=2)
+    gone = {"host": this_process()["host"], "pid": 2**22 + 7, "token": "x"}  # no such pid
+    for _ in range(3):
+        trial = claim(study, storage, study_id, budget=2)
+        assert trial is not None and slot(storage.get_trial(trial._trial_id)) == 0
+        # Its process died; the next claim retires it and queues slot 0 again, until
+        # the third loss, after which the slot is a failed trial.
+        storage.set_trial_system_attr(trial._trial_id, "optrace:owner", gone)
+    done = claim(study, storage, study_id, budget=2)
+    assert done is not None and slot(storage.get_trial(done._trial_id)) == 1
+    study.tell(done, 1.0)
+    assert claim(study, storage, study_id, budget=2) is None
+    slots = {}
+    for t in counted(storage.get_all_trials(study_id), budget=2):
+        slots[slot(t)] = t
+    assert sorted(slots) == [0, 1]
+    failed = [t for t in slots.values() if t.state.name == "FAIL"]
+    assert len(failed) == 1 and "lost 3 times" in failed[0].system_attrs["optrace:error"]

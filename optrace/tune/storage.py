@@ -50,6 +50,11 @@ BEAT = "optrace:heartbeat"
 LOST = "optrace:lost"
 VOID = "optrace:void"
 FIXED = "fixed_params"
+ERROR = "optrace:error"
+#: Times a slot's trial may be lost before the slot is filled by a failed trial: values
+#: that kill their process every time (out of memory, a crash in an extension) must not
+#: stop every run of the study for good.
+RETRIES = 3
 
 #: Tries at creating a database's tables, which a peer may be creating at once.
 _SCHEMA_TRIES = 6
@@ -319,6 +324,16 @@ def _tidy(
         if place in by_slot:
             continue
         before = [t for t in trials if slot(t) == place and t.state == TrialState.FAIL]
+        if sum(LOST in t.system_attrs for t in before) >= RETRIES:
+            # Counted as failed, so that the study can finish.
+            study.add_trial(
+                optuna.trial.create_trial(
+                    state=TrialState.FAIL,
+                    system_attrs={SLOT: place, ERROR: f"its process was lost {RETRIES} times"},
+                )
+            )
+            changed = True
+            continue
         values: dict[str, Any] = {}
         if before:  # run again as it would have run: its values, or those it was queued with
             last = max(before, key=lambda t: t.number)
