@@ -73,9 +73,8 @@ def player_data(
     if scale == 1:
         background = _png(np.asarray(canvas.buffer_rgba()))
     picture = describe(scene, canvas.get_renderer(), height)
-    sweeps = {sweep.label: sweep for sweep in result.sweeps}
     racers = [
-        _racer(trace, look, scene, sweeps.get(trace.label))
+        _racer(trace, look, scene, result.sweep_of(trace.label))
         for trace, look in zip(result.traces, picture.racers, strict=True)
     ]
     if scale != 1:

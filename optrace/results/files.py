@@ -25,7 +25,7 @@ def swept_keys(result: RaceResult) -> list[str]:
 def combinations(result: RaceResult, trace: Trace) -> list[tuple[dict[str, Any], Trace]]:
     """A racer's runs by combination: each of its sweep's with its swept values, or
     its own trace alone with none."""
-    sweep = next((s for s in result.sweeps if s.label == trace.label), None)
+    sweep = result.sweep_of(trace.label)
     if sweep is None:
         return [({}, trace)]
     return [(sweep.params(i), t) for i, t in enumerate(sweep.traces)]

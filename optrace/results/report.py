@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from optrace._core.atomic import AtomicFile
@@ -284,11 +285,6 @@ def spread_json(s: Spread) -> dict[str, Any]:
     }
 
 
-def sweep_of(result: RaceResult, trace: Trace) -> Sweep | None:
-    """The sweep of ``trace``'s racer, if it has one."""
-    return next((s for s in result.sweeps if s.label == trace.label), None)
-
-
 def sweep_json(sweep: Sweep, result: RaceResult) -> list[dict[str, Any]]:
     """Each combination of a sweep, in grid order: its ``params``, and how it finished
     (for a swarm, its start with the lowest final loss; ``diverged`` and
@@ -310,12 +306,13 @@ def sweep_json(sweep: Sweep, result: RaceResult) -> list[dict[str, Any]]:
     return out
 
 
-def best_combination(sweep: Sweep, result: RaceResult) -> int | None:
-    """The combination with the lowest final loss among those none of whose runs
-    diverged or left the domain (the earliest on a tie), or None if every one did."""
+def best_combination(ended: Sequence[Summary]) -> int | None:
+    """Of a sweep's combinations, how each ``ended``: the one with the lowest final
+    loss among those none of whose runs diverged or left the domain (the earliest on
+    a tie), or None if every one did."""
     finished = [
         (s.final_loss, i)
-        for i, s in enumerate(summarize(t, result) for t in sweep.traces)
+        for i, s in enumerate(ended)
         if s.diverged == 0 and s.left == 0 and math.isfinite(s.final_loss)
     ]
     return min(finished)[1] if finished else None
@@ -329,18 +326,18 @@ def sweeps_table(result: RaceResult) -> list[str]:
 
     lines = []
     for sweep in result.sweeps:
-        best = best_combination(sweep, result)
-        written = summarize(sweep.traces[sweep.written], result)
-        lost = sum(1 for t in sweep.traces if (s := summarize(t, result)).diverged or s.left)
+        ended = [summarize(t, result) for t in sweep.traces]
+        best = best_combination(ended)
+        lost = sum(1 for s in ended if s.diverged or s.left)
         head = f"sweep of {sweep.label} ({len(sweep.traces)} combinations): "
         if best is None:
             lines.append(head + "every combination diverged or left the domain")
             continue
-        ended = summarize(sweep.traces[best], result)
+        written = ended[sweep.written].final_loss
         lines.append(
             head
-            + f"best {said(sweep.params(best))}: final loss {_number(ended.final_loss)}; "
-            + f"as written {said(sweep.params(sweep.written))}: {_number(written.final_loss)}"
+            + f"best {said(sweep.params(best))}: final loss {_number(ended[best].final_loss)}; "
+            + f"as written {said(sweep.params(sweep.written))}: {_number(written)}"
             + (f"; {lost} diverged or left the domain" if lost else "")
         )
     return lines
@@ -353,7 +350,7 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
     repeated = is_repeated(result)
     for trace in result.traces:
         best = summarize(trace, result)
-        sweep = sweep_of(result, trace)
+        sweep = result.sweep_of(trace.label)
         left = trace.left_domain_at(result.domain, result.ydomain)
         starts = [
             {

@@ -202,6 +202,10 @@ class RaceResult:
     axis: str = "epoch"
     sweeps: tuple[Sweep, ...] = ()
 
+    def sweep_of(self, label: str) -> Sweep | None:
+        """The sweep of the racer ``label``, if it has one."""
+        return next((s for s in self.sweeps if s.label == label), None)
+
     @property
     def dims(self) -> int:
         """1 or 2."""
