@@ -76,6 +76,7 @@ def step(
     mode: StepMode,
     loss: torch.Tensor | None = None,
     perturb: Callable[[torch.Tensor], None] | None = None,
+    evaluate: Callable[[], torch.Tensor] | None = None,
 ) -> None:
     """One epoch: zero_grad, loss.backward(), step(), as ``mode`` says.
 
@@ -93,11 +94,17 @@ def step(
         perturb: Called with each tensor after every backward(), before the step
             uses the gradient (gradient noise); inside the closure, once per
             evaluation.
+        evaluate: The loss at the current place, where it is not ``fn`` of the
+            stacked tensors: a model's, whose ``param`` are its parameters of
+            every shape (``fn`` is then not called).
     """
     params = [param] if isinstance(param, torch.Tensor) else list(param)
 
-    def evaluate() -> torch.Tensor:
+    def stacked_loss() -> torch.Tensor:
         return fn(stacked(param))
+
+    if evaluate is None:
+        evaluate = stacked_loss
 
     def backward(value: torch.Tensor) -> torch.Tensor:
         total = value.sum()

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from optrace._core.types import Minimum, Point, Range
+from optrace.results.landscape import Landscape
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class Trace:
         steps: Per run, the steps it took, where a budget of evaluations ended it
             before the race's last epoch; from there on its place, loss and count
             are held. None: every run raced every epoch (unless it diverged).
+        plane_loss: In a model race, shaped like ``x``: the training loss at the
+            weights on the plane where ``(x, y)`` is (see :class:`Landscape`); None
+            for a function.
+        off_plane: In a model race: the distance of the weights from the plane over
+            their distance from the initial weights (0 at epoch 0).
+        test_loss: In a model race with a test split: the loss on the held-out part.
+        test_accuracy: And with classes: the share of held-out examples classified right.
     """
 
     label: str
@@ -61,6 +69,10 @@ class Trace:
     failure: str | None = None
     evaluations: np.ndarray | None = None
     steps: np.ndarray | None = None
+    plane_loss: np.ndarray | None = None
+    off_plane: np.ndarray | None = None
+    test_loss: np.ndarray | None = None
+    test_accuracy: np.ndarray | None = None
 
     @property
     def raced(self) -> np.ndarray:
@@ -184,7 +196,10 @@ class RaceResult:
     axis counts: ``epoch``, or ``evaluation`` once :func:`optrace.results.axis.by_evaluations`
     has laid the traces out along their evaluations. ``sweeps``: each racer with a
     ``sweep:`` raced with every combination of its values (its trace in ``traces``
-    is the combination as written).
+    is the combination as written). ``landscape``: in a model race, the plane every
+    racer's weights are drawn on; ``surface`` is then its grid of training losses,
+    ``domain`` and ``ydomain`` its extent, and each trace's ``x``, ``y`` the racer's
+    coordinates on it.
     """
 
     title: str
@@ -201,6 +216,7 @@ class RaceResult:
     evaluations: int | None = None
     axis: str = "epoch"
     sweeps: tuple[Sweep, ...] = ()
+    landscape: Landscape | None = None
 
     def sweep_of(self, label: str) -> Sweep | None:
         """The sweep of the racer ``label``, if it has one."""
