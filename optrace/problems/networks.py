@@ -8,8 +8,6 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from optrace.optim.probe import seeded
-
 #: A model's loss: its output and the targets in, a scalar out.
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -46,7 +44,8 @@ def build_mlp(
     """
     sizes = [features, *widths, outputs]
     layers: list[nn.Module] = []
-    with seeded(seed):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
         for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
             if i:
                 layers.append(ACTIVATIONS[activation]())
