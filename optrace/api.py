@@ -29,6 +29,7 @@ from optrace.export.outputs import ANIMATIONS, check_basins, check_outputs, chec
 from optrace.render.options import SceneOptions
 from optrace.results import report
 from optrace.results.axis import by_evaluations
+from optrace.results.landscape import Landscape
 from optrace.results.trace import RaceResult, Trace
 from optrace.spec.loading import load_document, parse_config
 from optrace.spec.model import RaceConfig
@@ -40,6 +41,16 @@ if TYPE_CHECKING:
     from optrace.tune.tuner import TrialRecord, TuningResult
 
 Progress = Callable[[int], None]
+#: A trace's arrays beside ``x`` and ``loss``, one value per epoch of each run.
+ONE_PER_EPOCH = (
+    "lr",
+    "y",
+    "evaluations",
+    "plane_loss",
+    "off_plane",
+    "test_loss",
+    "test_accuracy",
+)
 #: Files to write: paths (the kind chosen by suffix) or :class:`Output`\ s.
 Files = Iterable[str | os.PathLike[str] | Output]
 
@@ -283,7 +294,7 @@ class Race:
 
     def __repr__(self) -> str:
         c = self.config
-        what = c.function.name or c.function.expr or "a callable"
+        what = _problem_name(c)
         return f"<optrace.Race {c.title!r}: {len(c.racers)} racers on {what}, {c.epochs} epochs>"
 
 
@@ -414,16 +425,20 @@ class RaceRun:
         out = {}
         for trace in self.result.traces:
             if trace.x.shape[0] == 1:
-                trace = replace(
-                    trace,
-                    x=trace.x[0],
-                    loss=trace.loss[0],
-                    lr=None if trace.lr is None else trace.lr[0],
-                    y=None if trace.y is None else trace.y[0],
-                    evaluations=None if trace.evaluations is None else trace.evaluations[0],
-                )
+                each: dict[str, Any] = {
+                    key: None if getattr(trace, key) is None else getattr(trace, key)[0]
+                    for key in ONE_PER_EPOCH
+                }
+                trace = replace(trace, x=trace.x[0], loss=trace.loss[0], **each)
             out[trace.label] = trace
         return out
+
+    @property
+    def landscape(self) -> Landscape | None:
+        """A model race's plane (None for a function): ``origin`` (P,), ``directions``
+        (2, P), ``explained`` (2,) for pca, the grid's axes ``alphas`` and ``betas``,
+        and its training ``losses`` (len(betas), len(alphas))."""
+        return self.result.landscape
 
     def summary(self) -> list[dict[str, Any]]:
         """Per racer, the fields of ``--summary`` JSON: final place and loss, best
@@ -636,6 +651,16 @@ def _fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     """``Race(...)``'s keywords as the YAML holds them: a function's name or expression,
     racers as mappings, lists for tuples."""
     data = dict(fields)
+    model = data.get("model")
+    if model is not None and not isinstance(model, Mapping):
+        # Your own module: its data, loss and the rest of the model block beside it.
+        own = {"module": model}
+        for key in ("data", "loss", "batch", "test", "target"):
+            if key in data:
+                own[key] = data.pop(key)
+        if isinstance(own.get("data"), list):
+            own["data"] = tuple(own["data"])
+        data["model"] = own
     if isinstance(data.get("function"), str):
         data["function"] = _function_of(data["function"])
     if "racers" in data and isinstance(data["racers"], (list, tuple)):
@@ -644,6 +669,20 @@ def _fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(data.get(key), tuple):
             data[key] = _lists(data[key])
     return data
+
+
+def _problem_name(config: RaceConfig) -> str:
+    """What a race races on, in a word or two."""
+    if config.model is not None:
+        data = config.model.data
+        return (
+            "your module"
+            if config.model.own
+            else f"a model on {data if isinstance(data, str) else data.get('csv')}"
+        )
+    function = config.function
+    assert function is not None
+    return function.name or function.expr or "a callable"
 
 
 def _function_of(text: str) -> Any:

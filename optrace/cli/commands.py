@@ -326,20 +326,7 @@ def validate(
         from optrace.api import Race
 
         plan = Race.from_yaml(config).plan(limits=not no_limits)
-        labels = ", ".join(r.label for r in plan.racers)
-        first = plan.starts[0]
-        at = (
-            f"(x, y) = ({first[0]!r}, {first[1]!r})"
-            if isinstance(first, tuple)
-            else f"x = {first!r}"
-        )
-        where = at if len(plan.starts) == 1 else f"{len(plan.starts)} starts"
-        if plan.repeats > 1:
-            where += f", {plan.repeats} times each"
-        typer.echo(
-            f"ok: {config}: {len(plan.racers)} racers ({labels}) on "
-            f"{plan.objective.name}, {plan.epochs} epochs from {where}"
-        )
+        typer.echo(f"ok: {config}: {plan.describe()}")
 
 
 @_command("list-functions")

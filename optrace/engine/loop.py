@@ -19,6 +19,10 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
     """Run every racer from each of the plan's starts, ``plan.repeats`` times, and
     every combination of a racer's sweep; ``progress`` hears of each racer-epoch of
     each run."""
+    if plan.model is not None:
+        from optrace.engine.model_loop import run_model
+
+        return run_model(plan, progress)
     traces: list[Trace] = []
     sweeps: list[Sweep] = []
     repeats = plan.repeats
@@ -31,7 +35,7 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
             if noise is None or noise.std == 0
             else NoiseSpec(noise.std, noise.relative, plan.seed, streams)
         )
-        fn, epochs, schedule = plan.objective.fn, plan.epochs, racer.schedule
+        fn, epochs, schedule = plan.function.fn, plan.epochs, racer.schedule
         if racer.sweep is None:
             ran = [
                 race_one(
@@ -84,7 +88,7 @@ def run(plan: RacePlan, progress: Callable[[int], None] | None = None) -> RaceRe
         epochs = max(int(t.raced.max()) for t in [*traces, *(t for s in sweeps for t in s.traces)])
         traces = [_cut(t, epochs) for t in traces]
         sweeps = [replace(s, traces=tuple(_cut(t, epochs) for t in s.traces)) for s in sweeps]
-    objective = plan.objective
+    objective = plan.function
     if objective.ydomain is None:
         curve_x, curve_y = objective.curve(plan.domain)
         surface = None

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from optrace._core.errors import ConfigError
+from optrace._core.keys import did_you_mean
 from optrace._core.types import Point, Range, describe_box
 from optrace.engine import cost
 from optrace.engine.labels import default_labels
@@ -18,9 +19,11 @@ from optrace.engine.sweep import SweepPlan, check_combinations
 from optrace.optim.optimizers import OptimizerSpec, resolve
 from optrace.optim.schedules import ScheduleSpec, resolve_schedule
 from optrace.problems.functions import build_function
+from optrace.problems.model import ModelProblem, build_problem
 from optrace.problems.objective import DTYPE, Objective
 from optrace.spec.loading import load_config
 from optrace.spec.model import AnimationConfig, NoiseConfig, RaceConfig
+from optrace.spec.training import PlaneConfig
 
 #: The config's dtype names.
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -52,7 +55,7 @@ class RacePlan:
     reaches them."""
 
     title: str
-    objective: Objective
+    objective: Objective | None
     domain: Range
     starts: tuple[Point, ...]
     epochs: int
@@ -62,6 +65,40 @@ class RacePlan:
     seed: int = 0
     repeats: int = 1
     evaluations: int | None = None
+    model: ModelProblem | None = None
+    plane: PlaneConfig | None = None
+    target: float | None = None
+
+    def describe(self) -> str:
+        """The race in a line: its racers, what they race on, how long, from where.
+
+        Examples:
+            >>> from optrace.api import Race
+            >>> Race.from_yaml("configs/seed.yaml").plan().describe()[:46]
+            '5 racers (SGD+momentum, Adam, Adagrad, Adadelt'
+        """
+        labels = ", ".join(r.label for r in self.racers)
+        if self.model is not None:
+            what, where = self.model.description, "the initial weights"
+        else:
+            first = self.starts[0]
+            where = (
+                f"(x, y) = ({first[0]!r}, {first[1]!r})"
+                if isinstance(first, tuple)
+                else f"x = {first!r}"
+            )
+            if len(self.starts) > 1:
+                where = f"{len(self.starts)} starts"
+            if self.repeats > 1:
+                where += f", {self.repeats} times each"
+            what = self.function.name
+        return f"{len(self.racers)} racers ({labels}) on {what}, {self.epochs} epochs from {where}"
+
+    @property
+    def function(self) -> Objective:
+        """The function raced (a model race has none)."""
+        assert self.objective is not None, "a function race has an objective"
+        return self.objective
 
 
 def prepare(
@@ -80,7 +117,9 @@ def prepare(
             and epochs (a tuning's): its function and racers are taken as they are,
             not built and probed again.
     """
-    objective = _objective(config) if like is None else like.objective
+    if config.model is not None:
+        return _prepare_model(config, folder, limits, like)
+    objective = _objective(config) if like is None else like.function
     dims = objective.dims
     if limits:
         runs = _start_count(config, dims) * config.repeats
@@ -127,6 +166,7 @@ def prepare(
 def _objective(config: RaceConfig) -> Objective:
     """The config's function, built, and refused where its view cannot show it."""
     function = config.function
+    assert function is not None, "a function race has a function"
     objective = build_function(
         function.name,
         function.params,
@@ -289,3 +329,80 @@ def _described(config: RaceConfig, start: Point) -> str:
     if config.starts is None and config.start == "random":
         return f"the random start {_show_point(start)} (seed {config.seed})"
     return _show_point(start)
+
+
+def _prepare_model(
+    config: RaceConfig, folder: Path | None, limits: bool, like: RacePlan | None
+) -> RacePlan:
+    """The plan of a model race: its problem built, every racer's optimizer probed on
+    a copy of the network, the plane's racers named."""
+    from optrace.optim.models import resolve_for_model
+
+    assert config.model is not None
+    dtype = DTYPES[config.dtype]
+    if like is not None and like.model is not None:
+        problem, racers = like.model, like.racers
+    else:
+        problem = build_problem(config.model, config.seed, dtype, folder)
+        probe_limit = cost.PROBE_SECONDS * 10 if limits else None
+        specs = [
+            resolve_for_model(
+                r.optimizer,
+                r.hyperparameters,
+                f"racers[{i}]",
+                problem.module,
+                problem.evaluator,
+                folder,
+                probe_limit,
+                base_optimizer=r.base_optimizer,
+                wraps=None if r.wraps is None else r.wraps.as_mapping(),
+            )
+            for i, r in enumerate(config.racers)
+        ]
+        schedules = [
+            None
+            if r.schedule is None
+            else resolve_schedule(
+                r.schedule,
+                f"racers[{i}].schedule",
+                spec,
+                _quadratic,
+                torch.tensor([1.0, 1.0], dtype=DTYPE),
+                folder,
+            )
+            for i, (r, spec) in enumerate(zip(config.racers, specs, strict=True))
+        ]
+        racers = _racer_plans(config, specs, schedules, [None] * len(specs))
+    plane = config.planed
+    if plane.racers is not None:
+        labels = [r.label for r in racers]
+        for j, name in enumerate(plane.racers):
+            if name not in labels:
+                raise ConfigError(
+                    f"plane.racers[{j}]",
+                    f"no racer is labelled '{name}'{did_you_mean(name, labels)}; the racers "
+                    f"are {', '.join(labels)}",
+                )
+    if limits:
+        cost.check_animation(config.animation.frame_count(config.steps), config.animation.pixels)
+    return RacePlan(
+        title=config.title,
+        objective=None,
+        domain=(-1.0, 1.0),
+        starts=(0.0,),
+        epochs=config.steps,
+        racers=racers,
+        animation=config.animation,
+        tolerance=config.tolerance,
+        seed=config.seed,
+        repeats=1,
+        evaluations=config.evaluations,
+        model=problem,
+        plane=plane,
+        target=config.model.target,
+    )
+
+
+def _quadratic(x: torch.Tensor) -> torch.Tensor:
+    """What a schedule is checked on: it steps an optimizer, not the model."""
+    return (x**2).sum(-1)

@@ -3,6 +3,7 @@ it may be trained with."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -39,14 +40,15 @@ def build_mlp(
         >>> net = build_mlp(64, [32], 10, "tanh", 0, torch.float64)
         >>> [tuple(p.shape) for p in net.parameters()]
         [(32, 64), (32,), (10, 32), (10,)]
-        >>> bool((build_mlp(64, [32], 10, "tanh", 0, torch.float64)[0].weight == net[0].weight).all())
+        >>> again = build_mlp(64, [32], 10, "tanh", 0, torch.float64)
+        >>> bool((again[0].weight == net[0].weight).all())
         True
     """
     sizes = [features, *widths, outputs]
     layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             if i:
                 layers.append(ACTIVATIONS[activation]())
             layers.append(nn.Linear(fan_in, fan_out, dtype=dtype))

@@ -31,6 +31,15 @@ def combinations(result: RaceResult, trace: Trace) -> list[tuple[dict[str, Any],
     return [(sweep.params(i), t) for i, t in enumerate(sweep.traces)]
 
 
+#: A model race's columns after ``loss``, each a trace's array of that name.
+MODEL_COLUMNS = ("plane_loss", "off_plane", "test_loss", "test_accuracy")
+
+
+def model_columns(result: RaceResult) -> list[str]:
+    """The model columns some racer of ``result`` records (none for a function)."""
+    return [k for k in MODEL_COLUMNS if any(getattr(t, k) is not None for t in result.traces)]
+
+
 def _counts(trace: Trace, start: int, last: int) -> list[int | None]:
     """A run's gradient evaluations by each epoch through ``last`` (None if not counted)."""
     if trace.evaluations is None:
@@ -42,6 +51,7 @@ def _counts(trace: Trace, start: int, last: int) -> list[int | None]:
 def _rows(result: RaceResult) -> list[list[Any]]:
     swarm, repeated = is_swarm(result), is_repeated(result)
     keys = swept_keys(result)
+    extra = model_columns(result)
     rows: list[list[Any]] = []
     for racer in result.traces:
         for params, trace in combinations(result, racer):
@@ -53,6 +63,11 @@ def _rows(result: RaceResult) -> list[list[Any]]:
                 if trace.y is not None:
                     columns.append(trace.y[s, : last + 1].tolist())
                 columns.append(trace.loss[s, : last + 1].tolist())
+                for key in extra:
+                    values = getattr(trace, key)
+                    columns.append(
+                        [""] * (last + 1) if values is None else values[s, : last + 1].tolist()
+                    )
                 rows.extend(
                     [*head, e, *values] for e, values in enumerate(zip(*columns, strict=True))
                 )
@@ -72,6 +87,11 @@ def _runs_json(trace: Trace, result: RaceResult) -> list[dict[str, Any]]:
             **({} if trace.y is None else {"y": trace.y[s, : last + 1].tolist()}),
             "loss": trace.loss[s, : last + 1].tolist(),
             **({} if trace.lr is None else {"lr": trace.lr[s, : last + 1].tolist()}),
+            **{
+                key: getattr(trace, key)[s, : last + 1].tolist()
+                for key in MODEL_COLUMNS
+                if getattr(trace, key) is not None
+            },
         }
         for s, last in enumerate(trace.last_epoch)
     ]
@@ -100,8 +120,20 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
             }
         )
     budget = None if result.evaluations is None else {"evaluations": result.evaluations}
+    land = result.landscape
+    plane = (
+        {}
+        if land is None
+        else {
+            "plane": {
+                "kind": land.kind,
+                "explained": None if land.explained is None else land.explained.tolist(),
+            }
+        }
+    )
     return {
         "function": result.function,
+        **plane,
         "epochs": result.epochs,
         "budget": budget,
         "racers": racers,
@@ -111,8 +143,9 @@ def traces_json(result: RaceResult) -> dict[str, Any]:
 def write_traces(result: RaceResult, out: AtomicFile) -> None:
     """Write CSV (``racer,epoch,evaluations,x,loss``, or ``...,x,y,loss`` in 2-D, with
     ``start`` after ``racer`` for a swarm, and ``start,repeat`` with repeats; with a
-    sweep, a column per swept key after ``racer`` and every combination's rows;
-    floats as repr) or JSON, by suffix."""
+    sweep, a column per swept key after ``racer`` and every combination's rows; a
+    model race adds ``plane_loss,off_plane`` and, with a test split,
+    ``test_loss,test_accuracy`` after ``loss``; floats as repr) or JSON, by suffix."""
     try:
         with open(out.path, "w", encoding="utf-8", newline="") as fh:
             if out.target.suffix.lower() == ".json":
@@ -121,7 +154,9 @@ def write_traces(result: RaceResult, out: AtomicFile) -> None:
             else:
                 writer = csv.writer(fh, lineterminator="\n")
                 place = ["x"] if result.dims == 1 else ["x", "y"]
-                writer.writerow([*_head(result), "epoch", "evaluations", *place, "loss"])
+                writer.writerow(
+                    [*_head(result), "epoch", "evaluations", *place, "loss", *model_columns(result)]
+                )
                 writer.writerows(_rows(result))
     except OSError as exc:
         raise OutputError(f"cannot write '{out.target}': {exc.strerror}") from None

@@ -29,6 +29,10 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.1%}"
+
+
 def _place(s: Summary) -> str:
     x = _number(s.final_x)
     return x if s.final_y is None else f"{x}, {_number(s.final_y)}"
@@ -94,6 +98,13 @@ def summary_table(result: RaceResult) -> str:
     header = ["racer", place, "final loss", "best loss", "best epoch", "reached", "to min"]
     budget = result.evaluations is not None
     header += ["epochs", "evals"] if budget else ["evals"]
+    model = result.landscape is not None
+    if model:
+        # No known minimum: the target loss, how far off the plane, the held-out part.
+        header[header.index("to min")] = "off plane"
+        tested = any(t.test_loss is not None for t in result.traces)
+        classes = any(t.test_accuracy is not None for t in result.traces)
+        header += [*(["test loss"] if tested else []), *(["test acc"] if classes else [])]
     many = is_swarm(result)
     if many:
         gap = "gap" if result.minima else "loss"
@@ -108,10 +119,17 @@ def summary_table(result: RaceResult) -> str:
             _number(s.best_loss),
             str(s.best_epoch),
             "never" if s.reached_at is None else str(s.reached_at),
-            "-" if s.distance is None else f"{s.distance:.3g}",
+            (
+                ("-" if s.max_off_plane is None else f"{s.max_off_plane:.0%}")
+                if model
+                else ("-" if s.distance is None else f"{s.distance:.3g}")
+            ),
             *([str(s.epochs)] if budget else []),
             "-" if s.evaluations is None else str(s.evaluations),
         ]
+        if model:
+            cells += ["-" if s.test_loss is None else _number(s.test_loss)] if tested else []
+            cells += [_percent(s.test_accuracy)] if classes else []
         if many:
             cells += _spread_cells(spread(trace, result))
         rows.append([*cells, _note(s, trace)])
@@ -264,6 +282,15 @@ def _summary_fields(s: Summary) -> dict[str, Any]:
         "evaluations": s.evaluations,
         "nearest_minimum": jsonable(s.nearest_minimum),
         "distance_to_minimum": s.distance,
+        **(
+            {}
+            if s.max_off_plane is None
+            else {
+                "max_off_plane": s.max_off_plane,
+                "test_loss": s.test_loss,
+                "test_accuracy": s.test_accuracy,
+            }
+        ),
     }
 
 
@@ -378,7 +405,26 @@ def summary_json(result: RaceResult) -> dict[str, Any]:
             }
         )
     lowest = result.minima[0] if result.minima else None
+    land = result.landscape
+    plane = (
+        {}
+        if land is None
+        else {
+            "target": result.target,
+            "plane": {
+                "kind": land.kind,
+                "explained": None if land.explained is None else land.explained.tolist(),
+                "max_off_plane": max(
+                    (r["max_off_plane"] for r in racers if r["max_off_plane"] is not None),
+                    default=None,
+                ),
+                "grid_examples": land.examples,
+                "training_examples": land.total,
+            },
+        }
+    )
     return {
+        **plane,
         "function": result.function,
         "epochs": result.epochs,
         "budget": None if result.evaluations is None else {"evaluations": result.evaluations},

@@ -20,6 +20,8 @@ class Summary:
         start: The row summarised (with repeats, run ``start * repeats + repeat``).
         diverged: How many starts diverged, and ``diverged_at`` the epoch of the first.
         epochs: The steps the start took to its last finite epoch.
+        max_off_plane: In a model race, the largest ``off_plane`` of its path;
+            ``test_loss`` and ``test_accuracy`` at its last epoch, with a test split.
         evaluations: The gradient evaluations it used in all, the step it diverged
             at too (None if not counted), and ``reached_at_evaluations`` those it had
             used by ``reached_at``.
@@ -42,12 +44,20 @@ class Summary:
     epochs: int = 0
     evaluations: int | None = None
     reached_at_evaluations: int | None = None
+    max_off_plane: float | None = None
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+
+
+def _at(values: np.ndarray | None, start: int, epoch: int) -> float | None:
+    return None if values is None else float(values[start, epoch])
 
 
 def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Summary:
     """How ``trace`` finished: of ``start``, or for a swarm by default of the start
     with the lowest final loss. ``reached_at`` is the first epoch whose loss came
-    within ``result.tolerance`` of the lowest known minimum; ``distance`` is the
+    within ``result.tolerance`` of the lowest known minimum (in a model race, at or
+    below ``result.target``); ``distance`` is the
     Euclidean distance from the final place to the nearest known minimum."""
     last = trace.last_epoch
     rows = np.arange(len(last))
@@ -71,6 +81,10 @@ def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Sum
         reached_at = int(hits[0]) if hits.size else None
         closest = min(result.minima, key=away)
         nearest, distance = closest.point, away(closest)
+    elif result.target is not None:
+        hits = np.flatnonzero(losses <= result.target)
+        reached_at = int(hits[0]) if hits.size else None
+    off = None if trace.off_plane is None else trace.off_plane[start, : last[start] + 1]
     return Summary(
         label=trace.label,
         start=start,
@@ -89,6 +103,9 @@ def summarize(trace: Trace, result: RaceResult, start: int | None = None) -> Sum
         epochs=int(last[start]),
         evaluations=trace.used(start, int(trace.raced[start])),
         reached_at_evaluations=None if reached_at is None else trace.used(start, reached_at),
+        max_off_plane=None if off is None else float(np.nanmax(off)),
+        test_loss=_at(trace.test_loss, start, int(last[start])),
+        test_accuracy=_at(trace.test_accuracy, start, int(last[start])),
     )
 
 

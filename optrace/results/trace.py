@@ -199,7 +199,9 @@ class RaceResult:
     is the combination as written). ``landscape``: in a model race, the plane every
     racer's weights are drawn on; ``surface`` is then its grid of training losses,
     ``domain`` and ``ydomain`` its extent, and each trace's ``x``, ``y`` the racer's
-    coordinates on it.
+    coordinates on it. ``target``: the loss a model race's racer has reached once its
+    loss is at or below it (the model block's ``target``, else the best loss any racer
+    reached plus ``tolerance``).
     """
 
     title: str
@@ -217,6 +219,7 @@ class RaceResult:
     axis: str = "epoch"
     sweeps: tuple[Sweep, ...] = ()
     landscape: Landscape | None = None
+    target: float | None = None
 
     def sweep_of(self, label: str) -> Sweep | None:
         """The sweep of the racer ``label``, if it has one."""

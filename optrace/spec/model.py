@@ -28,6 +28,7 @@ from optrace._core.keys import show
 from optrace._core.types import Box, Range
 from optrace.spec.fields import AtPath, Count, Number, is_number, point, swarm
 from optrace.spec.sweep import SweepRange, sweep_axes
+from optrace.spec.training import ModelConfig, PlaneConfig
 from optrace.spec.tune import RacerTune, TuneConfig
 
 RESERVED_RACER_KEYS = (
@@ -431,8 +432,17 @@ class RaceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: str = Field(default="optimizer analysis", description="The animation's title.")
-    function: FunctionConfig = Field(
-        description="A test function by name (peaks-slice), or {name: ..., and its parameters}."
+    function: FunctionConfig | None = Field(
+        default=None,
+        description="A test function by name (peaks-slice), or {name: ..., and its parameters}.",
+    )
+    model: ModelConfig | None = Field(
+        default=None,
+        description="Instead of a function: a network's training loss, {data: digits, net: [32]}.",
+    )
+    plane: PlaneConfig | None = Field(
+        default=None,
+        description="A model race's plane: {kind: pca, grid: 41} (the default).",
     )
     domain: Box | None = Field(
         default=None,
@@ -518,6 +528,37 @@ class RaceConfig(BaseModel):
     @classmethod
     def _domain_form(cls, v: Any) -> Box | None:
         return _box(v, "domain")
+
+    @model_validator(mode="after")
+    def _function_or_model(self) -> RaceConfig:
+        if self.function is not None and self.model is not None:
+            raise AtPath("model", "give either 'function' or 'model', not both")
+        if self.function is None and self.model is None:
+            raise AtPath(
+                "function",
+                "required key is missing; add e.g. 'function: rosenbrock', or 'model: "
+                "{data: digits}'",
+            )
+        if self.model is None:
+            if self.plane is not None:
+                raise AtPath("plane", "only a model race has a plane; remove it or add 'model'")
+            return self
+        # One initial point (the weights), drawn without noise or a sweep, for now.
+        for key in ("start", "starts", "domain", "noise", "repeats"):
+            if key in self.model_fields_set:
+                raise AtPath(key, f"a model race starts from its initial weights; remove '{key}'")
+        for i, racer in enumerate(self.racers):
+            for key in ("sweep", "noise"):
+                if getattr(racer, key) is not None:
+                    raise AtPath(
+                        f"racers[{i}].{key}", f"a model race takes no '{key}' yet; remove it"
+                    )
+        return self
+
+    @property
+    def planed(self) -> PlaneConfig:
+        """The model race's plane: as written, else the default (pca, 41 x 41)."""
+        return self.plane if self.plane is not None else PlaneConfig()
 
     @model_validator(mode="after")
     def _start_or_starts(self) -> RaceConfig:

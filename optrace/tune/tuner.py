@@ -128,9 +128,7 @@ class TuningPlan:
         spec = replace(spec, hyperparameters={**spec.hyperparameters, **params})
         plan = self.tuning
         box = (
-            [plan.domain]
-            if plan.objective.ydomain is None
-            else [plan.domain, plan.objective.ydomain]
+            [plan.domain] if plan.function.ydomain is None else [plan.domain, plan.function.ydomain]
         )
         low = np.array([b[0] for b in box])
         high = np.array([b[1] for b in box])
@@ -143,7 +141,7 @@ class TuningPlan:
         noise = target.racer.noise
         ran = race_one(
             spec,
-            plan.objective.fn,
+            plan.function.fn,
             plan.starts,
             plan.epochs,
             None,
@@ -364,11 +362,11 @@ def prepare_tuning(
         if exc.path.startswith(("starts", "epochs")):
             raise ConfigError(f"tune.{exc.path}", exc.message) from None
         raise
-    fstar = tuning.objective.minima[0].value if tuning.objective.minima else None
+    fstar = tuning.function.minima[0].value if tuning.function.minima else None
     if fstar is None and settings.objective in NEEDS_MINIMUM:
         raise ConfigError(
             "tune.objective",
-            f"{tuning.objective.name} has no known minimum f*, so '{settings.objective}' "
+            f"{tuning.function.name} has no known minimum f*, so '{settings.objective}' "
             "cannot be measured; use 'final-loss'",
         )
     first = tuning.starts[0]
@@ -381,7 +379,7 @@ def prepare_tuning(
         space = racer.tune.space if isinstance(racer.tune, RacerTune) else settings.space
         path = f"racers[{i}].tune.space" if own else "tune.space"
         params = resolve_space(
-            space, planned.optimizer, path, f"racers[{i}]", tuning.objective.fn, start
+            space, planned.optimizer, path, f"racers[{i}]", tuning.function.fn, start
         )
         targets.append(Target(i, race.racers[i].label, planned, params))
     return TuningPlan(config, settings, race, tuning, fstar, tuple(targets), folder, limits)
@@ -690,7 +688,7 @@ def _settings(
         "seed": plan.config.seed,
         "tolerance": plan.tuning.tolerance,
         "minimum": plan.fstar,
-        "function": plan.tuning.objective.name,
+        "function": plan.tuning.function.name,
         "sampler": f"TPESampler(seed={plan.config.seed}), one study per racer",
         "worst": WORST,
         "storage": url,
