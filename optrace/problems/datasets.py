@@ -332,13 +332,18 @@ def _load_csv(
         raise ConfigError(csv_path, f"{name} has no feature column besides '{target}'")
     column = header.index(target)
     feature_names = [h for i, h in enumerate(header) if i != column]
-    X = np.empty((len(rows), len(feature_names)), dtype=np.float64)
-    raw_targets: list[tuple[int, str]] = []
-    for r, (line, cells) in enumerate(rows):
-        raw_targets.append((line, cells[column]))
-        features = cells[:column] + cells[column + 1 :]
-        for c, cell in enumerate(features):
-            X[r, c] = _number(cell, f"line {line} of {name}, column '{feature_names[c]}'", csv_path)
+    features = [cells[:column] + cells[column + 1 :] for _, cells in rows]
+    try:
+        # The fast path; the loop below only finds a bad cell's place, to name it.
+        X = np.array([list(map(float, cells)) for cells in features], dtype=np.float64)
+        clean = bool(np.isfinite(X).all())
+    except ValueError:
+        clean = False
+    if not clean:
+        for (line, _), cells in zip(rows, features, strict=True):
+            for c, cell in enumerate(cells):
+                _number(cell, f"line {line} of {name}, column '{feature_names[c]}'", csv_path)
+    raw_targets = [(line, cells[column]) for line, cells in rows]
     y, labels = _targets(raw_targets, name, target, task, csv_path)
     return name, X, y, labels
 
