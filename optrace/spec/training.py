@@ -23,7 +23,11 @@ _DATA_SCHEMA = {
         {"type": "string", "description": "digits, iris, wine, breast_cancer, diabetes or moons"},
         {
             "type": "object",
-            "properties": {"csv": {"type": "string"}, "target": {"type": "string"}},
+            "properties": {
+                "csv": {"type": "string"},
+                "target": {"type": "string"},
+                "task": {"type": "string", "enum": ["classification", "regression"]},
+            },
             "required": ["csv", "target"],
             "additionalProperties": False,
         },
