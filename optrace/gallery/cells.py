@@ -97,6 +97,15 @@ def function_names(config: GalleryConfig) -> list[str]:
     return list(config.functions)
 
 
+def row_names(config: GalleryConfig) -> list[str]:
+    """The gallery's rows: its functions, then its models by name (each name once)."""
+    functions = function_names(config)
+    for name in config.models:
+        if name in functions:
+            raise ConfigError(f"models.{name}", f"'{name}' is already a function of the gallery")
+    return [*functions, *config.models]
+
+
 def racers_of(config: GalleryConfig) -> list[tuple[str, dict[str, Any]]]:
     """Each racer of the gallery as ``(name, racer mapping)``: for ``torch.optim``,
     every optimizer that can race, at its defaults."""
@@ -141,19 +150,24 @@ def plan_cells(config: GalleryConfig, base_dir: Path | None = None) -> list[Cell
         # would only cover the epoch counter.
         animation["legend"] = False
     cells = []
+    rows: list[tuple[str, dict[str, Any]]] = [(f, {"function": f}) for f in functions]
+    rows += [
+        (name, {"model": block.model_dump(exclude_unset=True)})
+        for name, block in config.models.items()
+    ]
     for name, racer in racers_of(config):
         source = _source(racer, base_dir)
-        for function in functions:
+        for function, problem in rows:
             race: dict[str, Any] = {
                 "title": f"{name} on {function}",
-                "function": function,
+                **problem,
                 **config.length,
                 "seed": config.seed,
                 "tolerance": config.tolerance,
                 "racers": [{**racer, "label": name}],
                 "animation": animation,
             }
-            if config.starts is not None:
+            if config.starts is not None and "function" in problem:
                 race["starts"] = config.starts
             if config.tune is not None:
                 race["tune"] = config.tune.model_dump(mode="json", exclude_unset=True)

@@ -19,7 +19,7 @@ from optrace._core.atomic import Output, opened
 from optrace._core.errors import ConfigError, OutputError, UsageError
 from optrace._core.jsonable import jsonable
 from optrace._core.progress import progress_bar
-from optrace.gallery.cells import Cell, CellResult, function_names, plan_cells, run_cell
+from optrace.gallery.cells import Cell, CellResult, plan_cells, row_names, run_cell
 from optrace.gallery.site import contact_png, index_html, summary_csv
 from optrace.spec.gallery import GalleryConfig, load_gallery
 
@@ -225,7 +225,7 @@ def make_gallery(
     """
     if site.exists() and not site.is_dir():
         raise OutputError(f"cannot write '{site}': it is not a folder")
-    functions = function_names(config)
+    functions = row_names(config)
     cells = plan_cells(config, base_dir) if cells is None else cells
     site.mkdir(parents=True, exist_ok=True)
     done: dict[int, CellResult] = {}

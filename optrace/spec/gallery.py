@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from optrace._core.errors import ConfigError
 from optrace._core.keys import did_you_mean, show
-from optrace.spec.fields import Count, swarm
+from optrace.spec.fields import AtPath, Count, swarm
 from optrace.spec.loading import error_message, read_document
 from optrace.spec.model import AnimationConfig, BudgetConfig, RacerConfig, check_length
+from optrace.spec.training import ModelConfig
 from optrace.spec.tune import TuneConfig
 
 #: Function groups a gallery may name instead of a list.
@@ -27,7 +28,12 @@ class GalleryConfig(BaseModel):
 
     title: str = Field(default="optimizer gallery", description="The page's title.")
     functions: list[str] | Literal["all-1d", "all-2d", "all"] = Field(
-        description="Built-in function names, or all-1d / all-2d / all."
+        default_factory=list, description="Built-in function names, or all-1d / all-2d / all."
+    )
+    models: dict[str, ModelConfig] = Field(
+        default_factory=dict,
+        description="Rows that are models, by name: {digits-mlp: {data: digits, net: [32]}}; "
+        "each cell trains the network and draws it on its PCA plane.",
     )
     optimizers: str | list[RacerConfig] = Field(
         description="'torch.optim' or a package such as pytorch_optimizer (every optimizer "
@@ -64,6 +70,15 @@ class GalleryConfig(BaseModel):
         check_length(self.epochs, self.budget)
         return self
 
+    @model_validator(mode="after")
+    def _some_rows(self) -> GalleryConfig:
+        if not self.functions and not self.models:
+            raise AtPath(
+                "functions",
+                "name at least one function, e.g. [rosenbrock], or a model under 'models'",
+            )
+        return self
+
     @property
     def length(self) -> dict[str, Any]:
         """A cell's race length as its config writes it: ``epochs`` or ``budget``."""
@@ -78,8 +93,6 @@ class GalleryConfig(BaseModel):
             raise ValueError(
                 f"expected a list of names or one of {', '.join(GROUPS)}, got {show(v)}"
             )
-        if isinstance(v, list) and not v:
-            raise ValueError("name at least one function, e.g. [rosenbrock]")
         return v
 
     @field_validator("starts", mode="before")

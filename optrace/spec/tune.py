@@ -15,7 +15,16 @@ from optrace._core.keys import did_you_mean, show
 from optrace.spec.fields import AtPath, Count, Number, swarm
 
 #: What ``optrace tune`` can minimise; all but ``final-loss`` need the lowest known minimum f*.
-OBJECTIVES = ("final-gap", "best-gap", "mean-log-gap", "epochs-to-tolerance", "final-loss")
+OBJECTIVES = (
+    "final-gap",
+    "best-gap",
+    "mean-log-gap",
+    "epochs-to-tolerance",
+    "final-loss",
+    "test-accuracy",
+)
+#: What a model race's trial may minimise: it has no known minimum.
+MODEL_OBJECTIVES = ("final-loss", "test-accuracy")
 
 
 class SearchRange(BaseModel):

@@ -34,7 +34,7 @@ from optrace.results.axis import steps_within
 from optrace.results.summary import Quartiles, quartiles
 from optrace.spec.model import RaceConfig, RacerConfig
 from optrace.spec.sweep import sweep_with
-from optrace.spec.tune import RacerTune, TuneConfig
+from optrace.spec.tune import MODEL_OBJECTIVES, RacerTune, TuneConfig
 from optrace.tune.objectives import NEEDS_MINIMUM, score
 from optrace.tune.space import Param, resolve_space
 from optrace.tune.storage import (
@@ -101,7 +101,9 @@ def _tuning_config(config: RaceConfig, settings: TuneConfig, seed: int) -> RaceC
     length, epochs or a budget of evaluations, unless tune.epochs says), drawn from
     ``seed``."""
     length = {} if settings.epochs is None else {"epochs": settings.epochs, "budget": None}
-    return config.model_copy(update={"starts": settings.starts, "seed": seed, **length})
+    # A model race starts from its initial weights: the seed draws those.
+    starts = {} if config.model is not None else {"starts": settings.starts}
+    return config.model_copy(update={**starts, "seed": seed, **length})
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class TuningPlan:
         spec = target.racer.optimizer
         spec = replace(spec, hyperparameters={**spec.hyperparameters, **params})
         plan = self.tuning
+        if plan.model is not None:
+            return self._evaluate_model(replace(target.racer, optimizer=spec))
         box = (
             [plan.domain] if plan.function.ydomain is None else [plan.domain, plan.function.ydomain]
         )
@@ -166,6 +170,23 @@ class TuningPlan:
             rows = np.arange(len(loss))[:, None]
             loss = loss[rows, steps_within(ran.evaluations, ran.steps, k)]
         return score(self.settings.objective, loss, self.fstar, plan.tolerance, ran.stopped)
+
+    def _evaluate_model(self, racer: RacerPlan) -> float:
+        """A model race's trial: ``racer`` trained once from the initial weights,
+        scored by its final training loss, or minus its final test accuracy; ``inf``
+        where it diverged."""
+        from optrace.engine.model_race import race_model
+
+        plan = self.tuning
+        assert plan.model is not None
+        ran = race_model(racer, plan.model, plan.epochs, plan.seed, budget=plan.evaluations)
+        last = ran.steps
+        if not np.isfinite(ran.loss[last]) or ran.failure is not None:
+            return math.inf
+        if self.settings.objective == "test-accuracy":
+            assert ran.test_accuracy is not None
+            return -float(ran.test_accuracy[last])
+        return float(ran.loss[last])
 
     def reseeded(self, seed: int) -> TuningPlan:
         """This tuning with ``seed`` in place of the race's: its random tuning starts
@@ -362,6 +383,14 @@ def prepare_tuning(
         if exc.path.startswith(("starts", "epochs")):
             raise ConfigError(f"tune.{exc.path}", exc.message) from None
         raise
+    if tuning.model is not None:
+        return _model_tuning(config, settings, race, tuning, folder, limits)
+    if settings.objective == "test-accuracy":
+        raise ConfigError(
+            "tune.objective",
+            f"test-accuracy measures a model race; {tuning.function.name} is a function: use "
+            "'final-gap' or 'final-loss'",
+        )
     fstar = tuning.function.minima[0].value if tuning.function.minima else None
     if fstar is None and settings.objective in NEEDS_MINIMUM:
         raise ConfigError(
@@ -383,6 +412,49 @@ def prepare_tuning(
         )
         targets.append(Target(i, race.racers[i].label, planned, params))
     return TuningPlan(config, settings, race, tuning, fstar, tuple(targets), folder, limits)
+
+
+def _model_tuning(
+    config: RaceConfig,
+    settings: TuneConfig,
+    race: RacePlan,
+    tuning: RacePlan,
+    folder: Path | None,
+    limits: bool,
+) -> TuningPlan:
+    """The tuning of a model race: its objective one a model can measure, each
+    racer's space checked against its optimizer's constructor."""
+    assert tuning.model is not None
+    if settings.objective not in MODEL_OBJECTIVES:
+        raise ConfigError(
+            "tune.objective",
+            f"a model race has no known minimum, so '{settings.objective}' cannot be "
+            f"measured; use {' or '.join(repr(o) for o in MODEL_OBJECTIVES)}",
+        )
+    if settings.objective == "test-accuracy" and (
+        tuning.model.X_test is None or tuning.model.classes is None
+    ):
+        raise ConfigError(
+            "tune.objective",
+            "test-accuracy needs held-out classes: give the model a test split "
+            "(model: {test: 0.2}) of a classification, or use 'final-loss'",
+        )
+    start = torch.tensor([1.0, 1.0], dtype=DTYPE)
+    targets = []
+    for i, (racer, planned) in enumerate(zip(config.racers, tuning.racers, strict=True)):
+        if racer.tune is False:
+            continue
+        own = isinstance(racer.tune, RacerTune)
+        space = racer.tune.space if isinstance(racer.tune, RacerTune) else settings.space
+        path = f"racers[{i}].tune.space" if own else "tune.space"
+        # The bounds are probed on a small function: they are constructor keywords.
+        params = resolve_space(space, planned.optimizer, path, f"racers[{i}]", _bowl, start)
+        targets.append(Target(i, race.racers[i].label, planned, params))
+    return TuningPlan(config, settings, race, tuning, None, tuple(targets), folder, limits)
+
+
+def _bowl(x: torch.Tensor) -> torch.Tensor:
+    return (x**2).sum(-1)
 
 
 def study_name(prefix: str, target: Target) -> str:
@@ -688,7 +760,11 @@ def _settings(
         "seed": plan.config.seed,
         "tolerance": plan.tuning.tolerance,
         "minimum": plan.fstar,
-        "function": plan.tuning.function.name,
+        "function": (
+            plan.tuning.model.description
+            if plan.tuning.model is not None
+            else plan.tuning.function.name
+        ),
         "sampler": f"TPESampler(seed={plan.config.seed}), one study per racer",
         "worst": WORST,
         "storage": url,
