@@ -62,6 +62,27 @@ def landscape_race(
         test losses; the grid as its surface.
     """
     import torch
+
+    threads = torch.get_num_threads()
+    # A network this small trains fastest on one thread (more fight over shared cores).
+    torch.set_num_threads(1)
+    try:
+        return _race(racers, epochs, kind, grid, test, examples, seed, title)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _race(
+    racers: Sequence[tuple[str, dict[str, Any], str]],
+    epochs: int,
+    kind: str,
+    grid: int,
+    test: bool,
+    examples: int | None,
+    seed: int,
+    title: str,
+) -> RaceResult:
+    import torch
     from torch.func import functional_call
 
     from optrace.problems.networks import build_mlp
