@@ -71,6 +71,7 @@ collect_ignore = ["scripts"]
 #: test goes wherever a worker is free.
 ONE_WORKER = {
     "test_gallery",
+    "test_landscape_pictures",
     "test_notebook",
     "test_player",
     "test_player_sweep",

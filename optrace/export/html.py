@@ -125,6 +125,7 @@ def _racer(
         "colour": look.colour,
         "legend": look.legend,
         "panelLine": look.panel_line,
+        "accuracyLine": look.accuracy_line,
         "band": None if band is None else {"colour": band["colour"]},
         **_arrays(
             trace, look.heights, look.panel, None if band is None else (band["lo"], band["hi"])
@@ -171,6 +172,9 @@ def _arrays(
         "lr": None if trace.lr is None else b64(trace.lr, np.float64),
         "lrConst": _lr_constant(trace.hyperparameters),
         "panel": None if panel is None else b64(panel, np.float64),
+        "accuracy": None
+        if trace.test_accuracy is None
+        else b64(trace.test_accuracy[0], np.float64),
         "bandLo": None if band is None else band[0],
         "bandHi": None if band is None else band[1],
     }

@@ -149,6 +149,7 @@
       lr: decode(source.lr, Float64Array),
       lrConst: source.lrConst,
       panel: decode(source.panel, Float64Array),
+      accuracy: decode(source.accuracy, Float64Array),
       bandLo: decode(source.bandLo, Float64Array),
       bandHi: decode(source.bandHi, Float64Array)
     };
@@ -202,6 +203,7 @@
     // What one step along the race counts: an epoch, or a gradient evaluation.
     var WORD = data.axis || "epoch";
     var main = data.axes[0], panelAxes = data.axes[1] || null;
+    var accuracyAxes = data.axes[2] || null;
     var n = E + 1;
     var racers = data.racers.map(function (r) {
       var racer = { spec: r, visible: true, at: [], decoded: {} };
@@ -483,6 +485,42 @@
       }
     }
 
+    /* Racer's test accuracy through epoch e on its axis, in its look: up to the
+     * last finite value, as the loss panel draws it. */
+    function drawAccuracyLine(racer, e) {
+      var look = racer.spec.accuracyLine;
+      ctx.lineWidth = look.width;
+      ctx.lineJoin = look.join === "miter" ? "miter" : look.join === "bevel" ? "bevel" : "round";
+      ctx.lineCap = capOf(look.cap);
+      ctx.setLineDash(look.dash || []);
+      ctx.lineDashOffset = look.offset;
+      ctx.strokeStyle = css(look.colour);
+      ctx.beginPath();
+      var last = -1;
+      for (var t = 0; t <= e; t++) {
+        if (isFinite(racer.accuracy[t])) {
+          last = t;
+        }
+      }
+      var pen = false;
+      for (var u = 0; u <= last; u++) {
+        var v = racer.accuracy[u];
+        if (!isFinite(v)) {
+          pen = false;
+          continue;
+        }
+        var p = project(accuracyAxes, u, v);
+        if (pen) {
+          ctx.lineTo(p[0], p[1]);
+        } else {
+          ctx.moveTo(p[0], p[1]);
+          pen = true;
+        }
+      }
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+
     /* Racer's interquartile band through epoch e: one filled polygon per run
      * of epochs where both quartiles are finite, as fill_between draws it. */
     function drawBand(racer, e) {
@@ -525,6 +563,11 @@
         }
         return list;
       });
+      var note = noteAt(e);
+      // A view's notes may lie beneath the racers, which pass over them.
+      if (data.notes.under && note && note[2]) {
+        writeNote(data.notes, note[1].split("\n"), note[2]);
+      }
       ctx.save();
       clipTo(ctx, main.box);
       if (data.trail > 0) {
@@ -578,14 +621,19 @@
         });
       }
       writeLine(data.counter, String(e));
-      var note = noteAt(e);
-      if (note && note[2]) {
+      if (!data.notes.under && note && note[2]) {
         writeNote(data.notes, note[1].split("\n"), note[2]);
       }
       if (panelAxes) {
         ctx.save();
         clipTo(ctx, panelAxes.box);
-        // The bands first, then each line with its head, as the scene draws them.
+        // The test accuracy (on its axis beneath), the bands, then each line
+        // with its head, as the scene draws them.
+        racers.forEach(function (racer) {
+          if (racer.visible && accuracyAxes && racer.accuracy && racer.spec.accuracyLine) {
+            drawAccuracyLine(racer, e);
+          }
+        });
         racers.forEach(function (racer) {
           if (racer.visible && racer.bandLo) {
             drawBand(racer, e);

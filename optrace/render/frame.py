@@ -24,6 +24,8 @@ from optrace.render.theme import Theme, scaled_size
 from optrace.render.views.base import View
 
 LEGEND_Z, BOX_Z, TEXT_Z = 5.0, 7.0, 7.5
+#: Notes beneath the racers lie above the legend and beneath the trails.
+UNDER_Z = 5.2
 
 
 class Frame:
@@ -109,7 +111,7 @@ class Frame:
             va="bottom" if boxed else "top",
             fontsize="small",
             color="0.25",
-            zorder=TEXT_Z,
+            zorder=UNDER_Z if self.view.notes_under_racers else TEXT_Z,
             clip_on=True,  # wrapped to the axes' width; clipped only past its height
             **notes_box,
         )
@@ -153,6 +155,7 @@ class Frame:
         back), at ``factor`` of its type size; on the loss panel's figure each entry
         shows its line's pattern as well."""
         handles = self.panel.legend_handles() if self.panel is not None else self.markers
+        handles = [*handles, *self.view.legend_extras()]
         size = FontProperties(
             size=scaled_size(self.view.legend_size, self.font_scale)
         ).get_size_in_points()

@@ -1,4 +1,5 @@
-"""The loss panel: each racer's gap to the lowest minimum (and its lr), animated in step."""
+"""The loss panel: each racer's gap to the lowest minimum (and its lr, or a model's
+test accuracy), animated in step."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from matplotlib.axes import Axes
 from matplotlib.collections import FillBetweenPolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from optrace.render.views.landscape import loss_ticks
 from optrace.results.axis import EVALUATION
 from optrace.results.trace import RaceResult, Trace
 
@@ -61,7 +64,9 @@ class LossPanel:
     shows the median over its runs, in a band from the first to the third
     quartile; a run that diverged drops out. The range spans every combination
     of a racer's sweep that did not diverge. Learning rates under a schedule,
-    known in advance, are drawn whole on a twin axis, beneath the moving lines.
+    known in advance, are drawn whole on a twin axis, beneath the moving lines;
+    a model race's test accuracy, where it has a test split, moves with them on
+    another twin axis, dashed.
 
     Each line carries its racer's marker at its head (the epoch shown), and
     racers of one colour get distinct line patterns, so the lines read without
@@ -104,6 +109,13 @@ class LossPanel:
                         alpha=0.5,
                     )
             twin.set_ylabel("lr (dashed)")
+        self.accuracy = [
+            None if t.test_accuracy is None else t.test_accuracy[0] for t in result.traces
+        ]
+        self.accuracy_ax: Axes | None = None
+        self.accuracy_lines: list[Line2D | None] = [None] * len(result.traces)
+        if any(a is not None for a in self.accuracy):
+            self._add_accuracy(ax, markers, lr=any(t.lr is not None for t in result.traces))
         patterns = dashes([marker.get_color() for marker in markers])
         self.lines = [
             ax.plot(
@@ -142,12 +154,38 @@ class LossPanel:
             lo, hi = float(finite.min()), min(float(finite.max()), self.CEILING)
             if log:
                 ax.set_ylim(lo / 2, hi * 2)
+                if result.landscape is not None:
+                    # A model's loss spans a decade or two: plain numbers, not 6x10^-1.
+                    ax.yaxis.set_major_locator(FixedLocator(list(loss_ticks(lo / 2, hi * 2))))
+                    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+                    ax.yaxis.set_minor_locator(NullLocator())
             else:
                 pad = 0.08 * (hi - lo) if hi > lo else 1.0
                 ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlabel("gradient evaluations" if result.axis == EVALUATION else "epoch")
-        ax.set_ylabel("loss - f*" if best is not None else "loss")
+        model = result.landscape is not None
+        ax.set_ylabel("loss - f*" if best is not None else "training loss" if model else "loss")
         ax.grid(alpha=0.25)
+
+    def _add_accuracy(self, ax: Axes, markers: Sequence[Line2D], lr: bool) -> None:
+        """Each racer's test accuracy, dashed in its colour, on a twin axis beneath
+        the loss lines (moved outward past the lr's axis where there is one)."""
+        twin = ax.twinx()
+        twin.set_zorder(ax.get_zorder() - 1)  # drawn first, so a full draw blits alike
+        ax.patch.set_visible(False)
+        if lr:
+            twin.spines["right"].set_position(("outward", 45))
+        self.accuracy_ax = twin
+        for i, (values, marker) in enumerate(zip(self.accuracy, markers, strict=True)):
+            if values is not None:
+                (self.accuracy_lines[i],) = twin.plot(
+                    [], [], linestyle="--", linewidth=1.2, color=marker.get_color(), zorder=2
+                )
+        finite = np.concatenate([a[np.isfinite(a)] for a in self.accuracy if a is not None])
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        pad = 0.08 * (hi - lo) if hi > lo else 0.05
+        twin.set_ylim(lo - pad, hi + pad)
+        twin.set_ylabel("test accuracy (dashed)")
 
     def legend_handles(self) -> list[Line2D]:
         """Legend entries that look like the race's markers on the panel's lines."""
@@ -162,8 +200,10 @@ class LossPanel:
 
     @property
     def moving(self) -> list[Artist]:
-        """The interquartile bands, the loss lines and the epoch cursor."""
-        return [*(b for b in self.bands if b is not None), *self.lines, self.cursor]
+        """The test accuracy lines (on their axis beneath), the interquartile bands,
+        the loss lines and the epoch cursor."""
+        accuracy = [line for line in self.accuracy_lines if line is not None]
+        return [*accuracy, *(b for b in self.bands if b is not None), *self.lines, self.cursor]
 
     def update(self, shown: np.ndarray) -> None:
         """Draw every line (and band) through the epochs ``shown`` so far."""
@@ -173,6 +213,11 @@ class LossPanel:
             upto = shown[: finite[-1] + 1] if finite.size else shown[:0]
             line.set_data(upto, values[upto])
             line.set_visible(bool(finite.size))  # a head needs a point to sit on
+        for accuracy, dashed in zip(self.accuracy, self.accuracy_lines, strict=True):
+            if dashed is not None and accuracy is not None:
+                finite = np.flatnonzero(np.isfinite(accuracy[shown]))
+                upto = shown[: finite[-1] + 1] if finite.size else shown[:0]
+                dashed.set_data(upto, accuracy[upto])
         for band, q in zip(self.bands, self.quartiles, strict=True):
             if band is not None and q is not None:
                 band.set_data(shown, q[0, shown], q[1, shown])

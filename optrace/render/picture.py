@@ -28,7 +28,8 @@ class RacerPicture:
     """How one racer is drawn: its marker, ghost and edge glyphs, its colour, its
     legend entry's box (None: none), its drawn heights on a surface (None in 2-D),
     and on the loss panel its values, its line's look and its band (each None
-    without a panel; the band None for a racer of one run)."""
+    without a panel; the band None for a racer of one run); a model race's test
+    accuracy line on the panel's accuracy axis (None: none)."""
 
     marker: dict[str, Any]
     ghost: dict[str, Any]
@@ -39,6 +40,7 @@ class RacerPicture:
     panel: np.ndarray | None
     panel_line: dict[str, Any] | None
     band: dict[str, Any] | None
+    accuracy_line: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,14 @@ class Picture:
     Attributes:
         dims: 1, 2, or 3 on a surface.
         bounds: The race's axes' limits, per coordinate.
-        axes: Each axes' mapping: the race's, then the loss panel's.
+        axes: Each axes' mapping: the race's, then the loss panel's, then its test
+            accuracy's (a model race's with a test split).
         panel: The panel lines' width and the cursor's colour and width (None: no panel).
         racers: Each racer's look.
         covers: The opaque boxes put back over a swarm (``[x0, y0, x1, y1]``).
         trail: How many epochs a trail reaches back; ``trail_width`` its width.
-        counter: The counter's place; ``notes`` the notes' place.
+        counter: The counter's place; ``notes`` the notes' place, and whether
+            they lie beneath the racers (``under``).
         changes: ``[epoch, text, layout]`` at each epoch where the notes change.
     """
 
@@ -99,6 +103,8 @@ def describe(scene: RaceScene, renderer: Any, height: int) -> Picture:
     looks: dict[str, Any] | None = None
     if panel is not None:
         axes.append(_mapping(panel.ax, height, False))
+        if panel.accuracy_ax is not None:
+            axes.append(_mapping(panel.accuracy_ax, height, False))
         looks = {
             "width": _px(panel.lines[0].get_linewidth()),
             "cursor": _rgba(panel.cursor.get_color(), panel.cursor.get_alpha()),
@@ -116,6 +122,7 @@ def describe(scene: RaceScene, renderer: Any, height: int) -> Picture:
             panel=None if panel is None else panel.values[i],
             panel_line=None if panel is None else _panel_line(panel.lines[i]),
             band=None if panel is None else _band(panel, i),
+            accuracy_line=_accuracy_line(panel, i),
         )
         for i, racer in enumerate(scene.racers)
     )
@@ -135,7 +142,10 @@ def describe(scene: RaceScene, renderer: Any, height: int) -> Picture:
         trail=scene.trail,
         trail_width=_px(scene.trails[0].get_linewidths()[0]) if scene.trails else 0,
         counter=_text_place(scene.counter, renderer, height, str(epochs)),
-        notes=_text_place(scene.notes, renderer, height, "x"),
+        notes={
+            **_text_place(scene.notes, renderer, height, "x"),
+            "under": scene.view.notes_under_racers,
+        },
         changes=_note_changes(scene, renderer, height),
     )
 
@@ -264,6 +274,19 @@ def _panel_line(line: Any) -> dict[str, Any]:
         "cap": str(cap),
         "join": str(join),
         "head": _glyph(line),
+    }
+
+
+def _accuracy_line(panel: Any, i: int) -> dict[str, Any] | None:
+    """Racer ``i``'s test accuracy line on the loss panel, as :func:`_panel_line`
+    describes a line, with its width and colour (None: none)."""
+    line = None if panel is None else panel.accuracy_lines[i]
+    if line is None:
+        return None
+    return {
+        **_panel_line(line),
+        "width": _px(line.get_linewidth()),
+        "colour": _rgba(line.get_color(), line.get_alpha()),
     }
 
 

@@ -147,7 +147,8 @@ class Positions:
         return RacerShown(markers, tuple(c[~alive] for c in now), tuple(clipped))
 
     def note(self, epoch: int) -> str:
-        """Who has diverged by ``epoch`` and who is outside the domain, unwrapped."""
+        """Who has diverged by ``epoch``, who is outside the domain, and the view's
+        own notes (see :meth:`View.notes`), unwrapped."""
         notes: list[str] = []
         for i, trace in enumerate(self.result.traces):
             place = self.at(i, epoch)
@@ -165,6 +166,7 @@ class Positions:
                 notes.append(
                     f"{side(now, out)} {int(out.sum())} of {trace.label} outside the domain"
                 )
+        notes.extend(self.view.notes(epoch))
         return "\n".join(notes)
 
 

@@ -70,7 +70,7 @@ class RaceScene:
         # The bounds of each drawn coordinate: where a racer outside is drawn.
         self.bounds = self.view.draw(figure, self.axes)
         self.positions = Positions(result, self.view)
-        self.axes.set_title(result.title)
+        self.axes.set_title(self.view.title(result.title))
         self.racers: list[RacerArtists] = [
             add_racer(self.view, self.axes, trace, self.theme, self.swarm, coords, self.trail)
             for trace, coords in zip(result.traces, self.positions.coords, strict=True)
@@ -168,14 +168,16 @@ class RaceScene:
     def moving(self) -> list[Artist]:
         """The artists :meth:`update` changes, in drawing order."""
         panel = self.panel.moving if self.panel is not None else []
+        under = self.view.notes_under_racers
         return [
+            *([self.notes] if under else []),
             *self.trails,
             *self.ghosts,
             *self.edges,
             *self.markers,
             *([self.cover] if self.swarm else []),
             self.counter,
-            self.notes,
+            *([] if under else [self.notes]),
             *panel,
         ]
 

@@ -2,7 +2,7 @@
 
 Examples:
     >>> sorted(VIEWS)
-    ['contour', 'curve', 'surface']
+    ['contour', 'curve', 'landscape', 'surface']
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from optrace.render.theme import Theme
 from optrace.render.views.base import View
 from optrace.render.views.contour import ContourView
 from optrace.render.views.curve import CurveView
+from optrace.render.views.landscape import LandscapeView
 from optrace.render.views.surface import SurfaceView
 from optrace.results.trace import RaceResult
 
@@ -20,11 +21,13 @@ VIEWS: dict[str, type[View]] = {
     "curve": CurveView,
     "contour": ContourView,
     "surface": SurfaceView,
+    "landscape": LandscapeView,
 }
 
 
 def view_name(result: RaceResult, options: SceneOptions) -> str:
-    """The view a race is drawn in: a 1-D race's curve, else the options' view.
+    """The view a race is drawn in: a 1-D race's curve; a model race's landscape
+    (or its surface, where the options ask for one); else the options' view.
 
     Args:
         result: The race.
@@ -33,7 +36,11 @@ def view_name(result: RaceResult, options: SceneOptions) -> str:
     Returns:
         A key of :data:`VIEWS`.
     """
-    return "curve" if result.surface is None else options.view
+    if result.surface is None:
+        return "curve"
+    if result.landscape is not None and options.view != "surface":
+        return "landscape"
+    return options.view
 
 
 def view_for(result: RaceResult, options: SceneOptions, theme: Theme) -> View:
@@ -41,4 +48,13 @@ def view_for(result: RaceResult, options: SceneOptions, theme: Theme) -> View:
     return VIEWS[view_name(result, options)](result, theme)
 
 
-__all__ = ["VIEWS", "ContourView", "CurveView", "SurfaceView", "View", "view_for", "view_name"]
+__all__ = [
+    "VIEWS",
+    "ContourView",
+    "CurveView",
+    "LandscapeView",
+    "SurfaceView",
+    "View",
+    "view_for",
+    "view_name",
+]

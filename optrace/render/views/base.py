@@ -52,6 +52,8 @@ class View:
     legend_size: ClassVar[str | None] = "small"
     #: Whether the view is drawn in 3-D (a projection the player maps itself).
     three_d: ClassVar[bool] = False
+    #: Whether the notes lie beneath the racers' markers (else above them).
+    notes_under_racers: ClassVar[bool] = False
 
     def __init__(self, result: RaceResult, theme: Theme) -> None:
         self.result = result
@@ -70,6 +72,19 @@ class View:
     def coordinates(self, trace: Trace) -> tuple[np.ndarray, ...]:
         """A racer's drawn coordinates, each ``(starts, epochs + 1)``."""
         raise NotImplementedError
+
+    def title(self, title: str) -> str:
+        """The axes' title for the race's ``title`` (a view may add what its plane is)."""
+        return title
+
+    def legend_extras(self) -> list[Any]:
+        """Artists the legend names after the racers (none: the minima's stars are
+        not racers)."""
+        return []
+
+    def notes(self, epoch: int) -> list[str]:
+        """The view's own notes at ``epoch``, after who diverged and who left."""
+        return []
 
     def known_minima(self) -> list[Minimum]:
         """The known minima this view can show."""

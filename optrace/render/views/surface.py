@@ -14,6 +14,7 @@ from mpl_toolkits.mplot3d.art3d import Line3DCollection  # type: ignore[import-u
 
 from optrace.render.layout import MARGIN
 from optrace.render.views.base import CMAP, TRAIL_Z, Bounds
+from optrace.render.views.landscape import plane_labels, titled, unfaithful, unfaithful_note
 from optrace.render.views.plane import PlaneView, levels_of, y_of
 from optrace.results.trace import Trace
 
@@ -55,11 +56,23 @@ class SurfaceView(PlaneView):
         ax.set_ylim(*ydomain)
         low, high = float(height.min()), float(height.max())
         ax.set_zlim(low, high)
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
+        landscape = self.result.landscape
+        xlabel, ylabel = ("x", "y") if landscape is None else plane_labels(landscape)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.set_zlabel("log10(f - min f)" if shade.norm is not None else "f(x, y)")
         ax.view_init(elev=40, azim=-60)
         return [self.result.domain, ydomain, (low, high)]
+
+    def title(self, title: str) -> str:
+        landscape = self.result.landscape
+        return title if landscape is None else titled(title, landscape)
+
+    def notes(self, epoch: int) -> list[str]:
+        if self.result.landscape is None:
+            return []
+        note = unfaithful_note(unfaithful(self.result, epoch))
+        return [note] if note else []
 
     def height(self, loss: np.ndarray) -> np.ndarray:
         """A loss as drawn on the surface (log10 of its height above the minimum
@@ -71,7 +84,9 @@ class SurfaceView(PlaneView):
         return height
 
     def coordinates(self, trace: Trace) -> tuple[np.ndarray, ...]:
-        return (trace.x, y_of(trace), self.height(trace.loss))
+        # A model's racer sits on the plane's surface: at its plane loss, not its own.
+        loss = trace.loss if trace.plane_loss is None else trace.plane_loss
+        return (trace.x, y_of(trace), self.height(loss))
 
     def minima_at(self, xs: list[float], ys: list[Any], values: list[float]) -> list[Any]:
         return [xs, ys, self.height(np.array(values))]
