@@ -420,21 +420,37 @@ def list_optimizers(
             "(e.g. pytorch_optimizer)."
         ),
     ] = None,
+    model: Annotated[
+        bool,
+        typer.Option(
+            "--model",
+            help="Say which race on a model (a small MLP) rather than on a function, "
+            "and why the rest cannot.",
+        ),
+    ] = False,
 ) -> None:
     """List torch.optim's optimizers, or another package's, with their defaults, and say
     which cannot race and why.
 
-    Example: optrace list-optimizers --package pytorch_optimizer
+    Example: optrace list-optimizers --package pytorch_optimizer --model
     """
     with _reporting():
         # The catalog loads torch (and the package asked for): --help stays quick.
+        import torch
+
         from optrace.optim.catalog import catalog
         from optrace.optim.hyperparameters import IMPLEMENTATION
 
+        # Each probe steps a few numbers (or a 4-3-2 MLP), where a second torch
+        # thread only contends (on a busy machine, for most of the time).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         try:
-            entries = catalog(package)
+            entries = catalog(package, model=model)
         except ConfigError as exc:
             raise UsageError(f"{exc.path}: {exc.message}", parameter=exc.path) from None
+        finally:
+            torch.set_num_threads(threads)
         if as_json:
             doc = [
                 {
@@ -470,8 +486,9 @@ def list_optimizers(
                 )
             typer.echo(f"{e.name.ljust(width)}  {text}".rstrip())
         racing = sum(e.cannot_race is None for e in entries)
+        where = " on a model" if model else ""
         typer.echo(
-            f"\n{racing} of {len(entries)} race. (not shown: {', '.join(IMPLEMENTATION)}, "
+            f"\n{racing} of {len(entries)} race{where}. (not shown: {', '.join(IMPLEMENTATION)}, "
             "which choose torch's implementation; --json lists every default)"
         )
 

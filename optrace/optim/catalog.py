@@ -14,6 +14,7 @@ from torch.optim import Optimizer
 from optrace._core.errors import CannotRace, ConfigError
 from optrace.optim.classes import optimizer_classes, torch_optimizers
 from optrace.optim.hyperparameters import annotation_name, constructor_parameters, defaults
+from optrace.optim.models import resolve_for_model, small_model
 from optrace.optim.optimizers import resolve
 from optrace.optim.probe import first_line
 from optrace.optim.wrappers import BASE, is_wrapper, wraps_only
@@ -88,13 +89,30 @@ def stand_ins(cls: type[Optimizer]) -> dict[str, Any]:
 
 
 def _entry(
-    name: str, qualified: str, cls: type[Optimizer], time_limit: float | None
+    name: str,
+    qualified: str | type,
+    cls: type[Optimizer],
+    time_limit: float | None,
+    model: bool = False,
 ) -> CatalogEntry:
     start = torch.tensor([0.5, -0.5], dtype=torch.float64)
     needs = stand_ins(cls)
     hyper = {k: v for k, v in needs.items() if k not in ("wraps", BASE)}
 
     def attempt(dtype: torch.dtype) -> str:
+        if model:
+            net, evaluate_factory = small_model(dtype)
+            spec = resolve_for_model(
+                qualified,
+                hyper,
+                "optimizer",
+                net,
+                evaluate_factory,
+                time_limit=time_limit,
+                base_optimizer=needs.get(BASE),
+                wraps=needs.get("wraps"),
+            )
+            return spec.mode.describe()
         spec = resolve(
             qualified,
             hyper,
@@ -127,7 +145,7 @@ def _entry(
 
 
 def catalog(
-    package: str | None = None, time_limit: float | None = PROBE_SECONDS
+    package: str | None = None, time_limit: float | None = PROBE_SECONDS, model: bool = False
 ) -> list[CatalogEntry]:
     """Every optimizer of torch.optim, or of ``package``, with its defaults and
     whether it races: each is resolved and probed exactly as a racer would be,
@@ -136,12 +154,36 @@ def catalog(
     Args:
         package: A package to list instead of torch.optim (``pytorch_optimizer``).
         time_limit: Seconds each probe may take.
+        model: Whether to race each on a model (:func:`model_support`'s MLP)
+            rather than on a function.
 
     Returns:
         One entry per class, by name.
     """
     classes = torch_optimizers() if package is None else package_optimizers(package)
     return [
-        _entry(name, name if package is None else f"{package}.{name}", cls, time_limit)
+        _entry(name, name if package is None else f"{package}.{name}", cls, time_limit, model)
         for name, cls in classes.items()
     ]
+
+
+def model_support(cls: type[Optimizer], time_limit: float | None = PROBE_SECONDS) -> str | None:
+    """Why ``cls`` cannot race on a model, or None where it can: it is resolved and
+    probed as a model race's racer would be, on a small MLP (4-3-2, tanh, float64)
+    with the cross-entropy of a few random examples, with the catalog's stand-ins.
+
+    Args:
+        cls: The optimizer class.
+        time_limit: Seconds its probe may take.
+
+    Returns:
+        None, or the one-line reason.
+
+    Examples:
+        >>> import torch
+        >>> model_support(torch.optim.Adam) is None
+        True
+        >>> model_support(torch.optim.Muon)
+        'Muon only supports 2D parameters whereas we found a parameter with size: torch.Size([3])'
+    """
+    return _entry(cls.__name__, cls, cls, time_limit, model=True).cannot_race

@@ -9,6 +9,7 @@ rejects one of the racer's hyperparameters, tried one at a time to name it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -60,32 +61,47 @@ def diagnose(
         CannotRace: It fails at its defaults too.
         ConfigError: It steps at its defaults: at the hyperparameter it rejects.
     """
-    assert failed.failure is not None
-    name, hyper = draft.name, draft.hyperparameters
-    plain = (
-        probed(replace(draft, hyperparameters={}), fn, start, path, time_limit) if hyper else failed
-    )
-    if plain.mode is not None:
-        for key, value in hyper.items():
-            alone = probed(
-                replace(draft, hyperparameters={key: value}), fn, start, path, time_limit
-            )
-            if alone.failure is not None:
-                raise ConfigError(
-                    child(path, key), f"{name} rejects {key}={value!r}: {first_line(alone.failure)}"
-                )
-        raise ConfigError(
-            path, f"{name} rejects these hyperparameters: {first_line(failed.failure)}"
-        )
+
+    def again(spec: OptimizerSpec) -> Probed:
+        return probed(spec, fn, start, path, time_limit)
+
+    plain = at_defaults(draft, failed, path, again)
     assert plain.failure is not None
     reason = first_line(plain.failure)
     if not plain.built and draft.wraps is None:
         reason += _as_a_group(draft.cls, start.to(draft.dtype), reason)
     if draft.dtype != torch.float32:
-        as32 = probed(replace(draft, dtype=torch.float32), fn, start, path, time_limit)
+        as32 = again(replace(draft, dtype=torch.float32))
         if as32.mode is not None:
             reason += "; it races in float32: add 'dtype: float32'"
-    raise CannotRace(f"{path}.optimizer", name, reason)
+    raise CannotRace(f"{path}.optimizer", draft.name, reason)
+
+
+def at_defaults(
+    draft: OptimizerSpec,
+    failed: Probed,
+    path: str,
+    again: Callable[[OptimizerSpec], Probed],
+) -> Probed:
+    """The probe of ``draft`` at its defaults, which fails too; where it steps at its
+    defaults, the racer's hyperparameters are tried one at a time (``again``
+    probes a spec) to name the one it rejects.
+
+    Raises:
+        ConfigError: It steps at its defaults: at the hyperparameter it rejects.
+    """
+    assert failed.failure is not None
+    name, hyper = draft.name, draft.hyperparameters
+    plain = again(replace(draft, hyperparameters={})) if hyper else failed
+    if plain.mode is None:
+        return plain
+    for key, value in hyper.items():
+        alone = again(replace(draft, hyperparameters={key: value}))
+        if alone.failure is not None:
+            raise ConfigError(
+                child(path, key), f"{name} rejects {key}={value!r}: {first_line(alone.failure)}"
+            )
+    raise ConfigError(path, f"{name} rejects these hyperparameters: {first_line(failed.failure)}")
 
 
 def _as_a_group(cls: type[Optimizer], start: torch.Tensor, said: str) -> str:

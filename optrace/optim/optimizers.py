@@ -12,12 +12,13 @@ reported before the race starts, at the key that caused it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.optim import Optimizer
 
 from optrace._core.errors import ConfigError
@@ -32,6 +33,7 @@ from optrace.optim.wrappers import (
     check_wrapper_keys,
     check_wraps,
     split_for_base,
+    supplied_by_model,
     takes_base,
     wrapped_form,
 )
@@ -100,6 +102,15 @@ class OptimizerSpec:
         else:
             built = self.cls([param], **keywords)
         return _training(built)
+
+    def build_model(self, module: nn.Module) -> Optimizer:
+        """The optimizer over ``module``'s parameters as its documentation builds it:
+        the module itself where the constructor takes a model (AdamMini, LOMO), the
+        ``use_muon`` parameter groups for the Muon family, and what it wraps or its
+        base as :meth:`build` gives them (see :func:`optrace.optim.models.build_on_model`)."""
+        from optrace.optim.models import build_on_model  # models.py builds on this module
+
+        return build_on_model(self, module)
 
     @property
     def groups_allowed(self) -> bool:
@@ -183,28 +194,25 @@ def resolve(
     Returns:
         The checked optimizer with the way it steps.
     """
-    cls = resolve_class(name, f"{path}.optimizer", folder)
-    name = name if isinstance(name, str) else cls.__name__
-    check_first_parameter(cls, name, f"{path}.optimizer")
-    inner = None
-    if check_wraps(cls, name, wraps, f"{path}.wraps"):
-        inner_name, inner_given, inner_base, inner_wraps = wrapped_form(wraps, f"{path}.wraps")
-        inner = resolve(
-            inner_name,
-            inner_given,
-            f"{path}.wraps",
+
+    def inner(
+        name: str, given: Mapping[str, Any], path: str, base: str | None, wraps: Any
+    ) -> OptimizerSpec:
+        return resolve(
+            name,
+            given,
+            path,
             fn,
             start,
             folder,
             time_limit,
-            base_optimizer=inner_base,
-            wraps=inner_wraps,
+            base_optimizer=base,
+            wraps=wraps,
             dtype=dtype,
         )
-    base, hyper = _checked(cls, name, given, path, folder, base_optimizer, inner is not None)
-    draft = OptimizerSpec(
-        name=name, cls=cls, hyperparameters=hyper, dtype=dtype, base_optimizer=base, wraps=inner
-    )
+
+    draft = drafted(name, given, path, folder, base_optimizer, wraps, dtype, inner)
+    cls = draft.cls
     found = probed(draft, fn, start, path, time_limit, steps=2)
     if found.mode is None:
         diagnose(draft, found, fn, start, path, time_limit)
@@ -216,6 +224,57 @@ def resolve(
     return replace(draft, mode=found.mode, elementwise=elementwise, step_seconds=found.seconds)
 
 
+#: Resolves the optimizer a wrapper wraps: its name, hyperparameters, key path,
+#: base optimizer and own ``wraps``.
+ResolveInner = Callable[[str, Mapping[str, Any], str, str | None, Any], OptimizerSpec]
+
+
+def drafted(
+    name: str | type,
+    given: Mapping[str, Any],
+    path: str,
+    folder: Path | None,
+    base_optimizer: str | None,
+    wraps: Mapping[str, Any] | None,
+    dtype: torch.dtype,
+    inner: ResolveInner,
+    model: bool = False,
+) -> OptimizerSpec:
+    """The racer's optimizer resolved and checked, not yet probed: its class, the
+    optimizer it wraps (resolved by ``inner``), its base and its hyperparameters.
+
+    Args:
+        name: ``optimizer`` as written, or an Optimizer subclass itself.
+        given: The racer's hyperparameters as written.
+        path: The racer's key path.
+        folder: Where dotted paths are looked for first.
+        base_optimizer: A SAM-like optimizer's base: a name or dotted path.
+        wraps: For a wrapper: the wrapped optimizer as a config writes it.
+        dtype: The parameters' dtype.
+        inner: Resolves the wrapped optimizer the same way.
+        model: Whether it is built on a model, which supplies the constructor's
+            ``model`` (:func:`optrace.optim.wrappers.supplied_by_model`).
+
+    Returns:
+        The spec, stepped plainly until the probe says otherwise.
+    """
+    cls = resolve_class(name, f"{path}.optimizer", folder)
+    name = name if isinstance(name, str) else cls.__name__
+    if not model:
+        check_first_parameter(cls, name, f"{path}.optimizer")
+    wrapped = None
+    if check_wraps(cls, name, wraps, f"{path}.wraps"):
+        inner_name, inner_given, inner_base, inner_wraps = wrapped_form(wraps, f"{path}.wraps")
+        wrapped = inner(inner_name, inner_given, f"{path}.wraps", inner_base, inner_wraps)
+    supplied = supplied_by_model(cls) if model else ()
+    base, hyper = _checked(
+        cls, name, given, path, folder, base_optimizer, wrapped is not None, supplied
+    )
+    return OptimizerSpec(
+        name=name, cls=cls, hyperparameters=hyper, dtype=dtype, base_optimizer=base, wraps=wrapped
+    )
+
+
 def _checked(
     cls: type[Optimizer],
     name: str,
@@ -224,11 +283,13 @@ def _checked(
     folder: Path | None,
     base_optimizer: str | None,
     wrapping: bool,
+    supplied: tuple[str, ...] = (),
 ) -> tuple[tuple[str, type[Optimizer]] | None, dict[str, Any]]:
     """The base optimizer (a SAM-like one's) and the checked hyperparameters:
-    those ``cls`` does not take go to its base; a wrapper takes only its own."""
+    those ``cls`` does not take go to its base; a wrapper takes only its own;
+    the keys in ``supplied`` optrace gives it (a model)."""
     if base_optimizer is None:
-        hyper = check_hyperparameters(cls, name, given, path)
+        hyper = check_hyperparameters(cls, name, given, path, supplied=supplied)
         if wrapping:
             check_wrapper_keys(cls, name, hyper, path)
         return None, hyper
@@ -236,6 +297,6 @@ def _checked(
         raise ConfigError(f"{path}.{BASE}", f"{name} takes no base optimizer; remove '{BASE}'")
     base_cls = resolve_class(base_optimizer, f"{path}.{BASE}", folder)
     own, rest = split_for_base(cls, given)
-    hyper = check_hyperparameters(cls, name, own, path, supplied=(BASE,))
+    hyper = check_hyperparameters(cls, name, own, path, supplied=(BASE, *supplied))
     hyper.update(check_hyperparameters(base_cls, base_optimizer, rest, path))
     return (base_optimizer, base_cls), hyper

@@ -8,12 +8,16 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import torch
 from torch.optim import Optimizer
 
 from optrace._core.types import Fn
 from optrace.optim.step import StepMode, step
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class TooSlow(BaseException):
@@ -31,7 +35,7 @@ def seeded(seed: int) -> Iterator[None]:
         yield
 
 
-def _with_deadline(fn: Fn, seconds: float | None) -> Fn:
+def with_deadline(fn: Callable[P, T], seconds: float | None) -> Callable[P, T]:
     """``fn``, raising TooSlow once ``seconds`` of wall time have passed.
 
     The deadline is checked at every evaluation of the function, so a step that
@@ -43,10 +47,10 @@ def _with_deadline(fn: Fn, seconds: float | None) -> Fn:
         return fn
     deadline = time.monotonic() + seconds
 
-    def timed(x: torch.Tensor) -> torch.Tensor:
+    def timed(*args: P.args, **kwargs: P.kwargs) -> T:
         if time.monotonic() > deadline:
             raise TooSlow
-        return fn(x)
+        return fn(*args, **kwargs)
 
     return timed
 
@@ -68,6 +72,37 @@ class Probed:
     seconds: float = 0.0
 
 
+#: What one way of stepping came to: the failure (or None), whether the optimizer
+#: was built, and how long its last step took.
+Attempt = tuple[Exception | None, bool, float]
+
+
+def attempt_steps(
+    build: Callable[[], Optimizer],
+    stepper: Callable[[Optimizer], Callable[[], None]],
+    steps: int,
+) -> Attempt:
+    """Build an optimizer and take ``steps`` steps with it, warnings silenced and
+    torch's generator seeded; ``stepper`` makes the step once the optimizer is
+    built (so that a deadline it sets does not count the building)."""
+    seconds = 0.0
+    with warnings.catch_warnings(), seeded(0):
+        warnings.simplefilter("ignore")
+        try:
+            optimizer = build()
+        except Exception as exc:
+            return exc, False, 0.0
+        one = stepper(optimizer)
+        try:
+            for _ in range(steps):
+                began = time.perf_counter()
+                one()
+                seconds = time.perf_counter() - began
+        except Exception as exc:
+            return exc, True, seconds
+    return None, True, seconds
+
+
 def _attempt(
     build: Callable[[torch.Tensor], Optimizer],
     mode: StepMode,
@@ -75,24 +110,14 @@ def _attempt(
     start: torch.Tensor,
     steps: int,
     time_limit: float | None,
-) -> tuple[Exception | None, bool, float]:
+) -> Attempt:
     param = start.detach().clone().requires_grad_(True)
-    seconds = 0.0
-    with warnings.catch_warnings(), seeded(0):
-        warnings.simplefilter("ignore")
-        try:
-            optimizer = build(param)
-        except Exception as exc:
-            return exc, False, 0.0
-        timed = _with_deadline(fn, time_limit)
-        try:
-            for _ in range(steps):
-                began = time.perf_counter()
-                step(optimizer, param, timed, mode)
-                seconds = time.perf_counter() - began
-        except Exception as exc:
-            return exc, True, seconds
-    return None, True, seconds
+
+    def stepper(optimizer: Optimizer) -> Callable[[], None]:
+        timed = with_deadline(fn, time_limit)
+        return lambda: step(optimizer, param, timed, mode)
+
+    return attempt_steps(lambda: build(param), stepper, steps)
 
 
 def _about_the_mode(exc: Exception) -> bool:
@@ -128,9 +153,16 @@ def probe(
     Returns:
         The first mode that worked, or the most telling failure.
     """
+    return first_working(modes, lambda mode: _attempt(build, mode, fn, start, steps, time_limit))
+
+
+def first_working(modes: Sequence[StepMode], attempt: Callable[[StepMode], Attempt]) -> Probed:
+    """The first of ``modes`` whose ``attempt`` works, or the most telling failure
+    (one that is not about the kind of step, where there is one); an optimizer
+    that cannot be built ends the search."""
     failures: list[Exception] = []
     for mode in modes:
-        failure, built, seconds = _attempt(build, mode, fn, start, steps, time_limit)
+        failure, built, seconds = attempt(mode)
         if failure is None:
             return Probed(mode, None, True, seconds)
         if not built:

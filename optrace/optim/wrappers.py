@@ -53,6 +53,16 @@ def check_first_parameter(cls: type, name: str, path: str) -> None:
         )
 
 
+def supplied_by_model(cls: type) -> tuple[str, ...]:
+    """The constructor's keywords (after the first parameter) that optrace fills from
+    a model: each that takes a torch.nn.Module (GSAM's ``model``), and, where the
+    model comes first (WSAM), ``params``, the model's parameters."""
+    first = first_parameter(cls)
+    later = constructor_parameters(cls)[0]
+    modelled = first.name != WRAPPED and wants_a_model(first)
+    return tuple(p.name for p in later if wants_a_model(p) or (modelled and p.name == "params"))
+
+
 def check_wraps(cls: type, name: str, wraps: Any, path: str) -> bool:
     """Whether ``cls`` wraps the optimizer ``wraps`` (the config's key at ``path``);
     refuses a wrapper without it and a plain optimizer with it."""
