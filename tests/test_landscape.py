@@ -101,6 +101,25 @@ def test_fast_grid_equals_the_serial_loop_for_regression_and_a_linear_model() ->
         assert close(ours, L.plane_losses_serial(net, MSE, X, y, origin, directions, points))
 
 
+def test_fast_grid_equals_the_serial_loop_without_biases_and_after_an_output_activation() -> None:
+    X, y = digits_like(examples=90, features=12, classes=4)
+    torch.manual_seed(0)
+    for net in (
+        nn.Sequential(
+            nn.Linear(12, 6, dtype=torch.float64),
+            nn.Tanh(),
+            nn.Linear(6, 4, bias=False, dtype=torch.float64),
+        ),
+        nn.Sequential(nn.Linear(12, 4, bias=False, dtype=torch.float64), nn.Sigmoid()),
+    ):
+        assert L.affine_chain(net) is not None
+        origin = L.flatten(list(net.parameters()))
+        directions = L.random_directions(list(net.parameters()), 0)
+        points = np.random.default_rng(1).normal(size=(13, 2))
+        ours = L.plane_losses(net, CE, X, y, origin, directions, points, chunk_bytes=10_000)
+        assert close(ours, L.plane_losses_serial(net, CE, X, y, origin, directions, points))
+
+
 class Residual(nn.Module):
     """A custom forward: the fast path does not apply."""
 

@@ -47,6 +47,12 @@ ELEMENTWISE: tuple[type[nn.Module], ...] = (
     nn.Identity,
 )
 
+#: Activations applied in place to a chunk's own intermediate, sparing a copy.
+IN_PLACE: dict[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]] = {
+    nn.Tanh: torch.tanh_,
+    nn.ReLU: torch.relu_,
+}
+
 
 def flatten(params: Sequence[torch.Tensor]) -> np.ndarray:
     """Parameters as one float64 vector, in the order given.
@@ -570,17 +576,24 @@ def _chain_losses(
         c = coefficients[start : start + chunk]
         z = (c @ parts).view(len(c), examples, width)
         linear = 1
-        for layer in layers[first + 1 :]:
+        for at, layer in enumerate(layers[first + 1 :], start=first + 1):
             if isinstance(layer, nn.Linear):
                 weight, bias = params[linear]
                 linear += 1
                 w = (c @ weight.reshape(3, -1)).view(len(c), *weight.shape[1:])
-                if bias is None:
+                if at == len(layers) - 1 and batched is _cross_entropy:
+                    # Classes first, as the cross-entropy reads them, without a copy.
+                    z = (
+                        torch.bmm(w, z.transpose(1, 2))
+                        if bias is None
+                        else torch.baddbmm((c @ bias)[:, :, None], w, z.transpose(1, 2))
+                    ).transpose(1, 2)
+                elif bias is None:
                     z = torch.bmm(z, w.transpose(1, 2))
                 else:
                     z = torch.baddbmm((c @ bias)[:, None, :], z, w.transpose(1, 2))
-            elif isinstance(layer, nn.Tanh):
-                z = torch.tanh_(z) if z.is_contiguous() else torch.tanh(z)
+            elif type(layer) in IN_PLACE:
+                z = IN_PLACE[type(layer)](z)  # z is this chunk's own intermediate
             else:
                 z = layer(z)
         out.append(batched(z.reshape(len(c), *h.shape[:-1], z.shape[-1]), y))
