@@ -207,6 +207,8 @@ def test_pca_of_a_path_on_a_line_gives_an_orthogonal_second_direction_explaining
     assert explained[1] == 0.0
     again, _ = L.pca_directions(d)
     assert np.array_equal(again, directions)
+    one, share = L.pca_directions(np.array([[0.0, -2.0]]))
+    assert one.tolist() == [[0.0, -1.0], [1.0, 0.0]] and share.tolist() == [1.0, 0.0]
     still, nothing = L.pca_directions(np.zeros((3, 4)))
     assert np.array_equal(still, np.eye(2, 4)) and nothing.tolist() == [0.0, 0.0]
 
