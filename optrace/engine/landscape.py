@@ -30,7 +30,7 @@ MIN_SHARE = 0.1
 RANK_TOL = 1e-20
 #: Bytes of one chunk's hidden activations in the fast grid: small enough to stay in
 #: cache, large enough that a chunk's few big operations outweigh their overhead.
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 8 << 20
 #: Points per chunk of the generic (``vmap``) evaluation.
 GENERIC_CHUNK = 16
 
