@@ -63,3 +63,13 @@ def test_sweep_benchmark_quick_mode_times_both_ways_and_checks_every_trace(
     assert command["ratio"] == command["sweep_s"] / command["plain_s"]
     assert command["sweep_html_bytes"] > command["plain_html_bytes"] > 0
     assert "target <= 0.25" in stdout and "target <= 1.5x" in stdout
+
+
+def test_landscape_benchmark_quick_mode_compares_the_grid_with_the_loop(tmp_path: Path) -> None:
+    report, stdout = quick("bench_landscape.py", tmp_path)
+    small, big = report["digits"], report["large"]
+    assert small["grid"] == 21 and small["examples"] == 1797
+    assert small["speed_up"] == small["serial_s"] / small["ours_s"]
+    assert small["max_relative_difference"] <= 1e-5
+    assert big["examples"] == 2000 and big["max_relative_difference"] <= 1e-5
+    assert "target >= 2x" in stdout and "target < 60 s" in stdout
