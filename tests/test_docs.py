@@ -86,10 +86,13 @@ AROUND = {"function": "rosenbrock", "epochs": 3}
 def test_every_yaml_example_is_a_valid_config(example: Any) -> None:
     """A gallery config parses; a race config, or a fragment of one, passes every
     check that a run makes (the optimizers are built and stepped)."""
-    if isinstance(example, dict) and "functions" in example:
+    if isinstance(example, dict) and "optimizers" in example:
         parse_gallery(example)
         return
     if "pytorch_optimizer" in str(example):
         pytest.importorskip("pytorch_optimizer", reason="a third-party racer")
-    doc = {**AROUND, "racers": example} if isinstance(example, list) else {**AROUND, **example}
+    around = dict(AROUND)
+    if isinstance(example, dict) and "model" in example:
+        del around["function"]  # a model race races a network instead
+    doc = {**around, "racers": example} if isinstance(example, list) else {**around, **example}
     optrace.Race.from_dict(doc, base_dir=ROOT / "configs").check()
