@@ -168,7 +168,7 @@ def commands(rounds: int) -> dict[str, Any]:
                         f"configs/{name}.yaml",
                         "--gif",
                         f"{folder}/{name}.gif",
-                    ],  # fmt: skip
+                    ],
                     check=True,
                     capture_output=True,
                     env=env,
