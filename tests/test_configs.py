@@ -56,11 +56,17 @@ def test_example_config_renders_to_gif_mp4_and_traces(
         for racer in {r.split(",")[0] for r in rows[1:]}:
             used = [int(r.split(",")[2]) for r in rows[1:] if r.split(",")[0] == racer]
             assert used[-1] >= loaded.steps > used[-2], racer
-    place = "x" if plan.objective.ydomain is None else "x,y"
+    place = "x" if plan.objective is not None and plan.objective.ydomain is None else "x,y"
+    model = ""
+    if plan.model is not None:
+        # A model race's plane coordinates, then how faithful the plane is and the test split.
+        place, model = "x,y", ",plane_loss,off_plane,test_loss,test_accuracy"
     swarm = "racer,start" if runs > 1 else "racer"
     swarm += ",repeat" if plan.repeats > 1 else ""
     keys = "".join(f",{k}" for k in dict.fromkeys(swept))
-    assert rows[0] == f"{swarm.replace('racer', 'racer' + keys)},epoch,evaluations,{place},loss"
+    assert rows[0] == (
+        f"{swarm.replace('racer', 'racer' + keys)},epoch,evaluations,{place},loss{model}"
+    )
 
 
 def test_seed_config_is_the_seed_race() -> None:

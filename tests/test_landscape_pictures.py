@@ -241,3 +241,37 @@ def test_the_player_draws_the_landscape_as_the_gif_does(browser: Any, exported: 
                 assert abs(racer["px"] - x) <= 1 and abs(racer["py"] - y) <= 1, (k, racer)
     # The accuracy lines are the player's to draw: the last frame is not the first.
     assert mismatch(shot, exported.gif_frame(0)) > 2 * mismatch(shot, exported.gif_frame(k))
+
+
+def test_configs_digits_still_and_player_load_and_draw(
+    browser: Any, tmp_path: Path
+) -> None:
+    """configs/digits.yaml as a user runs it (10 frames): the still shows every racer's
+    colour, and the player's first and last frames are the GIF's."""
+    import yaml
+    from PIL import Image
+
+    import optrace
+    from tests.conftest import ROOT
+
+    pytest.importorskip("sklearn")
+    pytest.importorskip("pytorch_optimizer")
+    doc = yaml.safe_load((ROOT / "configs" / "digits.yaml").read_text())
+    doc["animation"]["frames"] = 10
+    race = optrace.Race.from_dict(doc, base_dir=ROOT / "configs")
+    gif, html, still = tmp_path / "d.gif", tmp_path / "d.html", tmp_path / "d.png"
+    run = race.run(save=[gif, html, still])
+    with Image.open(still) as image:
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+        assert image.size == (640, 480)
+    for style in ("#FF0000", "#000000", "#0072B2", "#E69F00"):
+        colour = np.array([int(style[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (pixels == colour).all(axis=1).sum() > 30, style
+    shown = run.frame_epochs()
+    exported = Race(run.pictured, shown, gif, html, (640, 480), run.drawing().options)
+    browser.get("about:blank")
+    open_player(browser, html)
+    for k in (0, len(shown) - 1):
+        seek(browser, int(shown[k]))
+        share = mismatch(screenshot(browser), exported.gif_frame(k))
+        assert share <= MISMATCH_SHARE, (k, share)

@@ -350,6 +350,10 @@ BAD_FILES = {
         "model: {data: iris, net: 32}\n" + MODEL,
         "model.net: expected a list of positive whole numbers",
     ),
+    "batch not a size": (
+        "model: {data: iris, batch: 0}\n" + MODEL,
+        "model.batch: expected 'full' or a minibatch size of at least 1 such as 64, got 0",
+    ),
     "cross entropy on values": (
         "model: {data: diabetes, loss: cross_entropy}\n" + MODEL,
         "model.loss: cross_entropy needs class labels; diabetes's target is real-valued: use 'mse'",
@@ -398,3 +402,29 @@ def test_a_bad_model_config_is_one_line_exit_2_and_nothing_written(
     assert len(lines) == 1, result.stderr
     assert message in lines[0], lines[0]
     assert list(out.iterdir()) == []
+
+
+def test_a_budget_of_evaluations_ends_each_racer_where_a_loop_counting_them_would(
+    tmp_path: Path,
+) -> None:
+    X, y = _data()
+    module = _net()
+    run = optrace.Race(
+        model=module,
+        data=(X, y),
+        loss="cross_entropy",
+        racers=[RACERS["LBFGS"][0], RACERS["Adam"][0]],
+        budget={"evaluations": 24},
+        plane={"grid": 5},
+        animation={"axis": "evaluations", "size": [320, 240], "loss_panel": True},
+    ).run(save=[tmp_path / "b.gif"])
+    adam, lbfgs = run.traces["Adam"], run.traces["LBFGS"]
+    # Adam: one gradient a step, 24 steps; LBFGS: each step's closure calls counted.
+    assert adam.evaluations[24] == 24 and adam.loss[:25].tolist() == _plain(
+        module, RACERS["Adam"][1], X, y, 24
+    )
+    steps = int(np.argmax(lbfgs.evaluations >= 24))
+    assert 0 < steps < 24
+    assert lbfgs.loss[: steps + 1].tolist() == _plain(module, RACERS["LBFGS"][1], X, y, steps, True)
+    pictured = run.pictured.traces[0]
+    assert pictured.plane_loss is not None and pictured.plane_loss.shape == pictured.x.shape

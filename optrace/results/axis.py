@@ -91,4 +91,8 @@ def _laid_out(trace: Trace, k: np.ndarray) -> Trace:
         y=along(trace.y),
         evaluations=counts[rows, at],
         steps=np.minimum(ends, k[-1]),
+        plane_loss=along(trace.plane_loss),
+        off_plane=along(trace.off_plane),
+        test_loss=along(trace.test_loss),
+        test_accuracy=along(trace.test_accuracy),
     )

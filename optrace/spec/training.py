@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from annotated_types import Ge
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from optrace._core.keys import show
@@ -62,7 +71,7 @@ class ModelConfig(BaseModel):
             "target).",
         )
     )
-    batch: Literal["full"] | Count = Field(
+    batch: Literal["full"] | Annotated[int, Strict(), Ge(1)] = Field(
         default="full",
         description="full: every step on the whole training part; or an integer: minibatches "
         "of that size, shuffled with the race's seed, the same for every racer.",
@@ -97,6 +106,16 @@ class ModelConfig(BaseModel):
                 f"got {show(v)}",
             )
         return v
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _batch_form(cls, v: Any) -> Any:
+        if v == "full" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            return v
+        raise AtPath(
+            "model.batch",
+            f"expected 'full' or a minibatch size of at least 1 such as 64, got {show(v)}",
+        )
 
     @field_validator("data", mode="before")
     @classmethod
