@@ -243,9 +243,7 @@ def test_the_player_draws_the_landscape_as_the_gif_does(browser: Any, exported: 
     assert mismatch(shot, exported.gif_frame(0)) > 2 * mismatch(shot, exported.gif_frame(k))
 
 
-def test_configs_digits_still_and_player_load_and_draw(
-    browser: Any, tmp_path: Path
-) -> None:
+def test_configs_digits_still_and_player_load_and_draw(browser: Any, tmp_path: Path) -> None:
     """configs/digits.yaml as a user runs it (10 frames): the still shows every racer's
     colour, and the player's first and last frames are the GIF's."""
     import yaml

@@ -167,7 +167,7 @@ def test_the_explained_shares_are_the_singular_values_of_every_displacement(
         rows.append(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy())
         for _ in range(25):
 
-            def again() -> torch.Tensor:
+            def again(opt: Any = opt, model: nn.Module = model) -> torch.Tensor:
                 opt.zero_grad()
                 value = nn.functional.cross_entropy(model(X), y)
                 value.backward()
@@ -428,3 +428,134 @@ def test_a_budget_of_evaluations_ends_each_racer_where_a_loop_counting_them_woul
     assert lbfgs.loss[: steps + 1].tolist() == _plain(module, RACERS["LBFGS"][1], X, y, steps, True)
     pictured = run.pictured.traces[0]
     assert pictured.plane_loss is not None and pictured.plane_loss.shape == pictured.x.shape
+
+
+def test_a_racer_that_blows_up_is_left_out_of_the_plane_and_named() -> None:
+    """Adam at lr 1e3 ends higher than it began: the PCA plane and the grid are the
+    steady racers' alone, as a plane fitted to SGD by hand."""
+    X, y = _data()
+    module = _net()
+    run = optrace.Race(
+        model=module,
+        data=(X, y),
+        loss="cross_entropy",
+        racers=[{"optimizer": "SGD", "lr": 0.3}, {"optimizer": "Adam", "lr": 1000.0}],
+        epochs=15,
+        plane={"grid": 5},
+    ).run()
+    land = run.landscape
+    assert land.left_out == ("Adam",)
+    assert "fitted without Adam" in land.describe()
+    # SGD's own displacements, by hand: the plane is theirs alone.
+    model = copy.deepcopy(module)
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    rows = [torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy()]
+    for _ in range(15):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(X), y).backward()
+        opt.step()
+        rows.append(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy())
+    s = np.linalg.svd(np.array(rows) - land.origin, compute_uv=False)
+    assert land.explained == pytest.approx((s[:2] ** 2) / (s**2).sum(), rel=1e-6)
+    sgd = run.traces["SGD"]
+    assert land.alphas[0] <= np.nanmin(sgd.x) and np.nanmax(sgd.x) <= land.alphas[-1]
+
+
+def test_an_endpoints_plane_refuses_a_racer_that_diverged_in_one_line() -> None:
+    X, y = _data()
+    with pytest.raises(ConfigError) as raised:
+        optrace.Race(
+            model=_net(),
+            data=(X, y),
+            loss="cross_entropy",
+            racers=[
+                {"optimizer": "SGD", "lr": 0.3, "label": "steady"},
+                {"optimizer": "SGD", "lr": 1e308, "label": "wild"},
+            ],
+            epochs=5,
+            plane={"kind": "endpoints", "racers": ["steady", "wild"]},
+        ).run()
+    assert str(raised.value).startswith("plane.racers[1]: wild diverged at epoch"), raised.value
+
+
+def test_a_budget_s_held_epochs_are_not_counted_twice_in_the_plane() -> None:
+    X, y = _data()
+    run = optrace.Race(
+        model=_net(),
+        data=(X, y),
+        loss="cross_entropy",
+        racers=[RACERS["LBFGS"][0], RACERS["Adam"][0]],
+        budget={"evaluations": 24},
+        plane={"grid": 5},
+    ).run()
+    land = run.landscape
+    rows = []
+    for trace in run.traces.values():
+        steps = int(np.argmax(trace.evaluations >= 24))
+        # Each epoch's point on the plane plus its part off it: the displacement's norm.
+        rows += [steps + 1]
+    assert rows[0] < rows[1] == 25
+    # The shares come from one row per epoch stepped: rebuilt from the coordinates of
+    # a plane that fits only two directions, the first share matches the projection.
+    total = 0.0
+    for trace, count in zip(run.traces.values(), rows, strict=True):
+        a, b, off = trace.x[:count], trace.y[:count], trace.off_plane[:count]
+        on = a**2 + b**2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total += float(np.nansum(on / np.where(off < 1, 1 - off**2, np.nan)))
+        assert np.nansum(a**2) > 0
+    first = sum(float(np.sum(t.x[:c] ** 2)) for t, c in zip(run.traces.values(), rows, strict=True))
+    assert land.explained[0] == pytest.approx(first / total, rel=1e-6)
+
+
+def test_the_module_given_is_left_as_it_was_buffers_and_all() -> None:
+    X, y = _data()
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 3)).double()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    optrace.Race(
+        model=module,
+        data=(X, y),
+        loss="cross_entropy",
+        test=0.25,
+        racers=[{"optimizer": "Adam", "lr": 0.01}],
+        epochs=4,
+        plane={"grid": 5},
+    ).run()
+    after = module.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"test": 0.001}, "test: 0.001 of data's 120 examples holds out none"),
+        (
+            {
+                "model": nn.Linear(1, 1, bias=False).double(),
+                "data": (torch.ones(4, 1), torch.ones(4)),
+            },
+            "model: a plane needs a model of at least two weights; this one has 1",
+        ),
+        (
+            {"data": (*_data(), *_data(20)), "test": 0.2},
+            "test: data already holds a test part (X_test, y_test); remove 'test'",
+        ),
+    ],
+)
+def test_own_data_that_cannot_make_a_plane_or_a_split_is_one_line(
+    fields: dict[str, Any], message: str
+) -> None:
+    given: dict[str, Any] = {
+        "model": _net(),
+        "data": _data(),
+        "loss": "mse" if "model" in fields else "cross_entropy",
+        "racers": [{"optimizer": "SGD"}],
+        "epochs": 2,
+        **fields,
+    }
+    if "model" in fields:
+        given["data"] = (torch.ones(4, 1, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
+    with pytest.raises(ConfigError) as raised:
+        optrace.Race(**given).run()
+    assert str(raised.value).startswith(message), str(raised.value)

@@ -12,6 +12,7 @@ point (``plane_losses_serial``), computed faster for an ``nn.Sequential`` of
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,9 +20,10 @@ from torch import nn
 from torch.func import functional_call
 
 from optrace.problems.networks import LOSSES, LossFn
+from optrace.spec import training
 
 #: ``subset``'s default: the grid averages over at most this many training examples.
-GRID_EXAMPLES = 5000
+GRID_EXAMPLES = training.GRID_EXAMPLES
 #: ``grid_axes``: the margin beyond the paths on each side, as a share of their extent.
 MARGIN = 0.15
 #: ``grid_axes``: each axis spans at least this share of the other's extent.
@@ -153,6 +155,11 @@ def pca_directions(displacements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = np.asarray(displacements, dtype=np.float64)
     if d.ndim != 2 or d.shape[1] < 2:
         raise ValueError(f"displacements must be (R, P) with P >= 2, not {d.shape}")
+    largest = float(np.abs(d).max()) if d.size else 0.0
+    if np.isfinite(largest) and largest > 0:
+        # Scaled by a power of two (exactly), so that weights that grew to 1e154
+        # do not overflow the squares; the directions and the shares are the same.
+        d = d / _power_of_two(largest)
     total = float(np.einsum("ij,ij->", d, d))
     rows, size = d.shape
     if total == 0.0 or not np.isfinite(total):
@@ -299,6 +306,11 @@ def coordinates(displacements: np.ndarray, directions: np.ndarray) -> np.ndarray
     return np.asarray(solution.T)
 
 
+def _power_of_two(value: Any) -> Any:
+    """The power of two at or below ``value`` (positive, finite): dividing by it is exact."""
+    return np.exp2(np.floor(np.log2(value)))
+
+
 def off_plane(displacements: np.ndarray, directions: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Each displacement's distance from its point on the plane, over its length.
 
@@ -316,8 +328,12 @@ def off_plane(displacements: np.ndarray, directions: np.ndarray, coords: np.ndar
         [0.8, 0.0]
     """
     d = np.atleast_2d(np.asarray(displacements, dtype=np.float64))
-    residual = np.linalg.norm(d - coords @ directions, axis=1)
-    length = np.linalg.norm(d, axis=1)
+    # Each row scaled by its largest element, so that huge weights do not overflow.
+    largest = np.abs(d).max(axis=1, keepdims=True) if d.size else np.ones((len(d), 1))
+    usable = (largest > 0) & np.isfinite(largest)
+    scale = np.where(usable, _power_of_two(np.where(usable, largest, 1.0)), 1.0)
+    residual = np.linalg.norm((d - coords @ directions) / scale, axis=1)
+    length = np.linalg.norm(d / scale, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(length > 0, residual / np.where(length > 0, length, 1.0), 0.0)
 

@@ -4,10 +4,12 @@ evaluated over its grid, into a :class:`RaceResult` that every picture draws."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
 
+from optrace._core.errors import ConfigError
 from optrace.engine import landscape as plane_math
 from optrace.engine.model_race import ModelRun, race_model
 from optrace.engine.plan import RacePlan, RacerPlan
@@ -31,7 +33,7 @@ def run_model(plan: RacePlan, progress: Callable[[int], None] | None = None) -> 
     land, coords, off = _plane(plan, runs, labels)
     finite = [np.isfinite(r.loss) for r in runs]
     points = np.concatenate([c[f] for c, f in zip(coords, finite, strict=True)])
-    module = problem.module
+    module = copy.deepcopy(problem.module)  # its buffers, if any, stay as they were
     flat_losses = plane_math.plane_losses(
         module, problem.loss_fn, problem.X, problem.y, land.origin, land.directions, points
     )
@@ -75,16 +77,32 @@ def _plane(
     problem, config = plan.model, plan.plane
     assert problem is not None and config is not None
     origin = runs[0].weights[0]
-    moved = [r.weights[np.isfinite(r.loss)] - origin for r in runs]
+    # Every epoch a racer stepped to, once each (not those held after a budget ended it).
+    moved = [_stepped(r) - origin for r in runs]
+    fitted = [i for i, r in enumerate(runs) if _steady(r)] or list(range(len(runs)))
+    left_out = tuple(labels[i] for i in range(len(runs)) if i not in fitted)
     explained = None
     chosen: tuple[str, ...] = ()
     if config.kind == "pca":
-        directions, explained = plane_math.pca_directions(np.concatenate(moved))
+        directions, explained = plane_math.pca_directions(
+            np.concatenate([moved[i] for i in fitted])
+        )
     elif config.kind == "endpoints":
         assert config.racers is not None
         chosen = tuple(config.racers)
+        for j, name in enumerate(chosen):
+            run = runs[labels.index(name)]
+            if not _steady(run):
+                raise ConfigError(
+                    f"plane.racers[{j}]",
+                    f"{name} {_why_unsteady(run)}, so its end cannot span the plane; name two "
+                    "racers that finish, or use 'kind: pca'",
+                )
         ends = [moved[labels.index(name)][-1] + origin for name in chosen]
-        directions = plane_math.endpoint_directions(origin, ends[0], ends[1])
+        try:
+            directions = plane_math.endpoint_directions(origin, ends[0], ends[1])
+        except ValueError as exc:
+            raise ConfigError("plane.racers", str(exc)) from None
     else:
         seed = plan.seed if config.seed is None else config.seed
         directions = plane_math.random_directions(list(problem.module.parameters()), seed)
@@ -98,11 +116,15 @@ def _plane(
         o[finite] = plane_math.off_plane(d, directions, c[finite])
         coords.append(c)
         off.append(o)
-    span = None if config.span is None else (tuple(config.span[0]), tuple(config.span[1]))
-    alphas, betas = plane_math.grid_axes(np.concatenate(coords), config.grid, span)
+    span = config.span
+    # The grid spans the racers the plane was fitted to: one that blew up would
+    # shrink every other path to a dot (it is drawn at the grid's edge).
+    alphas, betas = plane_math.grid_axes(
+        np.concatenate([coords[i] for i in fitted]), config.grid, span
+    )
     X, y = plane_math.subset(problem.X, problem.y, config.examples, plan.seed)
     losses = plane_math.grid_losses(
-        problem.module, problem.loss_fn, X, y, origin, directions, alphas, betas
+        copy.deepcopy(problem.module), problem.loss_fn, X, y, origin, directions, alphas, betas
     )
     land = Landscape(
         kind=config.kind,
@@ -115,8 +137,31 @@ def _plane(
         examples=int(X.shape[0]),
         total=problem.examples,
         racers=chosen,
+        left_out=left_out,
     )
     return land, coords, off
+
+
+def _stepped(run: ModelRun) -> np.ndarray:
+    """The weights of each epoch ``run`` reached, finite ones only."""
+    weights, loss = run.weights[: run.steps + 1], run.loss[: run.steps + 1]
+    finite: np.ndarray = weights[np.isfinite(loss)]
+    return finite
+
+
+def _steady(run: ModelRun) -> bool:
+    """Whether the plane may be fitted to ``run``: it did not diverge or fail, and its
+    training loss ended no higher than it began."""
+    last = run.loss[run.steps]
+    return run.failure is None and bool(np.isfinite(last)) and last <= run.loss[0]
+
+
+def _why_unsteady(run: ModelRun) -> str:
+    if run.failure is not None:
+        return f"stopped at epoch {run.steps}: its optimizer raised"
+    if not np.isfinite(run.loss[run.steps]):
+        return f"diverged at epoch {run.steps}"
+    return "ended with a higher training loss than it began with"
 
 
 def _trace(

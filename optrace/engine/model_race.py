@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from optrace.engine.landscape import flatten
 from optrace.engine.plan import RacerPlan
-from optrace.optim.optimizers import OptimizerSpec, learning_rate
+from optrace.optim.optimizers import learning_rate
 from optrace.optim.probe import first_line, seeded
 from optrace.optim.step import Evaluations, step
 from optrace.problems.model import ModelProblem, accuracy
@@ -50,14 +51,7 @@ class ModelRun:
 
 def flat(module: nn.Module) -> np.ndarray:
     """The module's parameters, flattened in ``parameters()`` order, as float64."""
-    with torch.no_grad():
-        return torch.cat([p.detach().reshape(-1).double() for p in module.parameters()]).numpy()
-
-
-def build_on(spec: OptimizerSpec, module: nn.Module) -> torch.optim.Optimizer:
-    """``spec``'s optimizer over ``module``, as its documentation expects."""
-    built: torch.optim.Optimizer = spec.build_model(module)
-    return built
+    return flatten(list(module.parameters()))
 
 
 def race_model(
@@ -102,8 +96,14 @@ def race_model(
             return False
         weights[epoch], losses[epoch] = place, value
         if test_loss is not None:
+            # Evaluated as a user evaluates a model: in eval mode (no dropout drawn, a
+            # batch norm's running statistics), then back to training.
+            training = module.training
+            module.eval()
             with torch.no_grad():
                 out = module(problem.X_test)
+            module.train(training)
+            with torch.no_grad():
                 assert problem.y_test is not None
                 test_loss[epoch] = float(loss_fn(out, problem.y_test))
                 if test_accuracy is not None:
@@ -115,7 +115,7 @@ def race_model(
         loss = training_loss()
         alive = record(0, loss)
         try:
-            optimizer = build_on(racer.optimizer, module)
+            optimizer = racer.optimizer.build_model(module)
             schedule = racer.schedule
             scheduler = schedule.build(optimizer) if schedule is not None else None
         except Exception as exc:

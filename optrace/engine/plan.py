@@ -366,7 +366,7 @@ def _prepare_model(
                 r.schedule,
                 f"racers[{i}].schedule",
                 spec,
-                _quadratic,
+                bowl,
                 torch.tensor([1.0, 1.0], dtype=DTYPE),
                 folder,
             )
@@ -403,6 +403,7 @@ def _prepare_model(
     )
 
 
-def _quadratic(x: torch.Tensor) -> torch.Tensor:
-    """What a schedule is checked on: it steps an optimizer, not the model."""
+def bowl(x: torch.Tensor) -> torch.Tensor:
+    """What a model racer's schedule and search space are checked on: they are the
+    optimizer's keywords, not the model's."""
     return (x**2).sum(-1)

@@ -463,6 +463,31 @@ def _check_fraction(test: Any, test_path: str) -> None:
         )
 
 
+def split_indices(
+    n: int, test: float, seed: int, name: str, path: str = "model.test"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training and held-out examples' indices of ``n``: the first ``round(test * n)``
+    of a permutation drawn from ``seed`` are held out (halves round up).
+
+    Raises:
+        ConfigError: At ``path``, when a fraction above 0 holds out none, or one
+            leaves no training example.
+
+    Examples:
+        >>> [len(part) for part in split_indices(10, 0.25, 0, "data")]
+        [7, 3]
+    """
+    held = math.floor(test * n + 0.5)
+    if test > 0 and held == 0:
+        raise ConfigError(
+            path, f"{test:g} of {name}'s {n:,} examples holds out none; use 0 for no test part"
+        )
+    if held >= n:
+        raise ConfigError(path, f"{test:g} of {name}'s {n:,} examples leaves no training example")
+    order = np.random.default_rng(seed).permutation(n)
+    return order[held:], order[:held]
+
+
 def _split(
     name: str,
     X: np.ndarray,
@@ -474,18 +499,7 @@ def _split(
     test_path: str,
 ) -> Dataset:
     """The seeded split (see load_dataset) with the features standardised on its training part."""
-    n = len(X)
-    held = math.floor(test * n + 0.5)
-    if test > 0 and held == 0:
-        raise ConfigError(
-            test_path, f"{test:g} of {name}'s {n:,} examples holds out none; use 0 for no test part"
-        )
-    if held >= n:
-        raise ConfigError(
-            test_path, f"{test:g} of {name}'s {n:,} examples leaves no training example"
-        )
-    order = np.random.default_rng(seed).permutation(n)
-    train, held_out = order[held:], order[:held]
+    train, held_out = split_indices(len(X), test, seed, name, test_path)
     raw = X[train]
     mean = raw.mean(axis=0)
     constant = np.ptp(raw, axis=0) == 0
@@ -498,8 +512,8 @@ def _split(
         name=name,
         X=(raw - mean) / scale,
         y=y[train],
-        X_test=(X[held_out] - mean) / scale if held else None,
-        y_test=y[held_out] if held else None,
+        X_test=(X[held_out] - mean) / scale if len(held_out) else None,
+        y_test=y[held_out] if len(held_out) else None,
         classes=len(labels) if labels is not None else None,
         labels=labels,
         mean=mean,

@@ -3,8 +3,9 @@ part), from a config's data set or from the user's own module and tensors."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,6 @@ class ModelProblem:
     classes: int | None = None
     batch: int | None = None
     description: str = ""
-    loss_name: str = field(default="loss")
 
     @property
     def examples(self) -> int:
@@ -111,16 +111,16 @@ def build_problem(
             classes=data.classes if classify else None,
             batch=None if config.batch == "full" else int(config.batch),
             description=f"{data.name}: {kind}, {loss}",
-            loss_name=loss,
         )
     )
 
 
 def _own(config: ModelConfig, seed: int) -> ModelProblem:
     """The user's module, tensors and loss; a test split of them if ``test`` asks."""
-    module = config.module
-    if not isinstance(module, nn.Module):
-        raise ConfigError("model", f"expected a torch.nn.Module, got {show(module)}")
+    if not isinstance(config.module, nn.Module):
+        raise ConfigError("model", f"expected a torch.nn.Module, got {show(config.module)}")
+    # The module as given is the initial point: every pass of optrace's runs on a copy.
+    module = copy.deepcopy(config.module)
     if not any(p.requires_grad for p in module.parameters()):
         raise ConfigError("model", "the module has no parameters that require a gradient")
     loss_fn = LOSSES[config.loss] if isinstance(config.loss, str) else config.loss
@@ -135,11 +135,19 @@ def _own(config: ModelConfig, seed: int) -> ModelProblem:
         raise ConfigError("data", f"X has {len(X)} examples but y has {len(y)}")
     X_test = y_test = None
     if len(tensors) == 4:
+        if config.test is not None:
+            raise ConfigError(
+                "test", "data already holds a test part (X_test, y_test); remove 'test'"
+            )
         X_test, y_test = tensors[2], tensors[3]
     elif config.test_fraction > 0:
-        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
-        held = round(config.test_fraction * len(X))
-        X, y, X_test, y_test = X[order[held:]], y[order[held:]], X[order[:held]], y[order[:held]]
+        from optrace.problems.datasets import split_indices
+
+        train, held = (
+            torch.as_tensor(i)
+            for i in split_indices(len(X), config.test_fraction, seed, "data", "test")
+        )
+        X, y, X_test, y_test = X[train], y[train], X[held], y[held]
     classes = None
     if not y.is_floating_point():
         classes = int(y.max()) + 1
@@ -156,16 +164,21 @@ def _own(config: ModelConfig, seed: int) -> ModelProblem:
             classes=classes,
             batch=None if config.batch == "full" else int(config.batch),
             description=f"your {name} on {len(X):,} examples",
-            loss_name=getattr(loss_fn, "__name__", "loss"),
         )
     )
 
 
 def _checked(problem: ModelProblem) -> ModelProblem:
     """The problem, once its loss at the initial weights is a finite number."""
+    weights = sum(p.numel() for p in problem.module.parameters())
+    if weights < 2:
+        raise ConfigError(
+            "model", f"a plane needs a model of at least two weights; this one has {weights}"
+        )
     try:
         with torch.no_grad():
-            value = problem.loss_fn(problem.module(problem.X), problem.y)
+            # On a copy: a module's buffers (a batch norm's statistics) stay as given.
+            value = problem.loss_fn(copy.deepcopy(problem.module)(problem.X), problem.y)
     except Exception as exc:
         raise ConfigError(
             "model",

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: The plane's kinds, as ``plane: {kind: ...}`` names them.
-PLANE_KINDS = ("pca", "endpoints", "random")
 #: A path's plane loss "departs" from its true loss beyond this fraction of it.
 FAITHFUL = 0.1
 
@@ -35,6 +33,9 @@ class Landscape:
         examples: How many training examples the grid's losses average over.
         total: How many there are (more than ``examples`` when the grid used a subset).
         racers: For ``endpoints``, the two racers whose final weights span it.
+        left_out: The racers the plane and its grid were not fitted to: those that
+            diverged, failed, or ended with a higher training loss than they began
+            with (unless every racer did).
     """
 
     kind: str
@@ -47,6 +48,7 @@ class Landscape:
     examples: int
     total: int
     racers: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """What the plane is, in a few words, as a figure states it.
@@ -57,13 +59,14 @@ class Landscape:
             ...           np.zeros((2, 2)), 100, 100).describe()
             "PCA plane: 93% + 5% of the paths' variance"
         """
+        without = "" if not self.left_out else f" (fitted without {', '.join(self.left_out)})"
         if self.kind == "pca":
             assert self.explained is not None
             first, second = (100 * float(e) for e in self.explained)
-            return f"PCA plane: {first:.0f}% + {second:.0f}% of the paths' variance"
+            return f"PCA plane: {first:.0f}% + {second:.0f}% of the paths' variance" + without
         if self.kind == "endpoints":
             return "plane through the start and the ends of " + " and ".join(self.racers)
-        return "random filter-normalised plane"
+        return "random filter-normalised plane" + without
 
     @property
     def subset(self) -> bool:

@@ -124,7 +124,11 @@ class ModelConfig(BaseModel):
             return v
         if isinstance(v, dict):
             return v
-        if isinstance(v, (tuple, list)) and len(v) in (2, 4):
+        if (
+            isinstance(v, (tuple, list))
+            and len(v) in (2, 4)
+            and all(hasattr(t, "shape") for t in v)
+        ):
             return tuple(v)  # tensors, from Python
         raise AtPath(
             "model.data",

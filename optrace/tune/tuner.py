@@ -25,7 +25,7 @@ import torch
 from optrace._core.errors import ConfigError, OptraceError, UsageError
 from optrace._core.jsonable import jsonable
 from optrace.engine.labels import default_labels
-from optrace.engine.plan import RacePlan, RacerPlan, prepare
+from optrace.engine.plan import RacePlan, RacerPlan, bowl, prepare
 from optrace.engine.race import race_one
 from optrace.optim.noise import NoiseSpec
 from optrace.optim.probe import first_line
@@ -448,13 +448,9 @@ def _model_tuning(
         space = racer.tune.space if isinstance(racer.tune, RacerTune) else settings.space
         path = f"racers[{i}].tune.space" if own else "tune.space"
         # The bounds are probed on a small function: they are constructor keywords.
-        params = resolve_space(space, planned.optimizer, path, f"racers[{i}]", _bowl, start)
+        params = resolve_space(space, planned.optimizer, path, f"racers[{i}]", bowl, start)
         targets.append(Target(i, race.racers[i].label, planned, params))
     return TuningPlan(config, settings, race, tuning, None, tuple(targets), folder, limits)
-
-
-def _bowl(x: torch.Tensor) -> torch.Tensor:
-    return (x**2).sum(-1)
 
 
 def study_name(prefix: str, target: Target) -> str:
