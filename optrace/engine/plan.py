@@ -75,7 +75,7 @@ class RacePlan:
         Examples:
             >>> from optrace.api import Race
             >>> Race.from_yaml("configs/seed.yaml").plan().describe()[:46]
-            '5 racers (SGD+momentum, Adam, Adagrad, Adadelt'
+            '5 racers (SGD, Adam, Adagrad, Adadelta, RMSpro'
         """
         labels = ", ".join(r.label for r in self.racers)
         if self.model is not None:

@@ -195,7 +195,9 @@ class RaceScene:
         """What ``frame`` shows, as data."""
         epoch = int(self.frame_epochs[frame])
         racers = tuple(self.positions.shown(i, epoch, self.bounds) for i in range(len(self.racers)))
-        panel = self.frame_epochs[: frame + 1] if self.panel is not None else None
+        # Every epoch up to this one, not only the frames' (as the player and the
+        # still draw it): the panel's lines are the true curves whatever the frame count.
+        panel = np.arange(epoch + 1) if self.panel is not None else None
         notes = self.note_text(epoch)
         return FrameShown(frame, epoch, str(epoch), notes, racers, self.trail, panel)
 

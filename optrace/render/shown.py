@@ -41,7 +41,8 @@ class FrameShown:
         notes: Who diverged, who is outside the domain (wrapped, "" for none).
         racers: Each racer's places.
         trail: How many epochs each racer's fading trail reaches back (0: none).
-        panel: The epochs the loss panel draws its lines through (None: no panel).
+        panel: The epochs the loss panel draws its lines through: every one up to
+            ``epoch`` (None: no panel).
     """
 
     frame: int
