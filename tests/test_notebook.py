@@ -58,7 +58,7 @@ def test_every_cell_runs_without_error(executed: Any) -> None:
             outputs(cell, "text/plain")
 
 
-@pytest.mark.parametrize("source", ["run = seed.run()", "ours = optrace.Race("])
+@pytest.mark.parametrize("source", ["run = seed.run()", "ours = optrace.Race(", "model=net, data="])
 def test_races_play_inline_as_a_player(executed: Any, source: str) -> None:
     (html,) = outputs(cell_with(executed, source), "text/html")
     assert 'class="optrace-player' in html and "<html" not in html
