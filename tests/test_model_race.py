@@ -378,6 +378,10 @@ BAD_FILES = {
         "model: {data: iris}\nstart: [0, 1]\n" + MODEL,
         "start: a model race starts from its initial weights; remove 'start'",
     ),
+    "a racer's own dtype": (
+        "model: {data: iris}\nepochs: 5\nracers: [{optimizer: SGD, dtype: float32}]\n",
+        "racers[0].dtype: every racer of a model race trains the network in the race's dtype",
+    ),
     "plane without model": (
         "function: rosenbrock\nplane: {grid: 9}\n" + MODEL,
         "plane: only a model race has a plane",

@@ -388,6 +388,8 @@ def _prepare_model(
     return RacePlan(
         title=config.title,
         objective=None,
+        # One run per racer, from the initial weights; the drawn box is the plane's
+        # grid, known once the race has run.
         domain=(-1.0, 1.0),
         starts=(0.0,),
         epochs=config.steps,

@@ -548,6 +548,12 @@ class RaceConfig(BaseModel):
             if key in self.model_fields_set:
                 raise AtPath(key, f"a model race starts from its initial weights; remove '{key}'")
         for i, racer in enumerate(self.racers):
+            if racer.dtype is not None:
+                raise AtPath(
+                    f"racers[{i}].dtype",
+                    "every racer of a model race trains the network in the race's dtype; "
+                    "set 'dtype' at the top instead",
+                )
             for key in ("sweep", "noise"):
                 if getattr(racer, key) is not None:
                     raise AtPath(
