@@ -16,7 +16,7 @@ from torch import nn
 
 from optrace._core.errors import CannotRace, ConfigError
 from optrace.optim.catalog import model_support
-from optrace.optim.models import resolve_for_model
+from optrace.optim.models import build_on_model, resolve_for_model
 from optrace.optim.step import step
 from optrace.problems.networks import build_mlp
 
@@ -55,11 +55,11 @@ def race(
     stepped by optrace's step, and the trained copy."""
     spec = resolve_for_model(name, given or {}, "racers[0]", module, evaluate_factory, **keys)
     trained = copy.deepcopy(module)
-    optimizer = spec.build_model(trained)
     evaluate = evaluate_factory(trained)
     params = list(trained.parameters())
     losses = []
-    with seeded_alike():
+    with seeded_alike():  # built inside too, as a race builds it
+        optimizer = build_on_model(spec, trained)
         for _ in range(EPOCHS):
             loss = evaluate()
             losses.append(loss.item())
@@ -71,9 +71,9 @@ def race(
 def by_hand(module: nn.Module, make: Callable[[nn.Module], Any]) -> tuple[list[float], nn.Module]:
     """The same epochs as a plain loop: zero_grad, loss, backward, step."""
     trained = copy.deepcopy(module)
-    optimizer = make(trained)
     losses = []
     with seeded_alike():
+        optimizer = make(trained)
         for _ in range(EPOCHS):
             optimizer.zero_grad()
             loss = loss_of(trained)
@@ -146,17 +146,18 @@ def test_the_muon_family_gets_use_muon_groups_even_when_wrapped() -> None:
     shapes = [[p.ndim for p in g["params"]] for g in muon_groups(net)]
     for name in ("Muon", "NorMuon", "AdaGO", "MuonClip"):
         spec = resolve_for_model(f"pytorch_optimizer.{name}", {}, "r", net, evaluate_factory)
-        groups = spec.build_model(copy.deepcopy(net)).param_groups
+        groups = build_on_model(spec, copy.deepcopy(net)).param_groups
         assert [g["use_muon"] for g in groups] == [True, False]
         assert [[p.ndim for p in g["params"]] for g in groups] == shapes
-    lookahead = resolve_for_model(
+    wrapping = resolve_for_model(
         "pytorch_optimizer.Lookahead",
         {},
         "r",
         net,
         evaluate_factory,
         wraps={"optimizer": "pytorch_optimizer.Muon"},
-    ).build_model(copy.deepcopy(net))
+    )
+    lookahead = build_on_model(wrapping, copy.deepcopy(net))
     assert [g["use_muon"] for g in lookahead.param_groups] == [True, False]
 
 

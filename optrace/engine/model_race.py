@@ -14,6 +14,7 @@ from torch import nn
 
 from optrace.engine.landscape import flatten
 from optrace.engine.plan import RacerPlan
+from optrace.optim.models import build_on_model
 from optrace.optim.optimizers import learning_rate
 from optrace.optim.probe import first_line, seeded
 from optrace.optim.step import Evaluations, step
@@ -115,7 +116,7 @@ def race_model(
         loss = training_loss()
         alive = record(0, loss)
         try:
-            optimizer = racer.optimizer.build_model(module)
+            optimizer = build_on_model(racer.optimizer, module)
             schedule = racer.schedule
             scheduler = schedule.build(optimizer) if schedule is not None else None
         except Exception as exc:

@@ -120,8 +120,10 @@ def parameters_for(cls: type[Optimizer], module: nn.Module) -> list[Any]:
 
 
 def build_on_model(spec: OptimizerSpec, module: nn.Module) -> Optimizer:
-    """``spec``'s optimizer over ``module`` (:meth:`OptimizerSpec.build_model`), as
-    this module's docstring describes; schedule-free ones switched to train mode.
+    """``spec``'s optimizer over ``module``'s parameters as its documentation builds it:
+    the module itself where the constructor takes a model (AdamMini, LOMO), the
+    ``use_muon`` parameter groups for the Muon family, and what it wraps or its base
+    as :meth:`OptimizerSpec.build` gives them; schedule-free ones switched to train mode.
 
     Args:
         spec: The resolved optimizer.
@@ -133,7 +135,7 @@ def build_on_model(spec: OptimizerSpec, module: nn.Module) -> Optimizer:
     keywords = dict(spec.hyperparameters)
     if spec.wraps is not None:
         wrapper: Any = spec.cls  # its first argument is an optimizer, not params
-        return _training(wrapper(spec.wraps.build_model(module), **keywords))
+        return _training(wrapper(build_on_model(spec.wraps, module), **keywords))
     grouped_by = spec.cls
     if spec.base_optimizer is not None:
         keywords[BASE] = grouped_by = spec.base_optimizer[1]
@@ -286,7 +288,7 @@ def probe_model(
             evaluate = with_deadline(evaluate_factory(trained), time_limit)
             return lambda: step(optimizer, params, _no_function, mode, evaluate=evaluate)
 
-        return attempt_steps(lambda: spec.build_model(trained), stepper, steps)
+        return attempt_steps(lambda: build_on_model(spec, trained), stepper, steps)
 
     try:
         return first_working(modes_for(spec.cls), attempt)
@@ -335,7 +337,7 @@ def resolve_for_model(
     Examples:
         >>> net, evaluate_factory = small_model()
         >>> spec = resolve_for_model("pytorch_optimizer.Muon", {}, "r", net, evaluate_factory)
-        >>> [g["use_muon"] for g in spec.build_model(net).param_groups]
+        >>> [g["use_muon"] for g in build_on_model(spec, net).param_groups]
         [True, False]
     """
 

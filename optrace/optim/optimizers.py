@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 from torch.optim import Optimizer
 
 from optrace._core.errors import ConfigError
@@ -102,15 +101,6 @@ class OptimizerSpec:
         else:
             built = self.cls([param], **keywords)
         return _training(built)
-
-    def build_model(self, module: nn.Module) -> Optimizer:
-        """The optimizer over ``module``'s parameters as its documentation builds it:
-        the module itself where the constructor takes a model (AdamMini, LOMO), the
-        ``use_muon`` parameter groups for the Muon family, and what it wraps or its
-        base as :meth:`build` gives them (see :func:`optrace.optim.models.build_on_model`)."""
-        from optrace.optim.models import build_on_model  # models.py builds on this module
-
-        return build_on_model(self, module)
 
     @property
     def groups_allowed(self) -> bool:
